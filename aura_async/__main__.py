@@ -1,0 +1,5 @@
+"""``python -m aura_async``: the same as the ``aura-async`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,469 @@
+"""The ``aura-async`` command: the only module that prints, exits or reads the environment.
+
+Exit codes (DESIGN.md): 0 nothing failed; 1 some files failed; 2 usage or config error;
+3 login failed; 4 frame not found; 5 gave up because the server kept throttling; 6 another
+run holds the lock; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .client import Timeouts
+from .config import FrameConfig, Settings, default_config_path, load_settings
+from .console import Display
+from .downloader import DownloadOptions
+from .emulator import Emulator, EmulatorConfig, FrameSpec
+from .exceptions import (
+    AuraError,
+    AuthError,
+    ConfigError,
+    LockHeld,
+    NotFound,
+    RateLimited,
+    StorageError,
+)
+from .models import Asset, MediaKind
+from .plan import Selection
+from .report import FrameReport
+from .run import DEFAULT_RATE, Runner, RunOptions
+
+__all__ = ["ExitCode", "app", "main"]
+
+
+class ExitCode(IntEnum):
+    """The command's exit codes."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    LOGIN = 3
+    NOT_FOUND = 4
+    THROTTLED = 5
+    LOCKED = 6
+    INTERRUPTED = 130
+
+
+app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # never print locals (they hold the password)
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class _Job:
+    """What one invocation was asked to do."""
+
+    settings: Settings
+    names: list[str]
+    options: RunOptions
+    display: Display
+    list_frames: bool = False
+    count: bool = False
+    json_out: bool = False
+
+
+def _fail(message: str, code: ExitCode) -> typer.Exit:
+    typer.echo(f"aura-async: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aura-async {__version__}")
+        raise typer.Exit()
+
+
+@app.command(
+    help="Download every photo, video and Live Photo of your Aura frames, and keep the copy "
+    "up to date. FRAME is a section of the config file; see README.md for the config format.",
+    epilog="Exit codes: 0 ok, 1 some files failed, 2 usage/config error, 3 login failed, "
+    "4 frame not found, 5 server kept throttling, 6 folder locked by another run, "
+    "130 interrupted.",
+)
+def command(
+    frames: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="FRAME",
+            help="Frame sections of the config file to download.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Config file [default: $AURA_CONFIG or ~/etc/aura/credentials.ini].",
+            show_default=False,
+        ),
+    ] = None,
+    all_frames: Annotated[
+        bool, typer.Option("--all", help="Download every frame in the config file, with one login.")
+    ] = False,
+    list_frames: Annotated[
+        bool,
+        typer.Option(
+            "--list-frames",
+            help="Print the account's frames (name, id, photos) and exit; needs only [login].",
+        ),
+    ] = False,
+    count: Annotated[
+        bool, typer.Option("--count", help="Print the number of photos in each frame, then exit.")
+    ] = False,
+    years: Annotated[
+        bool,
+        typer.Option(
+            "--years", help="Save files under FILE_PATH/YYYY/ by the year they were taken."
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-j", min=1, max=64, help="Files downloaded at once.")
+    ] = 4,
+    rate: Annotated[
+        float,
+        typer.Option(
+            "--rate",
+            min=0.0,
+            help="Most media requests per second (0: no ceiling); lowered automatically "
+            "while Aura throttles.",
+        ),
+    ] = DEFAULT_RATE,
+    include_hidden: Annotated[
+        bool,
+        typer.Option("--include-hidden", help="Also download photos hidden from the slideshow."),
+    ] = False,
+    no_videos: Annotated[
+        bool, typer.Option("--no-videos", help="Skip video clips and Live Photo motion.")
+    ] = False,
+    videos_only: Annotated[
+        bool,
+        typer.Option("--videos-only", help="Only video clips and Live Photo motion, no stills."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be downloaded; write nothing.")
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON summary per frame on stdout (logs go to stderr)."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Only warnings, errors, and the summary of a run that failed."
+        ),
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file", help="Also append plain log lines to this file.", show_default=False
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds of network silence before a retry.")
+    ] = 60.0,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show per-file detail and retries.")
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Run against a built-in emulated Aura: no account, no network."
+        ),
+    ] = False,
+    demo_dir: Annotated[
+        Path, typer.Option("--demo-dir", help="Where --demo saves its files.")
+    ] = Path("aura-demo"),
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+) -> None:
+    names = list(frames or [])
+    if no_videos and videos_only:
+        raise _fail("--no-videos and --videos-only exclude each other", ExitCode.USAGE)
+    if demo and (names or all_frames or list_frames):
+        raise _fail("--demo runs on its own; drop the frame names", ExitCode.USAGE)
+    if all_frames and names:
+        raise _fail("give frame names or --all, not both", ExitCode.USAGE)
+    if not (demo or names or all_frames or list_frames):
+        raise _fail(
+            "name a frame from the config file (or use --all, --list-frames, --demo); see --help",
+            ExitCode.USAGE,
+        )
+
+    interactive = sys.stderr.isatty() and not json_out and not debug
+    log_handle: TextIO | None = None
+    if log_file is not None:
+        try:
+            log_handle = log_file.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot open log file {log_file}: {exc.strerror}", ExitCode.USAGE) from exc
+    display = Display(
+        Console(stderr=True), interactive=interactive, quiet=quiet, debug=debug, log_file=log_handle
+    )
+    options = RunOptions(
+        download=DownloadOptions(
+            concurrency=concurrency,
+            years=years,
+            selection=Selection(stills=not videos_only, clips=not no_videos),
+            include_hidden=include_hidden,
+            dry_run=dry_run,
+        ),
+        rate=rate,
+        timeouts=Timeouts(read=timeout),
+    )
+    try:
+        if demo:
+            code = _demo(demo_dir, options, display, json_out)
+        else:
+            settings = _settings(config, display)
+            if all_frames:
+                names = settings.frame_names
+                if not names:
+                    raise ConfigError(f"config file {settings.config_path}: no frame sections")
+            for name in names:
+                settings.frame(name)  # every name checked before any request
+            code = _execute(
+                _Job(
+                    settings,
+                    names,
+                    options,
+                    display,
+                    list_frames=list_frames,
+                    count=count,
+                    json_out=json_out,
+                )
+            )
+    except ConfigError as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+    finally:
+        display.stop()
+        if log_handle is not None:
+            log_handle.close()
+    raise typer.Exit(code)
+
+
+def _settings(config: Path | None, display: Display) -> Settings:
+    path = config.expanduser() if config is not None else default_config_path(os.environ)
+    settings = load_settings(path, os.environ)
+    for warning in settings.warnings:
+        display.warning(warning)
+    return settings
+
+
+def _execute(job: _Job) -> ExitCode:
+    reports: list[FrameReport] = []
+    try:
+        return asyncio.run(_main(job, reports))
+    except KeyboardInterrupt:
+        job.display.stop()
+        for report in reports:
+            if not report.interrupted and report.seconds == 0:
+                continue
+            job.display.summary(report)
+            if job.json_out:
+                _print_json(report)
+        job.display.error(
+            "interrupted: finished files are kept, unfinished ones stay as "
+            ".part and are fetched again next run"
+        )
+        return ExitCode.INTERRUPTED
+
+
+async def _main(job: _Job, reports: list[FrameReport]) -> ExitCode:
+    display = job.display
+    try:
+        async with Runner(job.settings, job.options, on_event=display.handle) as run:
+            if job.list_frames:
+                await _list_frames(run, job)
+                return ExitCode.OK
+            codes = [
+                await _frame(run, job.settings.frame(name), job, reports) for name in job.names
+            ]
+            return max(codes, default=ExitCode.OK)
+    except AuthError as exc:
+        display.error(str(exc))
+        return ExitCode.LOGIN
+    except RateLimited as exc:
+        display.error(
+            f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
+        )
+        return ExitCode.THROTTLED
+    except LockHeld as exc:
+        display.error(str(exc))
+        return ExitCode.LOCKED
+    except AuraError as exc:
+        display.error(str(exc))
+        return ExitCode.FAILED
+
+
+async def _frame(
+    run: Runner, frame: FrameConfig, job: _Job, reports: list[FrameReport]
+) -> ExitCode:
+    display = job.display
+    if job.count:
+        try:
+            assets = await run.assets(frame)
+        except NotFound:
+            display.error(_not_found(frame))
+            return ExitCode.NOT_FOUND
+        _print_count(frame, assets, job.json_out)
+        return ExitCode.OK
+    report = FrameReport(frame.name, frame.frame_id)
+    reports.append(report)
+    display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
+    code = ExitCode.OK
+    plan = None
+    try:
+        plan = await run.download(frame, report)
+    except NotFound:
+        display.error(_not_found(frame))
+        return ExitCode.NOT_FOUND
+    except StorageError as exc:
+        display.stop()
+        display.error(str(exc))
+        code = ExitCode.FAILED
+    except asyncio.CancelledError:
+        report.interrupted = True
+        raise
+    except RateLimited:
+        display.stop()
+        display.summary(report)
+        raise
+    display.stop()
+    if plan is not None and job.options.download.dry_run and not job.json_out:
+        for planned in plan.jobs:
+            sys.stdout.write(f"would download {frame.file_path / planned.relpath}\n")
+    display.summary(report)
+    if job.json_out:
+        _print_json(report)
+    return max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
+
+
+def _not_found(frame: FrameConfig) -> str:
+    return (
+        f"frame [{frame.name}] not found: Aura does not know frame_id {frame.frame_id} "
+        "or this account cannot see it (check it with: aura-async --list-frames)"
+    )
+
+
+def _print_json(report: FrameReport) -> None:
+    sys.stdout.write(json.dumps(report.to_json()) + "\n")
+    sys.stdout.flush()
+
+
+def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> None:
+    real = [a for a in assets if not a.is_placeholder]
+    clips = [a.clip_kind for a in real]
+    counts = {
+        "frame": frame.name,
+        "assets": len(real),
+        "videos": clips.count(MediaKind.VIDEO),
+        "live_photos": clips.count(MediaKind.LIVE),
+        "placeholders": len(assets) - len(real),
+    }
+    if json_out:
+        sys.stdout.write(json.dumps(counts) + "\n")
+    else:
+        sys.stdout.write(
+            f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
+            f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
+            "uploads not counted)\n"
+        )
+
+
+async def _list_frames(run: Runner, job: _Job) -> None:
+    frames = await run.frames()
+    by_id = {
+        job.settings.frame_sections[n].get("frame_id", ""): n for n in job.settings.frame_names
+    }
+    if job.json_out:
+        for frame in frames:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "id": frame.id,
+                        "name": frame.name,
+                        "num_assets": frame.num_assets,
+                        "section": by_id.get(frame.id),
+                    }
+                )
+                + "\n"
+            )
+        return
+    if not frames:
+        job.display.warning("this account has no frames")
+    for frame in frames:
+        section = f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)"
+        photos = "?" if frame.num_assets is None else str(frame.num_assets)
+        sys.stdout.write(f"{frame.id}  {frame.name or '(unnamed)'}  {photos} photos  {section}\n")
+
+
+def _demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:
+    async def run() -> ExitCode:
+        config = EmulatorConfig(
+            frames=[
+                FrameSpec(
+                    name="Demo Family Frame",
+                    photos=240,
+                    videos=6,
+                    live_photos=6,
+                    placeholders=3,
+                    hidden=2,
+                )
+            ],
+            photo_size=96 * 1024,
+            video_size=768 * 1024,
+            media_latency=0.02,
+        )
+        async with Emulator(config) as emulator:
+            frame_id = next(iter(emulator.library.frames))
+            settings = Settings(
+                email=config.email,
+                password=config.password,
+                api_url=emulator.api_url,
+                image_url=emulator.image_url,
+                config_path=Path("(demo)"),
+                frame_sections={"demo": {"frame_id": frame_id, "file_path": str(demo_dir)}},
+            )
+            display.info(
+                f"demo: an emulated Aura is serving on {emulator.base_url}; "
+                f"downloading its frame into {demo_dir}/"
+            )
+            reports: list[FrameReport] = []
+            job = _Job(settings, ["demo"], options, display, json_out=json_out)
+            code = await _main(job, reports)
+        display.info(
+            f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
+        )
+        return code
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        display.stop()
+        display.error("interrupted")
+        return ExitCode.INTERRUPTED
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="aura-async")

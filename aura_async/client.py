@@ -1,0 +1,266 @@
+"""The Aura API client: login, frames, paged asset listings.
+
+This module is the translation point for network errors: :func:`translate_errors` turns
+every aiohttp, timeout and JSON error into an :class:`~aura_async.exceptions.AuraError`
+(the downloader uses it too), and :func:`error_for_status` maps HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+
+from . import __version__
+from .exceptions import (
+    ApiError,
+    AuthError,
+    ExpiredUrl,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
+from .models import AssetPage, Frame, parse_asset_page, parse_frame, parse_frames, parse_login
+from .retry import RetryPolicy, parse_retry_after, retrying
+
+__all__ = ["AuraClient", "Timeouts", "error_for_status", "redact", "translate_errors"]
+
+LOGIN_FAILED = "login failed: email or password incorrect, or the account is temporarily locked"
+USER_AGENT = f"aura-async/{__version__}"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Network timeouts in seconds: to connect, and of silence while reading."""
+
+    connect: float = 30.0
+    read: float = 60.0
+
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        """The matching ``aiohttp.ClientTimeout`` (no total: big videos take long)."""
+        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect, sock_read=self.read)
+
+
+def redact(url: str) -> str:
+    """The URL without its query: signed video URLs must not end up in logs."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Re-raise aiohttp, timeout and JSON errors met inside as our exceptions."""
+    where = redact(url)
+    try:
+        yield
+    except TimeoutError as exc:
+        raise TransportError(f"timed out: {where}", url=where) from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise TransportError(f"response cut short: {where}", url=where) from exc
+    except aiohttp.ClientResponseError as exc:
+        raise ProtocolError(
+            f"bad response ({exc.message}): {where}", url=where, status=exc.status
+        ) from exc
+    except aiohttp.InvalidURL as exc:
+        raise ProtocolError(f"invalid URL: {where}", url=where) from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(
+            f"connection failed ({type(exc).__name__}): {where}", url=where
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise TransportError(f"malformed JSON from {where}", url=where) from exc
+
+
+def error_for_status(status: int, url: str, headers: Mapping[str, str], now: float) -> ApiError:
+    """The exception for an unexpected HTTP status."""
+    where = redact(url)
+    if status in (429, 503):
+        wait = parse_retry_after(headers.get("Retry-After"), now)
+        return RateLimited(
+            f"throttled (HTTP {status}): {where}", url=where, status=status, retry_after=wait
+        )
+    if status == 475:
+        return AuthError(LOGIN_FAILED, url=where, status=status)
+    if status == 401:
+        return AuthError(f"not authorised (HTTP 401): {where}", url=where, status=status)
+    if status == 403 and "Signature=" in url:
+        return ExpiredUrl(f"signed URL refused (HTTP 403): {where}", url=where, status=status)
+    if status == 404:
+        return NotFound(f"not found (HTTP 404): {where}", url=where, status=status)
+    if status >= 500:
+        return ServerError(f"server error (HTTP {status}): {where}", url=where, status=status)
+    return ProtocolError(f"unexpected HTTP {status}: {where}", url=where, status=status)
+
+
+class AuraClient:
+    """An authenticated conversation with the Aura API.
+
+    Args:
+        session: the aiohttp session to use (owned by the caller).
+        api_url: base of the API, such as ``https://api.pushd.com/v5``.
+        email: account e-mail.
+        password: account password.
+        policy: retry policy for reads.
+        sleep: injected sleep for retry waits.
+        wallclock: Unix time, for Retry-After dates.
+
+    A 401 on a read triggers exactly one re-login shared by every concurrent caller; a
+    second 401 raises :class:`AuthError`. Login itself is never retried.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_url: str,
+        email: str,
+        password: str,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self.api_url = api_url.rstrip("/")
+        self._email = email
+        self._password = password
+        self._policy = policy or RetryPolicy(attempts=5, budget=300.0)
+        self._sleep = sleep
+        self._wallclock = wallclock
+        self._auth: tuple[str, str] | None = None
+        self._generation = 0
+        self._login_lock = asyncio.Lock()
+        self.logins = 0
+
+    def __repr__(self) -> str:
+        return f"AuraClient(api_url={self.api_url!r}, email={self._email!r})"
+
+    @property
+    def user_id(self) -> str | None:
+        """The logged-in user's id, once logged in."""
+        return self._auth[0] if self._auth else None
+
+    async def login(self) -> None:
+        """Log in and keep the token for later reads.
+
+        Raises:
+            AuthError: Aura refused the credentials (HTTP 475) or the account is locked.
+        """
+        url = f"{self.api_url}/login.json"
+        body = {
+            "user": {"email": self._email, "password": self._password},
+            "app_identifier": "com.pushd.Framelord",
+            "identifier_for_vendor": "aura-async",
+            "client_device_id": "aura-async",
+            "locale": "en",
+        }
+        with translate_errors(url):
+            async with self.session.post(url, json=body, headers=_headers()) as response:
+                if response.status != 200:
+                    raise error_for_status(
+                        response.status, url, response.headers, self._wallclock()
+                    )
+                payload = await response.json(content_type=None)
+        self._auth = parse_login(payload)
+        self._generation += 1
+        self.logins += 1
+
+    async def _relogin(self, generation: int) -> None:
+        async with self._login_lock:
+            if self._generation == generation:  # nobody else has logged in again meanwhile
+                await self.login()
+
+    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET an API path with the auth headers, retrying transient failures.
+
+        Raises:
+            AuthError: still 401 after one re-login.
+            NotFound: 404.
+            RateLimited, ServerError, TransportError: after the retry policy gave up.
+        """
+        async for attempt in retrying(self._policy, sleep=self._sleep):
+            with attempt:
+                return await self._get_json_once(path, params)
+        raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
+
+    async def _get_json_once(self, path: str, params: Mapping[str, str] | None) -> Any:
+        if self._auth is None:
+            await self._relogin(self._generation)
+        url = f"{self.api_url}/{path}"
+        for first in (True, False):
+            generation = self._generation
+            assert self._auth is not None
+            headers = _headers({"X-User-Id": self._auth[0], "X-Token-Auth": self._auth[1]})
+            with translate_errors(url):
+                async with self.session.get(url, params=params, headers=headers) as response:
+                    if response.status == 200:
+                        return json.loads(await response.text())
+                    error = error_for_status(
+                        response.status, url, response.headers, self._wallclock()
+                    )
+            if response.status != 401:
+                raise error
+            if first:
+                await self._relogin(generation)
+        raise AuthError(
+            f"token refused again after logging in anew: {redact(url)}",
+            url=redact(url),
+            status=401,
+        )
+
+    async def frames(self) -> list[Frame]:
+        """Every frame the account can see (its own and shared ones)."""
+        return parse_frames(await self.get_json("frames.json"))
+
+    async def frame(self, frame_id: str) -> Frame:
+        """One frame by id.
+
+        Raises:
+            NotFound: no such frame, or not visible to this account.
+        """
+        payload = await self.get_json(f"frames/{quote(frame_id, safe='')}.json")
+        if not isinstance(payload, Mapping):
+            return parse_frame(None)
+        return parse_frame(payload.get("frame"))
+
+    async def asset_pages(
+        self, frame_id: str, *, page_size: int | None = 500, include_hidden: bool = False
+    ) -> AsyncIterator[AssetPage]:
+        """Yield the frame's listing page by page, newest first, following cursors.
+
+        Args:
+            frame_id: the frame.
+            page_size: assets per page; ``None`` asks for everything at once.
+            include_hidden: also list assets hidden from the slideshow (``filter=all``).
+        """
+        cursor: str | None = None
+        path = f"frames/{quote(frame_id, safe='')}/assets.json"
+        seen: set[str] = set()
+        while True:
+            params: dict[str, str] = {}
+            if page_size:
+                params["limit"] = str(page_size)
+            if cursor:
+                params["cursor"] = cursor
+            if include_hidden:
+                params["filter"] = "all"
+            page = parse_asset_page(await self.get_json(path, params))
+            yield page
+            cursor = page.next_cursor
+            if not cursor or not page.assets or cursor in seen:
+                return  # the end, an empty page, or a server repeating itself
+            seen.add(cursor)
+
+
+def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    headers.update(extra or {})
+    return headers

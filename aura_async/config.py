@@ -1,0 +1,188 @@
+"""Configuration: the old script's INI file plus environment overrides, as frozen settings.
+
+The file format is a compatibility contract (DESIGN.md): ``[login]`` holds ``email`` and
+``password`` (optionally ``api_url`` and ``image_url``); every other section is a frame with
+``frame_id`` and ``file_path``. Interpolation is off because passwords contain ``%`` and ``$``.
+
+The caller passes the environment in; this module never reads ``os.environ`` itself.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .exceptions import ConfigError
+
+DEFAULT_API_URL = "https://api.pushd.com/v5"
+DEFAULT_IMAGE_URL = "https://imgproxy.pushd.com"
+LOGIN_SECTION = "login"
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_IMAGE_URL",
+    "FrameConfig",
+    "Settings",
+    "default_config_path",
+    "load_settings",
+]
+
+
+def default_config_path(env: Mapping[str, str], home: Path | None = None) -> Path:
+    """Return ``$AURA_CONFIG`` or ``~/etc/aura/credentials.ini`` (the old script's default)."""
+    if env.get("AURA_CONFIG"):
+        return Path(env["AURA_CONFIG"]).expanduser()
+    return (home if home is not None else Path.home()) / "etc" / "aura" / "credentials.ini"
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    """One frame section: where its photos go."""
+
+    name: str
+    frame_id: str
+    file_path: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know from the configuration, validated.
+
+    Attributes:
+        email: the Aura account's e-mail address.
+        password: its password (never shown in ``repr``).
+        api_url: base of the JSON API, without a trailing slash.
+        image_url: base of the image server, without a trailing slash.
+        config_path: the file the settings came from (named in errors).
+        frame_sections: raw key/value pairs of every frame section, by name.
+        warnings: non-fatal problems the CLI should show (such as file permissions).
+    """
+
+    email: str
+    password: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    image_url: str = DEFAULT_IMAGE_URL
+    config_path: Path = Path("credentials.ini")
+    frame_sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def frame_names(self) -> list[str]:
+        """Names of the frame sections, in file order."""
+        return list(self.frame_sections)
+
+    def frame(self, name: str) -> FrameConfig:
+        """Return the validated frame section ``name``.
+
+        Raises:
+            ConfigError: the section or one of its keys is missing or empty.
+        """
+        where = f"config file {self.config_path}"
+        if name not in self.frame_sections:
+            known = ", ".join(self.frame_names) or "none"
+            raise ConfigError(f"{where}: no section [{name}] (frames in the file: {known})")
+        section = self.frame_sections[name]
+        values = {key: _required(section, key, where, name) for key in ("frame_id", "file_path")}
+        return FrameConfig(
+            name=name,
+            frame_id=values["frame_id"],
+            file_path=Path(values["file_path"]).expanduser(),
+        )
+
+
+def _required(section: Mapping[str, str], key: str, where: str, name: str) -> str:
+    value = section.get(key, "").strip()
+    if not value:
+        raise ConfigError(f"{where}: section [{name}] has no '{key}'")
+    return value
+
+
+def check_url(url: str, what: str) -> str:
+    """Validate a base URL: https anywhere, plain http only on loopback.
+
+    Returns:
+        The URL without a trailing slash.
+
+    Raises:
+        ConfigError: not an http(s) URL, or plain http to a non-loopback host.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(f"{what} must use https unless it points at this machine, got {url!r}")
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
+    """Read the INI file at ``path`` and apply ``AURA_*`` overrides from ``env``.
+
+    A missing file is accepted only when ``AURA_EMAIL`` and ``AURA_PASSWORD`` are both set;
+    the settings then know no frames.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, ``[login]`` or a key is missing,
+            or a URL is unsafe. The message names the file and the section.
+    """
+    where = f"config file {path}"
+    parser = configparser.ConfigParser(interpolation=None)
+    warnings: list[str] = []
+    env_login = bool(env.get("AURA_EMAIL") and env.get("AURA_PASSWORD"))
+    if path.is_file():
+        try:
+            with path.open(encoding="utf-8") as handle:
+                parser.read_file(handle)
+            mode = path.stat().st_mode
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: cannot read it: {exc}") from exc
+        except configparser.Error as exc:
+            first_line = str(exc).splitlines()[0]
+            raise ConfigError(f"{where}: not a valid INI file: {first_line}") from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"{where} is readable by other users (mode {stat.S_IMODE(mode):03o}); "
+                f"run: chmod 600 {path}"
+            )
+    elif path.exists():
+        raise ConfigError(f"{where}: not a regular file")
+    elif not env_login:
+        raise ConfigError(
+            f"{where} not found: create it with a [login] section "
+            "(email, password) and one section per frame (frame_id, file_path)"
+        )
+
+    login: Mapping[str, str] = parser[LOGIN_SECTION] if parser.has_section(LOGIN_SECTION) else {}
+    if not login and not env_login:
+        raise ConfigError(f"{where}: no section [{LOGIN_SECTION}] (it needs email and password)")
+
+    def pick(key: str, env_key: str, default: str | None = None) -> str:
+        value = env.get(env_key) or login.get(key, "").strip() or default
+        if not value:
+            raise ConfigError(f"{where}: section [{LOGIN_SECTION}] has no '{key}'")
+        return value
+
+    return Settings(
+        email=pick("email", "AURA_EMAIL"),
+        password=pick("password", "AURA_PASSWORD"),
+        api_url=check_url(pick("api_url", "AURA_API_URL", DEFAULT_API_URL), "api_url"),
+        image_url=check_url(pick("image_url", "AURA_IMAGE_URL", DEFAULT_IMAGE_URL), "image_url"),
+        config_path=path,
+        frame_sections={
+            name: dict(parser[name]) for name in parser.sections() if name != LOGIN_SECTION
+        },
+        warnings=tuple(warnings),
+    )

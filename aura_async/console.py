@@ -1,0 +1,184 @@
+"""How the CLI shows a run: a rich progress bar on a terminal, plain log lines otherwise.
+
+Part of the CLI layer (only the CLI constructs it); the library reports through events.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .report import (
+    BytesReceived,
+    Event,
+    FileDone,
+    FileFailed,
+    FrameReport,
+    PlanReady,
+    Throttled,
+    human_bytes,
+)
+
+__all__ = ["Display"]
+
+
+class Display:
+    """Renders events and log lines for one CLI invocation.
+
+    Args:
+        console: the stderr console.
+        interactive: draw a progress bar (stderr is a terminal).
+        quiet: only warnings, errors and summaries of runs that failed.
+        debug: also per-file detail (skips, retries).
+        log_file: an open file that receives every plain line too.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        interactive: bool,
+        quiet: bool = False,
+        debug: bool = False,
+        log_file: TextIO | None = None,
+    ) -> None:
+        self.console = console
+        self.interactive = interactive and not quiet
+        self.quiet = quiet
+        self.debug_enabled = debug
+        self.log_file = log_file
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._bytes = 0
+        self._throttled = 0
+        self._rate = 0.0
+        self._waited = 0.0
+        self._started = time.monotonic()
+
+    # ------------------------------------------------------------------ log lines
+    def _line(self, level: str, message: str, *, show: bool) -> None:
+        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        plain = f"{stamp} {level:<7} {message}"
+        if self.log_file is not None:
+            self.log_file.write(plain + "\n")
+            self.log_file.flush()
+        if not show:
+            return
+        if self.interactive:
+            style = {"WARNING": "yellow", "ERROR": "bold red"}.get(level, "")
+            self.console.print(message, style=style, markup=False, highlight=False)
+        else:
+            self.console.print(plain, markup=False, highlight=False, soft_wrap=True)
+
+    def debug(self, message: str) -> None:
+        """A line shown only with ``--debug``."""
+        if self.debug_enabled:
+            self._line("DEBUG", message, show=True)
+
+    def info(self, message: str) -> None:
+        """A line shown unless ``--quiet``."""
+        self._line("INFO", message, show=not self.quiet)
+
+    def detail(self, message: str) -> None:
+        """A per-file line: in logs always, on a terminal only with ``--debug``."""
+        self._line(
+            "INFO", message, show=not self.quiet and (self.debug_enabled or not self.interactive)
+        )
+
+    def warning(self, message: str) -> None:
+        """A line always shown."""
+        self._line("WARNING", message, show=True)
+
+    def error(self, message: str) -> None:
+        """A line always shown."""
+        self._line("ERROR", message, show=True)
+
+    def summary(self, report: FrameReport) -> None:
+        """The last line of a frame: shown unless quiet and all went well."""
+        failed = report.failed > 0 or report.interrupted
+        self._line(
+            "ERROR" if failed else "INFO", report.summary_line(), show=not self.quiet or failed
+        )
+
+    # ------------------------------------------------------------------ progress
+    def handle(self, event: Event) -> None:
+        """The library's progress callback."""
+        if isinstance(event, BytesReceived):
+            self._bytes += event.count
+            self._refresh()
+        elif isinstance(event, FileDone):
+            self.detail(f"downloaded {event.relpath} ({human_bytes(event.size)})")
+            self._advance()
+        elif isinstance(event, FileFailed):
+            self.warning(f"failed {event.relpath}: {event.reason}")
+            self._advance()
+        elif isinstance(event, Throttled):
+            self._throttled += 1
+            self._rate = event.rate
+            self._waited += event.wait
+            self.debug(
+                f"throttled (HTTP {event.status}); waiting {event.wait:.1f}s, "
+                f"rate now {event.rate:.1f}/s"
+            )
+            self._refresh()
+        elif isinstance(event, PlanReady):
+            self.info(
+                f"{event.frame}: {event.to_fetch} to download, {event.present} already "
+                f"present, {event.placeholders} placeholders skipped"
+            )
+            self._start(event.frame, event.to_fetch)
+
+    def _start(self, frame: str, total: int) -> None:
+        self._bytes, self._started = 0, time.monotonic()
+        if not self.interactive or total == 0:
+            return
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.start()
+        self._task = self._progress.add_task(frame, total=total, info="")
+
+    def _advance(self) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+            self._refresh()
+
+    def _refresh(self) -> None:
+        if self._progress is None or self._task is None:
+            return
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        info = f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s"
+        if self._throttled:
+            info += (
+                f" · {self._throttled} throttled, waited {self._waited:.0f}s, "
+                f"limit {self._rate:.1f}/s"
+            )
+        self._progress.update(self._task, info=info)
+
+    def stop(self) -> None:
+        """Stop drawing the progress bar (before summaries, or on Ctrl-C)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None

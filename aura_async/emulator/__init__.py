@@ -1,0 +1,19 @@
+"""A faithful local Aura server for tests, benchmarks and ``aura-async --demo``.
+
+Start one with ``async with Emulator(EmulatorConfig(...)) as emu:`` or from a shell with
+``python -m aura_async.emulator --photos 500 --port 8080``.
+"""
+
+from .app import Counters, Emulator, EmulatorConfig, Faults, Throttle
+from .data import FOREIGN_FRAME_ID, FrameSpec, Library
+
+__all__ = [
+    "FOREIGN_FRAME_ID",
+    "Counters",
+    "Emulator",
+    "EmulatorConfig",
+    "Faults",
+    "FrameSpec",
+    "Library",
+    "Throttle",
+]

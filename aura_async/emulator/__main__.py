@@ -1,0 +1,134 @@
+"""``python -m aura_async.emulator``: serve an emulated Aura until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+from .app import Emulator, EmulatorConfig, Faults, Throttle
+from .data import FrameSpec
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m aura_async.emulator",
+        description="Serve a local emulated Aura API and image server, and print a config for it.",
+    )
+    add = p.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=0, help="port to bind (default 0: any free port)")
+    add("--photos", type=int, default=300, help="photos in the first frame (default 300)")
+    add("--videos", type=int, default=5, help="videos in the first frame (default 5)")
+    add("--live-photos", type=int, default=5, help="Live Photos in the first frame (default 5)")
+    add("--placeholders", type=int, default=3, help="unfinished-upload rows (default 3)")
+    add("--hidden", type=int, default=2, help="photos hidden from the slideshow (default 2)")
+    add("--extra-frames", type=int, default=1, help="further small frames of 20 photos (default 1)")
+    add("--photo-size", type=int, default=64 * 1024, help="bytes per photo (default 65536)")
+    add("--video-size", type=int, default=512 * 1024, help="bytes per video (default 524288)")
+    add("--seed", type=int, default=0, help="seed of all generated data (default 0)")
+    add("--email", default="demo@example.com")
+    add("--password", default="demo-password")
+    add("--file-path", default="./aura-photos", help="file_path written into the printed config")
+    add("--latency", type=float, default=0.0, help="seconds added to every media request")
+    add("--video-url-ttl", type=float, default=3600.0, help="lifetime of signed video URLs (s)")
+    add("--token-requests", type=int, default=None, help="a token dies after this many requests")
+    add("--lockout", action="store_true", help="refuse every login with 475")
+    add("--no-range", action="store_true", help="ignore Range headers")
+    add("--throttle-rate", type=float, default=None, help="media requests/s before 429s")
+    add("--throttle-burst", type=int, default=5, help="token bucket capacity (default 5)")
+    add("--retry-after", choices=["seconds", "date", "none"], default="seconds")
+    add("--throttle-status", type=int, choices=[429, 503], default=429)
+    for name in (
+        "http-500",
+        "reset",
+        "truncate",
+        "stall",
+        "html-error",
+        "malformed-listing",
+        "expire-video",
+    ):
+        add(
+            f"--fault-{name}",
+            type=float,
+            default=0.0,
+            metavar="P",
+            help=f"probability of a {name.replace('-', ' ')} fault (default 0)",
+        )
+    add("--stall-seconds", type=float, default=30.0)
+    add("--fault-seed", type=int, default=0)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """Turn parsed flags into an :class:`EmulatorConfig`."""
+    frames = [
+        FrameSpec(
+            photos=args.photos,
+            videos=args.videos,
+            live_photos=args.live_photos,
+            placeholders=args.placeholders,
+            hidden=args.hidden,
+        )
+    ]
+    frames += [
+        FrameSpec(
+            name=f"Frame {i + 2}", photos=20, videos=0, live_photos=0, placeholders=0, hidden=0
+        )
+        for i in range(args.extra_frames)
+    ]
+    return EmulatorConfig(
+        email=args.email,
+        password=args.password,
+        frames=frames,
+        seed=args.seed,
+        photo_size=args.photo_size,
+        video_size=args.video_size,
+        media_latency=args.latency,
+        video_url_ttl=args.video_url_ttl,
+        token_requests=args.token_requests,
+        lockout=args.lockout,
+        range_support=not args.no_range,
+        throttle=Throttle(
+            rate=args.throttle_rate,
+            burst=args.throttle_burst,
+            retry_after=args.retry_after,
+            status=args.throttle_status,
+        ),
+        faults=Faults(
+            seed=args.fault_seed,
+            http_500=args.fault_http_500,
+            reset=args.fault_reset,
+            truncate=args.fault_truncate,
+            stall=args.fault_stall,
+            stall_seconds=args.stall_seconds,
+            html_error=args.fault_html_error,
+            malformed_listing=args.fault_malformed_listing,
+            expire_video=args.fault_expire_video,
+        ),
+    )
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    emulator = Emulator(config_from_args(args))
+    await emulator.start(args.host, args.port)
+    print(f"# Aura emulator serving on {emulator.base_url} (Ctrl-C to stop)")
+    print("# Save this as a config file and run: aura-async --config FILE myframe")
+    print(emulator.config_text(args.file_path), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m aura_async.emulator``."""
+    args = _parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+    print("\n# emulator stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

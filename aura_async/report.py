@@ -1,0 +1,139 @@
+"""What happened during a run: progress events and per-frame summaries (pure data).
+
+The library never prints. It calls an ``on_event`` callback with the events below, and
+returns a :class:`FrameReport` per frame; the CLI renders both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BytesReceived",
+    "Event",
+    "EventHandler",
+    "FileDone",
+    "FileFailed",
+    "FrameReport",
+    "PlanReady",
+    "Throttled",
+    "human_bytes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanReady:
+    """The listing is in and the work is known."""
+
+    frame: str
+    to_fetch: int
+    present: int
+    placeholders: int
+
+
+@dataclass(frozen=True, slots=True)
+class BytesReceived:
+    """A chunk of some file arrived."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileDone:
+    """A file was verified and moved to its final name."""
+
+    relpath: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailed:
+    """A file could not be fetched, after retries."""
+
+    relpath: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """The server throttled a request; every worker now waits ``wait`` seconds."""
+
+    status: int | None
+    wait: float
+    rate: float
+
+
+Event = PlanReady | BytesReceived | FileDone | FileFailed | Throttled
+EventHandler = Callable[[Event], None]
+
+
+@dataclass
+class FrameReport:
+    """Counts for one frame; the figures of the one-line summary and of ``--json``.
+
+    ``skipped`` counts files already present; ``placeholders`` counts listing rows with
+    nothing to download (uploads that never completed); ``excluded`` counts files left out
+    on purpose (``--no-videos``, ``--videos-only``).
+    """
+
+    frame: str
+    frame_id: str = ""
+    listed: int = 0
+    downloaded: int = 0
+    skipped: int = 0
+    placeholders: int = 0
+    excluded: int = 0
+    failed: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    throttled: int = 0
+    interrupted: bool = False
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary_line(self) -> str:
+        """One line for logs and terminals."""
+        line = (
+            f"{self.frame}: {self.downloaded} downloaded, {self.skipped} skipped, "
+            f"{self.failed} failed, {human_bytes(self.bytes)}, {self.seconds:.1f}s, "
+            f"{self.throttled} throttled"
+        )
+        extras = []
+        if self.placeholders:
+            extras.append(f"{self.placeholders} placeholders")
+        if self.excluded:
+            extras.append(f"{self.excluded} excluded")
+        if self.interrupted:
+            extras.append("interrupted")
+        return f"{line} ({', '.join(extras)})" if extras else line
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object for this frame (schema documented in the README)."""
+        return {
+            "frame": self.frame,
+            "frame_id": self.frame_id,
+            "listed": self.listed,
+            "downloaded": self.downloaded,
+            "skipped": self.skipped,
+            "placeholders": self.placeholders,
+            "excluded": self.excluded,
+            "failed": self.failed,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "throttled": self.throttled,
+            "interrupted": self.interrupted,
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+        }
+
+
+def human_bytes(count: int) -> str:
+    """``1536`` -> ``1.5 KB``: binary multiples, one decimal."""
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

@@ -1,0 +1,177 @@
+"""One run: a session, a login, a limiter and a downloader shared by every frame.
+
+This is the library's front door; the CLI is a thin layer over it::
+
+    async with Runner(settings, RunOptions()) as run:
+        report = FrameReport("myframe")
+        await run.download(settings.frame("myframe"), report)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from .client import USER_AGENT, AuraClient, Timeouts
+from .config import FrameConfig, Settings
+from .downloader import Downloader, DownloadOptions, Opener, _open_part
+from .limiter import AdaptiveLimiter
+from .models import Asset, Frame
+from .plan import Plan
+from .report import EventHandler, FrameReport
+
+__all__ = ["DEFAULT_RATE", "RunOptions", "Runner", "list_frames", "run_frames"]
+
+DEFAULT_RATE = 25.0
+"""Media requests per second at most, by default: 50 times the old script's pace, and a
+ceiling the adaptive limiter lowers as soon as Aura pushes back."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options of a whole run.
+
+    Attributes:
+        download: the worker pool's options.
+        rate: ceiling of media requests per second; ``None`` or 0 for none.
+        timeouts: connect and read-idle timeouts.
+    """
+
+    download: DownloadOptions = field(default_factory=DownloadOptions)
+    rate: float | None = DEFAULT_RATE
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+class Runner:
+    """An open session with Aura: log in once, then list, count and download frames.
+
+    Args:
+        settings: validated settings.
+        options: run options.
+        on_event: progress callback.
+        sleep: injected sleep (retry waits, limiter).
+        opener: opens ``.part`` files (tests inject failing writers).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: RunOptions | None = None,
+        *,
+        on_event: EventHandler | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        wallclock: Callable[[], float] = time.time,
+        opener: Opener = _open_part,
+    ) -> None:
+        self.settings = settings
+        self.options = options or RunOptions()
+        self._on_event = on_event
+        self._sleep = sleep
+        self._wallclock = wallclock
+        self._opener = opener
+        self._session: aiohttp.ClientSession | None = None
+        self.limiter = AdaptiveLimiter(self.options.rate, sleep=sleep)
+        self._client: AuraClient | None = None
+        self._downloader: Downloader | None = None
+
+    async def __aenter__(self) -> Runner:
+        connector = aiohttp.TCPConnector(limit=self.options.download.concurrency + 4)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self.options.timeouts.client_timeout(),
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._client = AuraClient(
+            self._session,
+            self.settings.api_url,
+            self.settings.email,
+            self.settings.password,
+            sleep=self._sleep,
+            wallclock=self._wallclock,
+        )
+        self._downloader = Downloader(
+            self._client,
+            self.limiter,
+            self.options.download,
+            image_url=self.settings.image_url,
+            on_event=self._on_event,
+            sleep=self._sleep,
+            wallclock=self._wallclock,
+            opener=self._opener,
+        )
+        try:
+            await self._client.login()
+        except BaseException:
+            await self._session.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def client(self) -> AuraClient:
+        """The logged-in client."""
+        assert self._client is not None, "use Runner as 'async with'"
+        return self._client
+
+    @property
+    def downloader(self) -> Downloader:
+        """The shared downloader."""
+        assert self._downloader is not None, "use Runner as 'async with'"
+        return self._downloader
+
+    async def frames(self) -> list[Frame]:
+        """The account's frames."""
+        return await self.client.frames()
+
+    async def assets(self, frame: FrameConfig) -> list[Asset]:
+        """The frame's whole listing."""
+        await self.client.frame(frame.frame_id)
+        return await self.downloader.list_assets(frame)
+
+    async def download(self, frame: FrameConfig, report: FrameReport) -> Plan:
+        """Download one frame into its folder, filling ``report``; return its plan."""
+        await self.client.frame(frame.frame_id)
+        return await self.downloader.run(frame, report)
+
+
+async def list_frames(settings: Settings, options: RunOptions | None = None) -> list[Frame]:
+    """Log in and return the account's frames."""
+    async with Runner(settings, options) as run:
+        return await run.frames()
+
+
+async def run_frames(
+    settings: Settings,
+    names: list[str],
+    options: RunOptions | None = None,
+    *,
+    on_event: EventHandler | None = None,
+) -> list[FrameReport]:
+    """Download the named frames with one login and one limiter.
+
+    Raises:
+        ConfigError: a name has no valid section (checked before any request).
+        AuraError: the first failure that stops a frame.
+    """
+    frames = [settings.frame(name) for name in names]
+    reports = []
+    async with Runner(settings, options, on_event=on_event) as run:
+        for frame in frames:
+            report = FrameReport(frame.name)
+            reports.append(report)
+            await run.download(frame, report)
+    return reports

@@ -1,0 +1,77 @@
+"""Shared fixtures: a clean environment, the emulator on port 0, settings pointing at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from aura_async.config import Settings
+from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+from aura_async.emulator.thread import emulator_in_thread
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AURA_* variable of the developer's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("AURA_"):
+            monkeypatch.delenv(key)
+
+
+def small_config(**overrides: object) -> EmulatorConfig:
+    """A quick emulator: a few photos, videos, Live Photos, placeholders and hidden ones."""
+    values: dict[str, object] = {
+        "frames": [FrameSpec(photos=30, videos=2, live_photos=2, placeholders=2, hidden=1)],
+        "photo_size": 8 * 1024,
+        "video_size": 40 * 1024,
+    }
+    values.update(overrides)
+    return EmulatorConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    """The emulator's configuration; override this fixture to change it."""
+    return small_config()
+
+
+@pytest.fixture
+async def emulator(emulator_config: EmulatorConfig) -> AsyncIterator[Emulator]:
+    """The emulator, serving in the test's event loop."""
+    async with Emulator(emulator_config) as emu:
+        yield emu
+
+
+@pytest.fixture
+def threaded_emulator(emulator_config: EmulatorConfig) -> Iterator[Emulator]:
+    """The emulator on its own thread, for tests that block (CLI, subprocesses)."""
+    with emulator_in_thread(emulator_config) as emu:
+        yield emu
+
+
+def first_frame_id(emu: Emulator) -> str:
+    """The id of the emulator's first frame."""
+    return next(iter(emu.library.frames))
+
+
+def settings_for(emu: Emulator, folder: Path, name: str = "myframe") -> Settings:
+    """Settings with one frame section pointing at the emulator's first frame."""
+    return Settings(
+        email=emu.config.email,
+        password=emu.config.password,
+        api_url=emu.api_url,
+        image_url=emu.image_url,
+        config_path=folder / "credentials.ini",
+        frame_sections={name: {"frame_id": first_frame_id(emu), "file_path": str(folder / name)}},
+    )
+
+
+def write_config(emu: Emulator, folder: Path) -> Path:
+    """Write the emulator's ready config (frames under ``folder``), mode 600."""
+    path = folder / "credentials.ini"
+    path.write_text(emu.config_text(str(folder / "photos")), encoding="utf-8")
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,263 @@
+"""The whole download path against the emulator on loopback: bytes, names, skips, limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aura_async.downloader import DownloadOptions, scan_folder
+from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+from aura_async.exceptions import NotFound, StorageError
+from aura_async.plan import Selection
+from aura_async.report import Event, FileDone, FrameReport, PlanReady
+from aura_async.retry import RetryPolicy
+from aura_async.run import Runner, RunOptions
+
+from .conftest import first_frame_id, settings_for, small_config
+
+
+def expected_files(emu: Emulator, *, years: bool = False) -> dict[str, bytes]:
+    """Every file the first frame should produce, by relative path, per the contract."""
+    frame = emu.library.frames[first_frame_id(emu)]
+    files = {}
+    for raw in frame.assets:
+        if raw["file_name"] is None or raw["id"] in frame.hidden_ids:
+            continue
+        stem = raw["taken_at"].replace(":", "-") + "_" + raw["id"]
+        folder = raw["taken_at"][:4] + "/" if years else ""
+        files[folder + stem + Path(raw["file_name"]).suffix] = emu.library.expected_bytes(raw)
+        if raw["video_url"]:
+            files[folder + stem + Path(raw["video_file_name"]).suffix] = emu.library.expected_bytes(
+                raw, clip=True
+            )
+    return files
+
+
+def files_on_disk(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+async def download(
+    emu: Emulator, tmp_path: Path, **options: Any
+) -> tuple[FrameReport, list[Event]]:
+    settings = settings_for(emu, tmp_path)
+    events: list[Event] = []
+    run_options = RunOptions(download=DownloadOptions(**options), rate=None)
+    report = FrameReport("myframe")
+    async with Runner(settings, run_options, on_event=events.append) as run:
+        await run.download(settings.frame("myframe"), report)
+    return report, events
+
+
+class TestWholeFrame:
+    @pytest.fixture
+    def emulator_config(self) -> EmulatorConfig:
+        return small_config(
+            frames=[FrameSpec(photos=300, videos=6, live_photos=6, placeholders=4, hidden=3)]
+        )
+
+    async def test_every_file_arrives_byte_identical(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """300 photos, videos and Live Photos land byte-identical under compatibility names."""
+        report, events = await download(emulator, tmp_path, concurrency=8, page_size=50)
+        expected = expected_files(emulator)
+        assert len(expected) == 297 + 6 * 2 + 6 * 2
+        assert files_on_disk(tmp_path / "myframe") == expected
+        assert (report.downloaded, report.skipped, report.failed) == (len(expected), 0, 0)
+        assert report.placeholders == 4
+        assert report.bytes == sum(len(b) for b in expected.values())
+        assert sum(isinstance(e, FileDone) for e in events) == len(expected)
+        assert emulator.counters.max_media_in_flight <= 8
+        assert emulator.counters.count("assets") == 7  # 328 rows, 50 per page
+
+    async def test_second_run_fetches_nothing(self, emulator: Emulator, tmp_path: Path) -> None:
+        """A second run finds every file present and requests no image or video."""
+        await download(emulator, tmp_path)
+        emulator.counters.reset()
+        report, _ = await download(emulator, tmp_path)
+        assert emulator.counters.media_requests == 0
+        assert report.downloaded == 0
+        assert report.skipped == len(expected_files(emulator))
+
+    async def test_mtime_is_taken_at(self, emulator: Emulator, tmp_path: Path) -> None:
+        """Each file's modification time is its taken_at."""
+        await download(emulator, tmp_path)
+        frame = emulator.library.frames[first_frame_id(emulator)]
+        raw = next(a for a in frame.assets if a["file_name"] and a["id"] not in frame.hidden_ids)
+        name = raw["taken_at"].replace(":", "-") + "_" + raw["id"] + Path(raw["file_name"]).suffix
+        taken = datetime.fromisoformat(raw["taken_at"]).timestamp()
+        assert (tmp_path / "myframe" / name).stat().st_mtime == pytest.approx(taken, abs=0.01)
+
+
+class TestConcurrency:
+    @pytest.fixture
+    def emulator_config(self) -> EmulatorConfig:
+        return small_config(
+            frames=[FrameSpec(photos=60, videos=0, live_photos=0, placeholders=0, hidden=0)],
+            media_latency=0.01,
+        )
+
+    @pytest.mark.parametrize("workers", [1, 3, 8])
+    async def test_in_flight_never_above_concurrency(
+        self, emulator: Emulator, tmp_path: Path, workers: int
+    ) -> None:
+        """The emulator never sees more than N media requests at once, and sees N."""
+        await download(emulator, tmp_path, concurrency=workers)
+        assert emulator.counters.max_media_in_flight == workers
+
+
+class TestLayoutAndAdoption:
+    async def test_years_layout(self, emulator: Emulator, tmp_path: Path) -> None:
+        """--years puts each file under its taken_at year."""
+        await download(emulator, tmp_path, years=True)
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emulator, years=True)
+
+    @pytest.mark.parametrize("old_years", [False, True])
+    @pytest.mark.parametrize("new_years", [False, True])
+    async def test_old_script_folder_is_adopted(
+        self, emulator: Emulator, tmp_path: Path, old_years: bool, new_years: bool
+    ) -> None:
+        """Files named by the old script (any layout) are not fetched again."""
+        root = tmp_path / "myframe"
+        old = expected_files(emulator, years=old_years)
+        for rel, data in old.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        report, _ = await download(emulator, tmp_path, years=new_years)
+        assert emulator.counters.media_requests == 0
+        assert report.skipped == len(old)
+        assert files_on_disk(root) == old
+
+    async def test_partial_old_folder_gets_the_rest(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """Only what the old folder lacks is fetched; a stale .part is not mistaken for a file."""
+        root = tmp_path / "myframe"
+        root.mkdir()
+        expected = expected_files(emulator)
+        names = sorted(expected)
+        for rel in names[:10]:
+            (root / rel).write_bytes(expected[rel])
+        (root / (names[10] + ".part")).write_bytes(b"half")
+        report, _ = await download(emulator, tmp_path)
+        assert report.downloaded == len(expected) - 10
+        assert emulator.counters.media_requests == len(expected) - 10
+        assert files_on_disk(root) == expected
+
+    def test_scan_ignores_parts_and_hidden_folders(self, tmp_path: Path) -> None:
+        """The folder scan sees files at depth one and two, not .part files or .aura-async."""
+        (tmp_path / "2020").mkdir()
+        (tmp_path / ".aura-async").mkdir()
+        (tmp_path / "a.jpg").write_bytes(b"")
+        (tmp_path / "2020" / "b.jpg").write_bytes(b"")
+        (tmp_path / "c.jpg.part").write_bytes(b"")
+        (tmp_path / ".aura-async" / "state.db").write_bytes(b"")
+        assert scan_folder(tmp_path) == {"a.jpg", "b.jpg"}
+        assert scan_folder(tmp_path / "missing") == set()
+
+
+class TestSelection:
+    @pytest.mark.parametrize(
+        ("selection", "include_hidden", "kinds"),
+        [
+            (Selection(clips=False), False, {"still"}),
+            (Selection(stills=False), False, {"clip"}),
+            (Selection(), True, {"still", "clip"}),
+        ],
+    )
+    async def test_selection(
+        self,
+        emulator: Emulator,
+        tmp_path: Path,
+        selection: Selection,
+        include_hidden: bool,
+        kinds: set[str],
+    ) -> None:
+        """--no-videos, --videos-only and --include-hidden choose what is fetched."""
+        report, _ = await download(
+            emulator, tmp_path, selection=selection, include_hidden=include_hidden
+        )
+        names = set(files_on_disk(tmp_path / "myframe"))
+        clips = {n for n in names if n.endswith((".mp4", ".mov"))}
+        assert bool(clips) == ("clip" in kinds)
+        assert bool(names - clips) == ("still" in kinds)
+        hidden = emulator.library.frames[first_frame_id(emulator)].hidden_ids
+        assert any(h in n for h in hidden for n in names) == include_hidden
+        expected = expected_files(emulator)
+        n_clips = sum(n.endswith((".mp4", ".mov")) for n in expected)
+        excluded = {frozenset({"still"}): n_clips, frozenset({"clip"}): len(expected) - n_clips}
+        assert report.excluded == excluded.get(frozenset(kinds), 0)
+
+    async def test_dry_run_writes_nothing(self, emulator: Emulator, tmp_path: Path) -> None:
+        """--dry-run plans and reports but requests no media and creates no folder."""
+        report, events = await download(emulator, tmp_path, dry_run=True)
+        assert not (tmp_path / "myframe").exists()
+        assert emulator.counters.media_requests == 0
+        (ready,) = [e for e in events if isinstance(e, PlanReady)]
+        assert ready.to_fetch == len(expected_files(emulator))
+        assert report.downloaded == 0
+
+
+class TestBadAnswers:
+    async def test_html_page_is_never_saved(self, tmp_path: Path) -> None:
+        """A 200 HTML error page is retried, never saved as a photo."""
+        config = small_config(
+            frames=[FrameSpec(photos=5, videos=0, live_photos=0, placeholders=0, hidden=0)]
+        )
+        config.faults.html_error = 1.0
+        async with Emulator(config) as emu:
+            report, _ = await download(emu, tmp_path, policy=RetryPolicy(attempts=2, backoff=0.001))
+        assert report.failed == 5
+        assert "text/html instead of a photo" in report.failures[0][1]
+        assert files_on_disk(tmp_path / "myframe") == {}
+
+    async def test_missing_image_fails_that_file_only(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A 404 on one image fails that file, not the run."""
+        total = len(expected_files(emulator))
+        gone = next(iter(emulator.library.images))
+        del emulator.library.images[gone]
+        report, _ = await download(emulator, tmp_path)
+        assert report.failed == 1
+        assert report.downloaded == total - 1
+        assert report.failures[0][1].startswith("not found (HTTP 404)")
+        assert emulator.counters.count("image", 404) == 1
+
+    async def test_unknown_frame_is_not_found(self, emulator: Emulator, tmp_path: Path) -> None:
+        """A wrong frame id raises NotFound before anything is written."""
+        settings = settings_for(emulator, tmp_path)
+        settings.frame_sections["myframe"]["frame_id"] = "nope"  # type: ignore[index]
+        async with Runner(settings, RunOptions(rate=None)) as run:
+            with pytest.raises(NotFound):
+                await run.download(settings.frame("myframe"), FrameReport("myframe"))
+        assert not (tmp_path / "myframe").exists()
+
+    async def test_failing_writer_is_a_storage_error(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A write failing (disk full) stops the run with the path, and leaves no file."""
+
+        class FullDisk:
+            async def write(self, data: bytes, /) -> int:
+                raise OSError(28, "No space left on device")
+
+        @asynccontextmanager
+        async def opener(path: Path) -> AsyncIterator[FullDisk]:
+            yield FullDisk()
+
+        settings = settings_for(emulator, tmp_path)
+        report = FrameReport("myframe")
+        async with Runner(settings, RunOptions(rate=None), opener=opener) as run:
+            with pytest.raises(StorageError, match=r"No space left on device") as info:
+                await run.download(settings.frame("myframe"), report)
+        assert str(tmp_path / "myframe") in str(info.value)
+        assert isinstance(info.value, OSError)
+        # Workers cancelled mid-file keep their .part for the next run; no final name exists.
+        assert all(n.endswith(".part") for n in files_on_disk(tmp_path / "myframe"))

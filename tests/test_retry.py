@@ -1,0 +1,117 @@
+"""The retry policy: Retry-After parsing, the classification table, waits and stops."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+import pytest
+
+from aura_async.exceptions import (
+    AuthError,
+    ExpiredUrl,
+    ManifestError,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    StorageError,
+    TransportError,
+)
+from aura_async.retry import MAX_RETRY_AFTER, RetryPolicy, is_retryable, parse_retry_after, retrying
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", 5.0),
+        ("0", 0.0),
+        (" 12 ", 12.0),
+        ("1.5", 1.5),
+        ("-3", None),
+        ("nan", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        (formatdate(NOW + 30, usegmt=True), 30.0),
+        (formatdate(NOW - 30, usegmt=True), 0.0),
+        ("99999999", MAX_RETRY_AFTER),
+        ("Wed, 21 Oct 2015 07:28:00", None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    """Seconds and HTTP dates parse (RFC 9110 10.2.3); garbage and negatives do not."""
+    assert parse_retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "retry"),
+    [
+        (RateLimited("429", status=429), True),
+        (RateLimited("503", status=503), True),
+        (ServerError("500", status=500), True),
+        (TransportError("reset"), True),
+        (NotFound("404", status=404), False),
+        (AuthError("475", status=475), False),
+        (ExpiredUrl("403", status=403), False),
+        (ProtocolError("418", status=418), False),
+        (ManifestError("shape"), False),
+        (StorageError("disk full"), False),
+        (ValueError("bug"), False),
+    ],
+)
+def test_classification(error: BaseException, retry: bool) -> None:
+    """Throttling, 5xx and transport trouble are retried; the rest fail at once."""
+    assert is_retryable(error) is retry
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+async def run_failing(errors: list[BaseException], policy: RetryPolicy, sleeps: Sleeps) -> int:
+    calls = 0
+    async for attempt in retrying(policy, sleep=sleeps):
+        with attempt:
+            calls += 1
+            if errors:
+                raise errors.pop(0)
+            return calls
+    raise AssertionError("unreachable")
+
+
+async def test_retry_after_is_waited_exactly() -> None:
+    """A 429 with Retry-After waits exactly that long, then tries again."""
+    sleeps = Sleeps()
+    calls = await run_failing([RateLimited("x", retry_after=4.0)], RetryPolicy(), sleeps)
+    assert (calls, sleeps.waits) == (2, [4.0])
+
+
+async def test_jitter_is_capped() -> None:
+    """Without Retry-After, waits are random-exponential and capped."""
+    sleeps = Sleeps()
+    errors: list[BaseException] = [ServerError("x") for _ in range(7)]
+    await run_failing(errors, RetryPolicy(attempts=8, backoff=1.0, backoff_max=5.0), sleeps)
+    assert len(sleeps.waits) == 7
+    assert all(0 <= w <= 5.0 for w in sleeps.waits)
+
+
+async def test_gives_up_with_the_last_error() -> None:
+    """After the attempts, the last error itself is raised (never tenacity's RetryError)."""
+    sleeps = Sleeps()
+    errors: list[BaseException] = [TransportError(f"t{i}") for i in range(5)]
+    with pytest.raises(TransportError, match="t2"):
+        await run_failing(errors, RetryPolicy(attempts=3), sleeps)
+
+
+async def test_not_retryable_raises_at_once() -> None:
+    """A 404 is raised on the first attempt."""
+    sleeps = Sleeps()
+    with pytest.raises(NotFound):
+        await run_failing([NotFound("x")], RetryPolicy(), sleeps)
+    assert sleeps.waits == []
