@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -37,6 +38,7 @@ from .exceptions import (
 from .models import Asset, MediaKind
 from .plan import Selection
 from .report import FrameReport
+from .retry import RetryPolicy
 from .run import DEFAULT_RATE, Runner, RunOptions
 
 __all__ = ["ExitCode", "app", "main"]
@@ -174,9 +176,17 @@ def command(
             "--log-file", help="Also append plain log lines to this file.", show_default=False
         ),
     ] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option("--connect-timeout", min=1.0, help="Seconds to wait for a connection."),
+    ] = 30.0,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds of network silence before a retry.")
     ] = 60.0,
+    retries: Annotated[
+        int,
+        typer.Option("--retries", min=1, max=100, help="Attempts per file before it fails."),
+    ] = 8,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show per-file detail and retries.")
     ] = False,
@@ -226,9 +236,10 @@ def command(
             selection=Selection(stills=not videos_only, clips=not no_videos),
             include_hidden=include_hidden,
             dry_run=dry_run,
+            policy=RetryPolicy(attempts=retries),
         ),
         rate=rate,
-        timeouts=Timeouts(read=timeout),
+        timeouts=Timeouts(connect=connect_timeout, read=timeout),
     )
     try:
         if demo:
@@ -264,6 +275,7 @@ def command(
 def _settings(config: Path | None, display: Display) -> Settings:
     path = config.expanduser() if config is not None else default_config_path(os.environ)
     settings = load_settings(path, os.environ)
+    display.secrets.add(settings.password)
     for warning in settings.warnings:
         display.warning(warning)
     return settings
@@ -276,8 +288,8 @@ def _execute(job: _Job) -> ExitCode:
     except KeyboardInterrupt:
         job.display.stop()
         for report in reports:
-            if not report.interrupted and report.seconds == 0:
-                continue
+            if not report.interrupted:
+                continue  # finished frames had their summary already
             job.display.summary(report)
             if job.json_out:
                 _print_json(report)
@@ -286,12 +298,22 @@ def _execute(job: _Job) -> ExitCode:
             ".part and are fetched again next run"
         )
         return ExitCode.INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        job.display.stop()
+        if job.display.debug_enabled:
+            job.display.error(traceback.format_exc().rstrip())
+        job.display.error(
+            f"internal error: {type(exc).__name__}: {exc} (please report it; "
+            "--debug shows the traceback)"
+        )
+        return ExitCode.FAILED
 
 
 async def _main(job: _Job, reports: list[FrameReport]) -> ExitCode:
     display = job.display
     try:
         async with Runner(job.settings, job.options, on_event=display.handle) as run:
+            display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)
                 return ExitCode.OK
@@ -308,6 +330,7 @@ async def _main(job: _Job, reports: list[FrameReport]) -> ExitCode:
         )
         return ExitCode.THROTTLED
     except LockHeld as exc:
+        display.stop()
         display.error(str(exc))
         return ExitCode.LOCKED
     except AuraError as exc:

@@ -143,6 +143,10 @@ class AuraClient:
     def __repr__(self) -> str:
         return f"AuraClient(api_url={self.api_url!r}, email={self._email!r})"
 
+    def secrets(self) -> tuple[str, ...]:
+        """The password and current token: what output must never show."""
+        return (self._password,) + ((self._auth[1],) if self._auth else ())
+
     @property
     def user_id(self) -> str | None:
         """The logged-in user's id, once logged in."""

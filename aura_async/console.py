@@ -66,9 +66,18 @@ class Display:
         self._rate = 0.0
         self._waited = 0.0
         self._started = time.monotonic()
+        self.secrets: set[str] = set()
 
     # ------------------------------------------------------------------ log lines
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret (password, token) replaced by ``***``."""
+        for secret in self.secrets:
+            if len(secret) >= 4:  # a very short password would mangle every line
+                text = text.replace(secret, "***")
+        return text
+
     def _line(self, level: str, message: str, *, show: bool) -> None:
+        message = self.redact(message)
         stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
         plain = f"{stamp} {level:<7} {message}"
         if self.log_file is not None:

@@ -36,6 +36,7 @@ from .exceptions import (
     TransportError,
 )
 from .limiter import AdaptiveLimiter
+from .lock import FolderLock
 from .models import Asset, MediaKind
 from .plan import Job, Plan, Selection, plan_assets
 from .report import (
@@ -52,6 +53,9 @@ from .retry import RetryPolicy, retrying
 __all__ = ["DownloadOptions", "Downloader", "Writer", "scan_folder"]
 
 PART_SUFFIX = ".part"
+RESUME_OVERLAP = 16 * 1024
+"""Bytes of an existing ``.part`` fetched again and compared before resuming it, so a
+``.part`` that is not a prefix of the file is discarded instead of completed wrongly."""
 CHUNK_SIZE = 256 * 1024
 """Bytes buffered before each write: few thread hops per file, little memory per worker."""
 
@@ -62,11 +66,56 @@ class Writer(Protocol):
     async def write(self, data: bytes, /) -> int: ...
 
 
-Opener = Callable[[Path], AbstractAsyncContextManager[Writer]]
+Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
+"""Opens a ``.part`` file for writing: ``opener(path, append)``."""
 
 
-def _open_part(path: Path) -> AbstractAsyncContextManager[Writer]:
-    return aiofiles.open(path, "wb")
+def _open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
+    return aiofiles.open(path, "ab" if append else "wb")
+
+
+def _part_size(part: Path) -> int:
+    try:
+        return part.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+class _StalePart(TransportError):
+    """The ``.part`` on disk does not match what the server sends: start over."""
+
+
+def _read_tail(part: Path, count: int) -> bytes:
+    with part.open("rb") as handle:
+        handle.seek(-count, os.SEEK_END)
+        return handle.read(count)
+
+
+async def _after_prefix(chunks: AsyncIterator[bytes], prefix: bytes) -> AsyncIterator[bytes]:
+    """Yield the stream after its first ``len(prefix)`` bytes, which must equal ``prefix``."""
+    got = bytearray()
+    async for chunk in chunks:
+        if len(got) < len(prefix):
+            need = len(prefix) - len(got)
+            got += chunk[:need]
+            chunk = chunk[need:]
+            if len(got) == len(prefix) and got != prefix:
+                raise _StalePart("partial file does not match the server's bytes")
+        if chunk:
+            yield chunk
+    if len(got) < len(prefix):
+        raise TransportError("response cut short before the resume point")
+
+
+def _content_range(header: str | None) -> tuple[int, int] | None:
+    """``bytes START-END/TOTAL`` -> ``(START, TOTAL)`` (RFC 9110 section 14.4)."""
+    if not header or not header.startswith("bytes "):
+        return None
+    span, _, total = header[6:].partition("/")
+    start, _, _ = span.partition("-")
+    if not (start.isdigit() and total.isdigit()):
+        return None
+    return int(start), int(total)
 
 
 @dataclass(frozen=True)
@@ -204,24 +253,30 @@ class Downloader:
             StorageError: the folder cannot be written.
         """
         started = asyncio.get_running_loop().time()
+        report.frame_id = frame.frame_id
         try:
-            report.frame_id = frame.frame_id
-            assets = await self.list_assets(frame)
-            plan = await self.plan(frame, assets)
-            report.listed = plan.listed
-            report.skipped = len(plan.present)
-            report.placeholders = plan.placeholders
-            report.excluded = plan.excluded
-            self._emit(PlanReady(frame.name, len(plan.jobs), len(plan.present), plan.placeholders))
-            if plan.jobs and not self.options.dry_run:
-                try:
-                    await asyncio.to_thread(frame.file_path.mkdir, parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
-                await self._pool(frame, plan, report)
-            return plan
+            if self.options.dry_run:
+                return await self._run_locked(frame, report)
+            try:
+                await asyncio.to_thread(frame.file_path.mkdir, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
+            with FolderLock(frame.file_path):
+                return await self._run_locked(frame, report)
         finally:
             report.seconds = asyncio.get_running_loop().time() - started
+
+    async def _run_locked(self, frame: FrameConfig, report: FrameReport) -> Plan:
+        assets = await self.list_assets(frame)
+        plan = await self.plan(frame, assets)
+        report.listed = plan.listed
+        report.skipped = len(plan.present)
+        report.placeholders = plan.placeholders
+        report.excluded = plan.excluded
+        self._emit(PlanReady(frame.name, len(plan.jobs), len(plan.present), plan.placeholders))
+        if plan.jobs and not self.options.dry_run:
+            await self._pool(frame, plan, report)
+        return plan
 
     async def _pool(self, frame: FrameConfig, plan: Plan, report: FrameReport) -> None:
         queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -297,21 +352,44 @@ class Downloader:
         return self._fresh_urls.get(asset_id, stale)
 
     async def _get(self, frame: FrameConfig, job: Job, url: str) -> int:
+        """Fetch one file into ``.part`` (resuming it with Range), verify, rename.
+
+        Returns:
+            The bytes received by this attempt.
+        """
         final = frame.file_path / job.relpath
         part = final.with_name(final.name + PART_SUFFIX)
-        session = self.client.session
-        with translate_errors(url):
-            async with session.get(url) as response:
-                if response.status != 200:
-                    raise error_for_status(
-                        response.status, url, response.headers, self._wallclock()
-                    )
-                _check_type(job, response.content_type, url)
-                expected = response.content_length
-                written = await self._stream(part, response.content.iter_chunked(CHUNK_SIZE))
-        if expected is not None and written != expected:
+        offset = await asyncio.to_thread(_part_size, part)
+        overlap = min(offset, RESUME_OVERLAP)
+        headers = {"Range": f"bytes={offset - overlap}-"} if offset else None
+        try:
+            with translate_errors(url):
+                async with self.client.session.get(url, headers=headers) as response:
+                    total = response.content_length
+                    chunks: AsyncIterator[bytes] = response.content.iter_chunked(CHUNK_SIZE)
+                    if response.status == 206 and offset:
+                        span = _content_range(response.headers.get("Content-Range"))
+                        if span is None or span[0] != offset - overlap or span[1] <= offset:
+                            raise _StalePart("partial file does not fit the server's file")
+                        total = span[1]
+                        tail = await asyncio.to_thread(_read_tail, part, overlap)
+                        chunks = _after_prefix(chunks, tail)
+                    elif response.status == 416 and offset:
+                        raise _StalePart("partial file longer than the file")
+                    elif response.status != 200:
+                        raise error_for_status(
+                            response.status, url, response.headers, self._wallclock()
+                        )
+                    else:
+                        offset = 0  # a full answer: the server ignored Range, or none was sent
+                    _check_type(job, response.content_type, url)
+                    written = await self._stream(part, chunks, append=offset > 0)
+        except _StalePart as exc:
+            await self._discard(part)
+            raise TransportError(f"{exc}, starting over: {redact(url)}", url=redact(url)) from exc
+        if total is not None and offset + written != total:
             raise TransportError(
-                f"got {written} of {expected} bytes: {redact(url)}", url=redact(url)
+                f"got {offset + written} of {total} bytes: {redact(url)}", url=redact(url)
             )
         try:
             await asyncio.to_thread(_finish, part, final, _mtime(job.asset.taken_at))
@@ -319,13 +397,17 @@ class Downloader:
             raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
         return written
 
-    async def _stream(self, part: Path, chunks: AsyncIterator[bytes]) -> int:
+    async def _discard(self, part: Path) -> None:
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(part.unlink)
+
+    async def _stream(self, part: Path, chunks: AsyncIterator[bytes], *, append: bool) -> int:
         written = 0
         buffer = bytearray()
         try:
             if not part.parent.is_dir():
                 await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
-            async with self._opener(part) as out:
+            async with self._opener(part, append) as out:
                 async for chunk in chunks:
                     buffer += chunk
                     if len(buffer) >= CHUNK_SIZE:
@@ -338,12 +420,18 @@ class Downloader:
                     written += len(buffer)
                     self._emit(BytesReceived(len(buffer)))
         except (aiohttp.ClientError, TimeoutError):
+            if buffer:  # keep what arrived: the retry resumes from it
+                await self._keep(part, bytes(buffer))
             raise  # network trouble while reading: translated and retried by the caller
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(part.unlink)
+            await self._discard(part)
             raise StorageError(f"cannot write {part}: {exc.strerror or exc}") from exc
         return written
+
+    async def _keep(self, part: Path, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            async with self._opener(part, True) as out:
+                await out.write(data)
 
 
 def _check_type(job: Job, content_type: str, url: str) -> None:

@@ -116,11 +116,17 @@ class AdaptiveLimiter:
         self.rate = min(self.max_rate, self.rate + step)
 
     def goodput(self) -> float:
-        """Requests per second served over the recent past (0 when unknown)."""
+        """Requests per second served over the last second (0 when unknown).
+
+        A run younger than a second is measured over its age, but never less than a
+        quarter second, so a first burst does not look like an enormous rate.
+        """
         if len(self._done) < 4:
             return 0.0
-        span = self._done[-1] - self._done[0]
-        return (len(self._done) - 1) / span if span > 0 else 0.0
+        now = self._done[-1]
+        recent = [t for t in self._done if t > now - 1.0]
+        span = min(1.0, max(0.25, now - self._done[0]))
+        return len(recent) / span
 
     def on_throttle(self, retry_after: float | None = None) -> bool:
         """Record a throttle signal (429, 503, a reset under load).

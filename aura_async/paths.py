@@ -43,7 +43,7 @@ def safe_component(text: str, max_bytes: int = MAX_NAME_BYTES) -> str:
         name = name.rstrip(" .") + "_"
     if name in ("", ".", ".."):
         name = "_" + name
-    if name.split(".", 1)[0].upper() in _RESERVED:
+    if name.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:  # as Windows reads "CON .x"
         name = "_" + name
     encoded = name.encode("utf-8")
     if len(encoded) > max_bytes:

@@ -39,7 +39,12 @@ def expected_files(emu: Emulator, *, years: bool = False) -> dict[str, bytes]:
 
 
 def files_on_disk(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """Every file under ``root`` except aura-async's own (.aura-async/)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".aura-async" not in p.relative_to(root).parts
+    }
 
 
 async def download(
@@ -137,7 +142,7 @@ class TestLayoutAndAdoption:
     async def test_partial_old_folder_gets_the_rest(
         self, emulator: Emulator, tmp_path: Path
     ) -> None:
-        """Only what the old folder lacks is fetched; a stale .part is not mistaken for a file."""
+        """Only what the old folder lacks is fetched; a .part of foreign bytes is discarded."""
         root = tmp_path / "myframe"
         root.mkdir()
         expected = expected_files(emulator)
@@ -147,8 +152,44 @@ class TestLayoutAndAdoption:
         (root / (names[10] + ".part")).write_bytes(b"half")
         report, _ = await download(emulator, tmp_path)
         assert report.downloaded == len(expected) - 10
-        assert emulator.counters.media_requests == len(expected) - 10
+        # One ranged request finds the .part is not a prefix of the file, then starts over.
+        assert emulator.counters.count("image", 206) == 1
+        assert emulator.counters.media_requests == len(expected) - 10 + 1
         assert files_on_disk(root) == expected
+
+    async def test_part_file_is_resumed_with_range(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A .part holding a true prefix is completed with one Range request, byte-identical."""
+        root = tmp_path / "myframe"
+        root.mkdir()
+        expected = expected_files(emulator)
+        name = next(n for n in sorted(expected) if n.endswith(".mov"))
+        half = len(expected[name]) // 2
+        (root / (name + ".part")).write_bytes(expected[name][:half])
+        emulator.counters.reset()
+        await download(emulator, tmp_path)
+        assert emulator.counters.count("video", 206) == 1
+        assert (
+            emulator.counters.count("video", 200)
+            == sum(n.endswith((".mov", ".mp4")) for n in expected) - 1
+        )
+        assert files_on_disk(root) == expected
+
+    @pytest.mark.parametrize("range_support", [True, False])
+    async def test_part_longer_than_file_or_no_range(
+        self, tmp_path: Path, range_support: bool
+    ) -> None:
+        """A .part longer than the file (416), or a server without Range, still ends right."""
+        config = small_config(range_support=range_support)
+        async with Emulator(config) as emu:
+            root = tmp_path / "myframe"
+            root.mkdir()
+            expected = expected_files(emu)
+            name = sorted(expected)[0]
+            (root / (name + ".part")).write_bytes(expected[name] + b"extra")
+            await download(emu, tmp_path)
+            assert files_on_disk(root) == expected
 
     def test_scan_ignores_parts_and_hidden_folders(self, tmp_path: Path) -> None:
         """The folder scan sees files at depth one and two, not .part files or .aura-async."""
@@ -249,7 +290,7 @@ class TestBadAnswers:
                 raise OSError(28, "No space left on device")
 
         @asynccontextmanager
-        async def opener(path: Path) -> AsyncIterator[FullDisk]:
+        async def opener(path: Path, append: bool) -> AsyncIterator[FullDisk]:
             yield FullDisk()
 
         settings = settings_for(emulator, tmp_path)

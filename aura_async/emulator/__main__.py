@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--no-range", action="store_true", help="ignore Range headers")
     add("--throttle-rate", type=float, default=None, help="media requests/s before 429s")
     add("--throttle-burst", type=int, default=5, help="token bucket capacity (default 5)")
-    add("--retry-after", choices=["seconds", "date", "none"], default="seconds")
+    add("--retry-after", choices=["seconds", "date", "none", "fractional"], default="seconds")
     add("--throttle-status", type=int, choices=[429, 503], default=429)
     for name in (
         "http-500",

@@ -46,13 +46,15 @@ class Throttle:
         rate: requests per second allowed; ``None`` switches throttling off.
         burst: bucket capacity.
         retry_after: how 429s say when to come back: ``seconds`` (an integer, rounded up),
-            ``date`` (an HTTP date, RFC 9110 10.2.3) or ``none`` (no header, like imgproxy).
+            ``date`` (an HTTP date, RFC 9110 10.2.3), ``none`` (no header, like imgproxy) or
+            ``fractional`` (exact seconds with decimals: not RFC-conformant, but lets tests
+            throttle without waiting whole seconds).
         status: 429, or 503 for the overloaded-gateway variant.
     """
 
     rate: float | None = None
     burst: int = 5
-    retry_after: Literal["seconds", "date", "none"] = "seconds"
+    retry_after: Literal["seconds", "date", "none", "fractional"] = "seconds"
     status: int = 429
 
 
@@ -430,6 +432,8 @@ class Emulator:
         headers = {}
         if throttle.retry_after == "seconds":
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        elif throttle.retry_after == "fractional":
+            headers["Retry-After"] = f"{wait:.3f}"
         elif throttle.retry_after == "date":
             headers["Retry-After"] = formatdate(self._wallclock() + max(1.0, wait), usegmt=True)
         return web.Response(status=throttle.status, text="Too many requests", headers=headers)

@@ -1,0 +1,108 @@
+"""One run per folder: an exclusive lock file in the download folder.
+
+The lock is an OS-level lock on ``<folder>/.aura-async/lock`` (``flock`` on POSIX,
+``msvcrt.locking`` on Windows), so it is released by the operating system when a run dies,
+even by SIGKILL: a stale lock file never blocks the next nightly run. The file records the
+holder's pid and host so the second run can name it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from .exceptions import LockHeld, StorageError
+
+__all__ = ["STATE_DIR", "FolderLock"]
+
+STATE_DIR = ".aura-async"
+"""The hidden folder of aura-async's own files inside a download folder."""
+
+
+class FolderLock:
+    """An exclusive, non-blocking lock on a download folder.
+
+    Use as ``with FolderLock(folder):``.
+
+    Raises:
+        LockHeld: another process holds the lock (the message names it).
+        StorageError: the lock file cannot be created.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / STATE_DIR / "lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`LockHeld` at once."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot create lock file {self.path}: {exc.strerror}") from exc
+        if not _try_lock(fd):
+            holder = _read(fd) or "unknown process"
+            os.close(fd)
+            raise LockHeld(
+                f"another aura-async run ({holder}) is using {self.folder}; wait for it to finish",
+                holder=holder,
+            )
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let the lock go (the file stays; it is harmless)."""
+        if self._fd is not None:
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, 200).decode("utf-8", "replace").strip()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)

@@ -1,0 +1,102 @@
+"""A real aura-async process, killed or interrupted mid-download, then run again."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+
+from .conftest import small_config, write_config
+from .test_downloader import expected_files, files_on_disk
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return small_config(
+        frames=[FrameSpec(photos=60, videos=2, live_photos=2, placeholders=1, hidden=0)],
+        photo_size=256 * 1024,
+        media_latency=0.05,
+    )
+
+
+def start(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aura_async",
+            "--config",
+            str(config),
+            "myframe",
+            "--rate",
+            "0",
+            "-j",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for_files(root: Path, count: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = [p for p in root.glob("*") if p.is_file() and not p.name.endswith(".part")]
+        if len(done) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the download never got going")
+
+
+def test_sigkill_then_rerun(threaded_emulator: Emulator, tmp_path: Path) -> None:
+    """After SIGKILL mid-run, a rerun completes every file byte-identical, fetching only
+    what was missing, and leaves no .part."""
+    config = write_config(threaded_emulator, tmp_path)
+    root = tmp_path / "photos"
+    proc = start(config)
+    wait_for_files(root, 10, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc.communicate()
+    expected = expected_files(threaded_emulator)
+    after_kill = files_on_disk(root)
+    complete = {n for n in after_kill if not n.endswith(".part")}
+    assert 10 <= len(complete) < len(expected)
+    for name in complete:  # the final names never hold a partial file, even after SIGKILL
+        assert after_kill[name] == expected[name]
+
+    threaded_emulator.counters.reset()
+    rerun = start(config)
+    _, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err.decode()
+    assert files_on_disk(root) == expected
+    assert threaded_emulator.counters.media_requests == len(expected) - len(complete)
+
+
+def test_ctrl_c_keeps_parts_and_prints_the_summary(
+    threaded_emulator: Emulator, tmp_path: Path
+) -> None:
+    """SIGINT stops cleanly: exit 130, a summary line, and no partial file under a final name."""
+    config = write_config(threaded_emulator, tmp_path)
+    root = tmp_path / "photos"
+    proc = start(config)
+    wait_for_files(root, 5, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    lines = text.strip().splitlines()
+    assert "interrupted: finished files are kept" in lines[-1]
+    assert "downloaded" in lines[-2]
+    assert "interrupted" in lines[-2]
+    assert "Traceback" not in text
+    expected = expected_files(threaded_emulator)
+    for name, data in files_on_disk(root).items():
+        if not name.endswith(".part"):
+            assert data == expected[name]
