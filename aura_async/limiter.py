@@ -6,9 +6,13 @@ The bucket spaces request starts at ``rate`` per second, whatever the number of 
 * a throttle signal halves the rate, at most once per episode (the in-flight requests of
   one burst all come back 429 together), never below ``floor``;
 * while a ``Retry-After`` is pending, no request starts at all;
-* after each window of successes the rate rises additively: quickly back towards the rate
-  that was flowing when the server pushed back (the goodput), then by small probing steps,
-  never above ``max_rate``.
+* each throttle also sets a target: 80 % of the rate that was refused (the multiplicative
+  decrease of TCP CUBIC, which uses 70 %) early in a run, or, once the run has two seconds
+  of history, 97 % of the rate the server actually served over the last second;
+* after each window of successes the rate rises additively: in big steps (half the
+  distance, every half window) back up to the target, then in small probing steps (0.5 %
+  of the target every two windows) to find out whether the server now allows more; never
+  above ``max_rate``.
 
 Time comes from an injected clock and sleep, so tests drive it instead of waiting.
 """
@@ -64,7 +68,7 @@ class AdaptiveLimiter:
         self._paused_until = 0.0
         self._last_decrease = -math.inf
         self._successes = 0
-        self._done: deque[float] = deque(maxlen=64)
+        self._done: deque[float] = deque(maxlen=256)
         self._target = 0.0
         self._lock = asyncio.Lock()
 
@@ -108,25 +112,31 @@ class AdaptiveLimiter:
         if math.isinf(self.rate) or self.rate >= self.max_rate:
             return
         self._successes += 1
-        if self._successes < self.window:
+        recovering = self.rate < self._target
+        if self._successes < (self.window // 2 if recovering else 2 * self.window):
             return
         self._successes = 0
-        probe = max(0.1, 0.02 * self._target)
-        step = max(probe, (0.95 * self._target - self.rate) / 2)
+        probe = max(0.02, 0.005 * self._target)
+        step = max(probe, (self._target - self.rate) / 2) if recovering else probe
         self.rate = min(self.max_rate, self.rate + step)
+
+    @property
+    def learned_rate(self) -> float | None:
+        """The rate the server was found to allow, once it has throttled (else ``None``)."""
+        return self._target if self.throttles else None
 
     def goodput(self) -> float:
         """Requests per second served over the last second (0 when unknown).
 
-        A run younger than a second is measured over its age, but never less than a
-        quarter second, so a first burst does not look like an enormous rate.
+        Measured over at least a quarter second, so a first burst of answers does not look
+        like an enormous rate.
         """
-        if len(self._done) < 4:
+        if not self._done:
             return 0.0
-        now = self._done[-1]
-        recent = [t for t in self._done if t > now - 1.0]
-        span = min(1.0, max(0.25, now - self._done[0]))
-        return len(recent) / span
+        recent = [t for t in self._done if t >= self._done[-1] - 1.0]
+        if len(recent) < 4:
+            return 0.0
+        return (len(recent) - 1) / max(0.25, recent[-1] - recent[0])
 
     def on_throttle(self, retry_after: float | None = None) -> bool:
         """Record a throttle signal (429, 503, a reset under load).
@@ -149,7 +159,10 @@ class AdaptiveLimiter:
             return False
         self._last_decrease = now
         measured = self.goodput()
-        current = self.rate if not math.isinf(self.rate) else (measured or 10.0)
-        self._target = measured if 0 < measured < current else current
-        self.rate = max(self.floor, current / 2)
+        refused = self.rate if not math.isinf(self.rate) else (measured or 10.0)
+        target = 0.8 * refused
+        if measured and self._done and now - self._done[0] >= 2.0:
+            target = 0.97 * measured  # a steady history measures the limit itself
+        self._target = max(self.floor, target)
+        self.rate = max(self.floor, min(refused / 2, self._target))
         return True

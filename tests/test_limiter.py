@@ -97,24 +97,34 @@ class TestAimd:
         await lim.acquire()
         assert fake.now - start >= 3.0
 
-    def test_recovers_towards_the_goodput(self, fake: FakeTime) -> None:
-        """After halving, windows of successes climb fast back near the served rate, then probe."""
-        lim = limiter(fake, 40.0, window=10)
-        for _ in range(40):  # the server served 20/s
+    def test_early_throttle_recovers_to_80_percent(self, fake: FakeTime) -> None:
+        """Early in a run, the rate halves, climbs fast to 80% of the refused rate, then probes."""
+        lim = limiter(fake, 25.0, window=10)
+        for _ in range(10):
             fake.now += 0.05
             lim.on_success()
         lim.on_throttle()
-        assert lim.rate == 20.0  # halved from the ceiling of 40
+        assert lim.rate == 12.5
+        assert lim.learned_rate == pytest.approx(20.0)
         rates = []
-        for _ in range(200):
+        for _ in range(400):
             fake.now += 0.05
             lim.on_success()
             rates.append(lim.rate)
-        assert rates[10] > 20.0  # additive increase after one window
-        assert max(rates[:60]) < 40.0
-        assert rates[-1] <= 40.0
-        climbed = next(i for i, r in enumerate(rates) if r >= 0.9 * 20.0 * 0.95 + 1)
-        assert climbed < 60
+        assert rates[4] > 12.5  # a step after half a window
+        assert next(i for i, r in enumerate(rates) if r >= 19.5) < 40
+        assert rates[-1] <= 20.0 + 400 / 20 * 0.1 + 1e-9  # then 0.5% every two windows
+        assert rates[-1] > 20.0
+
+    def test_steady_history_measures_the_limit(self, fake: FakeTime) -> None:
+        """With seconds of history, the target is 97% of what the server served."""
+        lim = limiter(fake, 40.0)
+        for _ in range(100):  # the server served 20/s for five seconds
+            fake.now += 0.05
+            lim.on_success()
+        lim.on_throttle()
+        assert lim.learned_rate == pytest.approx(0.97 * 20, rel=0.03)
+        assert lim.rate == lim.learned_rate  # halving would restart above the limit
 
     def test_never_above_the_ceiling(self, fake: FakeTime) -> None:
         """Successes never raise the rate above --rate."""
