@@ -20,7 +20,7 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, Literal
@@ -102,6 +102,8 @@ class Counters:
 
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    files: Counter[str] = field(default_factory=Counter)
+    """Media requests by file name (``file_name`` or ``video_file_name``)."""
     media_in_flight: int = 0
     max_media_in_flight: int = 0
     bytes_sent: int = 0
@@ -125,6 +127,7 @@ class Counters:
         """Forget everything counted so far."""
         self.requests.clear()
         self.faults.clear()
+        self.files.clear()
         self.max_media_in_flight = self.media_in_flight
         self.bytes_sent = 0
 
@@ -236,7 +239,8 @@ class Emulator:
 
     # ----------------------------------------------------------------- plumbing
     def _make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._count])
+        app = web.Application()
+        app.on_response_prepare.append(self._count)
         app.router.add_post("/v5/login.json", self._login, name="login")
         app.router.add_get("/v5/frames.json", self._frames, name="frames")
         app.router.add_get("/v5/frames/{frame_id}/assets.json", self._assets, name="assets")
@@ -245,18 +249,11 @@ class Emulator:
         app.router.add_get("/{user_id}/{file_name}", self._image, name="image")
         return app
 
-    @web.middleware
-    async def _count(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def _count(self, request: web.Request, response: web.StreamResponse) -> None:
+        # Counted when the headers go out, before the body: a client that has its whole
+        # answer can never see the count change afterwards.
         route = request.match_info.route.name or "other"
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            self.counters.requests[(route, exc.status)] += 1
-            raise
         self.counters.requests[(route, response.status)] += 1
-        return response
 
     def _roll(self, probability: float) -> bool:
         return probability > 0 and self._fault_rng.random() < probability
@@ -390,7 +387,7 @@ class Emulator:
         media = self.library.images.get(name)
         if media is None:
             return web.Response(status=404, text="Not Found")
-        return await self._serve(request, media)
+        return await self._serve(request, media, name)
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -410,10 +407,11 @@ class Emulator:
                 text="<?xml version='1.0'?><Error><Code>AccessDenied</Code>"
                 "<Message>Request has expired</Message></Error>",
             )
-        return await self._serve(request, media)
+        return await self._serve(request, media, name)
 
-    async def _serve(self, request: web.Request, media: Media) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, media: Media, name: str) -> web.StreamResponse:
         counters = self.counters
+        counters.files[name] += 1
         counters.media_in_flight += 1
         counters.max_media_in_flight = max(counters.max_media_in_flight, counters.media_in_flight)
         try:
