@@ -304,17 +304,24 @@ class State:
             # In WAL mode NORMAL stays consistent; a power cut may lose the last commits,
             # which the next run re-adopts from the files themselves.
             self._conn.execute("PRAGMA synchronous = NORMAL")
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > CURRENT_VERSION:
-                raise StorageError(
-                    f"state database {self.path}: schema {version} is newer than this "
-                    f"aura-async understands ({CURRENT_VERSION}); upgrade aura-async"
-                )
-            for target in range(version + 1, CURRENT_VERSION + 1):
-                with self._transaction():
-                    for statement in MIGRATIONS[target - 1]:
+            if self._schema_version() == CURRENT_VERSION:
+                return
+            # One transaction for every step: a database is either migrated or untouched,
+            # and a second process opening it meanwhile waits, then finds it up to date.
+            with self._transaction():
+                for version in range(self._schema_version(), CURRENT_VERSION):
+                    for statement in MIGRATIONS[version]:
                         self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version = {target:d}")
+                    self._conn.execute(f"PRAGMA user_version = {version + 1:d}")
+
+    def _schema_version(self) -> int:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > CURRENT_VERSION:
+            raise StorageError(
+                f"state database {self.path}: schema {version} is newer than this "
+                f"aura-async understands ({CURRENT_VERSION}); upgrade aura-async"
+            )
+        return version
 
     @property
     def version(self) -> int:
@@ -363,10 +370,14 @@ class State:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # Also after a failed COMMIT (disk full), so the connection stays usable; a
+            # failing ROLLBACK must not hide the error that caused it.
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
     # -- files ---------------------------------------------------------------------------
 

@@ -12,4 +12,3 @@ def test_all_names_exist_and_are_public() -> None:
     public = {n for n in dir(aura_async) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(aura_async, n)).__name__ == "module"}
     assert public - modules == set(aura_async.__all__) - {"__version__"}
-
