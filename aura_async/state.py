@@ -16,7 +16,7 @@ Conventions:
 - Nothing is ever deleted: a file the frame no longer lists gets ``removed_at`` set.
 - :class:`State` is synchronous and thread-safe (one connection, one lock), so the event
   loop calls it through ``asyncio.to_thread``; :class:`aura_async.state_writer.StateWriter`
-  batches the per-file writes, and :mod:`aura_async.adopt` adopts existing folders.
+  batches the per-file writes, and :mod:`aura_async.adoption` adopts existing folders.
 - Every ``sqlite3`` error (locked, corrupt, disk full, not a database) and every ``OSError``
   is raised as :class:`~aura_async.exceptions.StorageError` naming the database, here only.
 """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aura_async.adopt import FileStatus, adopt, check_file, scan_relpaths, sha256_file
+from aura_async.adoption import FileStatus, adopt, check_file, scan_relpaths, sha256_file
 from aura_async.exceptions import StorageError
 from aura_async.models import Asset, MediaKind
 from aura_async.plan import Job, asset_jobs
