@@ -19,6 +19,24 @@ Conventions:
   batches the per-file writes, and :mod:`aura_async.adoption` adopts existing folders.
 - Every ``sqlite3`` error (locked, corrupt, disk full, not a database) and every ``OSError``
   is raised as :class:`~aura_async.exceptions.StorageError` naming the database, here only.
+
+How a run is meant to use it (``now`` from the downloader's injected ``wallclock``)::
+
+    state = await asyncio.to_thread(State.open, frame.file_path)
+    try:
+        plan = ...                                    # as today, from scan_folder
+        await asyncio.to_thread(adopt, state, frame.file_path, plan.present, now=now)
+        async with StateWriter(state) as writer:      # each FileDone: writer.add(
+            ...                                       #   FileRecord.from_asset(...))
+        keys = [(job.asset.id, job.kind.value) for job in every_listed_job]
+        await asyncio.to_thread(state.mark_seen, keys, now)
+        if listing_was_complete:                      # all pages, not --until-found
+            await asyncio.to_thread(state.mark_removed, keys, now)
+        await asyncio.to_thread(state.add_run, frame.name, started, now, report.to_json())
+    finally:
+        await asyncio.to_thread(state.close)
+
+A throttled run keeps its learned rate with ``state.set_value("rate", limiter.rate)``.
 """
 
 from __future__ import annotations
