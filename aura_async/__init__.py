@@ -29,6 +29,8 @@ from .plan import Selection
 from .report import FrameReport
 from .retry import RetryPolicy
 from .run import DEFAULT_RATE, RunOptions, list_frames, run_frames
+from .state import FileRecord, State
+from .state_writer import StateWriter
 
 __all__ = [
     "DEFAULT_RATE",
@@ -42,6 +44,7 @@ __all__ = [
     "DownloadOptions",
     "Downloader",
     "ExpiredUrl",
+    "FileRecord",
     "Frame",
     "FrameConfig",
     "FrameReport",
@@ -56,6 +59,8 @@ __all__ = [
     "Selection",
     "ServerError",
     "Settings",
+    "State",
+    "StateWriter",
     "StorageError",
     "Timeouts",
     "TransportError",

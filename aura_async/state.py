@@ -1,0 +1,632 @@
+"""The SQLite state of one download folder: what is there, what the frame lists, past runs.
+
+The database lives at ``<file_path>/.aura-async/state.db`` (a hidden folder, so
+:func:`aura_async.downloader.scan_folder` never counts it as a photo). It is opened in WAL
+mode, so a reader (``sqlite3 state.db``) never blocks a run, and its schema version is
+SQLite's ``PRAGMA user_version``, raised one step at a time by :data:`MIGRATIONS`.
+
+Conventions:
+
+- Every timestamp written by this module (``first_seen``, ``last_seen``, ``downloaded_at``,
+  ``removed_at``, a run's ``started``/``finished``) is a unix time in seconds (a float, UTC by
+  definition), passed in by the caller from its injected wall clock: this module never reads
+  a clock. In the ``sqlite3`` shell, ``datetime(last_seen, 'unixepoch')`` shows it.
+  ``taken_at`` is the API's string, kept verbatim.
+- ``relpath`` is POSIX (``/``-separated) and relative to the download folder.
+- Nothing is ever deleted: a file the frame no longer lists gets ``removed_at`` set.
+- :class:`State` is synchronous and thread-safe (one connection, one lock), so the event
+  loop calls it through ``asyncio.to_thread``; :class:`aura_async.state_writer.StateWriter`
+  batches the per-file writes, and :mod:`aura_async.adoption` adopts existing folders.
+- Every ``sqlite3`` error (locked, corrupt, disk full, not a database) and every ``OSError``
+  is raised as :class:`~aura_async.exceptions.StorageError` naming the database, here only.
+
+How a run is meant to use it (``now`` from the downloader's injected ``wallclock``)::
+
+    state = await asyncio.to_thread(State.open, frame.file_path)
+    try:
+        plan = ...                                    # as today, from scan_folder
+        await asyncio.to_thread(adopt, state, frame.file_path, plan.present, now=now)
+        async with StateWriter(state) as writer:      # each FileDone: writer.add(
+            ...                                       #   FileRecord.from_asset(...))
+        keys = [(job.asset.id, job.kind.value) for job in every_listed_job]
+        await asyncio.to_thread(state.mark_seen, keys, now)
+        if listing_was_complete:                      # all pages, not --until-found
+            await asyncio.to_thread(state.mark_removed, keys, now)
+        await asyncio.to_thread(state.add_run, frame.name, started, now, report.to_json())
+    finally:
+        await asyncio.to_thread(state.close)
+
+A throttled run keeps its learned rate with ``state.set_value("rate", limiter.rate)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import Any
+
+from .exceptions import StorageError
+from .models import Asset, MediaKind
+
+__all__ = [
+    "CURRENT_VERSION",
+    "MIGRATIONS",
+    "STATE_DIR",
+    "STATE_FILE",
+    "FileRecord",
+    "Key",
+    "RunRecord",
+    "State",
+]
+
+STATE_DIR = ".aura-async"
+"""The hidden folder, inside the download folder, that holds the state."""
+STATE_FILE = "state.db"
+"""The database file inside :data:`STATE_DIR`."""
+
+Key = tuple[str, str]
+"""A file's identity: ``(asset_id, kind)`` where kind is a :class:`MediaKind` value."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: files and the key/value table.
+    (
+        """CREATE TABLE files (
+            asset_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('photo', 'video', 'live')),
+            relpath TEXT NOT NULL,
+            size INTEGER,
+            md5_hash TEXT,
+            taken_at TEXT,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            downloaded_at REAL,
+            PRIMARY KEY (asset_id, kind)
+        )""",
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    # 1 -> 2: local checksum, uploader, removal from the frame; look-ups by md5 and path;
+    # one row per run.
+    (
+        "ALTER TABLE files ADD COLUMN sha256 TEXT",
+        "ALTER TABLE files ADD COLUMN uploader_id TEXT",
+        "ALTER TABLE files ADD COLUMN uploader_name TEXT",
+        "ALTER TABLE files ADD COLUMN removed_at REAL",
+        "CREATE INDEX files_md5_hash ON files (md5_hash)",
+        "CREATE INDEX files_relpath ON files (relpath)",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            frame TEXT NOT NULL,
+            started REAL NOT NULL,
+            finished REAL NOT NULL,
+            summary TEXT NOT NULL
+        )""",
+    ),
+)
+"""``MIGRATIONS[n]`` takes a database from schema ``n`` to ``n + 1``; a new file runs them all.
+Append to this tuple, never edit an entry: released databases depend on each one."""
+
+CURRENT_VERSION = len(MIGRATIONS)
+"""The schema version this code reads and writes."""
+
+_COLUMNS = (
+    "asset_id",
+    "kind",
+    "relpath",
+    "first_seen",
+    "last_seen",
+    "size",
+    "sha256",
+    "md5_hash",
+    "taken_at",
+    "uploader_id",
+    "uploader_name",
+    "downloaded_at",
+    "removed_at",
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM files"  # noqa: S608 - constant column names
+_UPSERT = (
+    f"INSERT INTO files ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "  # noqa: S608
+    "ON CONFLICT (asset_id, kind) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:] if c not in ("first_seen", "last_seen"))
+    + ", first_seen = MIN(files.first_seen, excluded.first_seen)"
+    ", last_seen = MAX(files.last_seen, excluded.last_seen)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One file of the folder as the state knows it (a row of ``files``).
+
+    Attributes:
+        asset_id: the asset's id.
+        kind: which of the asset's files this is.
+        relpath: POSIX path relative to the download folder.
+        first_seen: unix time of the first listing (or adoption) that offered the file.
+        last_seen: unix time of the latest listing that offered it.
+        size: bytes on disk, when known.
+        sha256: hex SHA-256 of the local file, when computed.
+        md5_hash: the server's ``md5_hash`` of the asset at download time.
+        taken_at: the API's ``taken_at`` string, verbatim.
+        uploader_id: the uploader's user id.
+        uploader_name: the uploader's name.
+        downloaded_at: unix time we fetched it; ``None`` for a file adopted from a folder
+            made by the old script (or another tool).
+        removed_at: unix time a complete listing no longer offered it; ``None`` while listed.
+    """
+
+    asset_id: str
+    kind: MediaKind
+    relpath: str
+    first_seen: float
+    last_seen: float
+    size: int | None = None
+    sha256: str | None = None
+    md5_hash: str | None = None
+    taken_at: str | None = None
+    uploader_id: str | None = None
+    uploader_name: str | None = None
+    downloaded_at: float | None = None
+    removed_at: float | None = None
+
+    @property
+    def key(self) -> Key:
+        """``(asset_id, kind)``, the row's primary key."""
+        return (self.asset_id, self.kind.value)
+
+    def path(self, folder: Path) -> Path:
+        """The file's absolute location under ``folder``.
+
+        Args:
+            folder: the frame's download folder.
+
+        Returns:
+            ``folder`` joined with the parts of :attr:`relpath`.
+        """
+        return folder.joinpath(*PurePosixPath(self.relpath).parts)
+
+    @classmethod
+    def from_asset(
+        cls,
+        asset: Asset,
+        kind: MediaKind,
+        relpath: str,
+        *,
+        now: float,
+        size: int | None = None,
+        sha256: str | None = None,
+        downloaded_at: float | None = None,
+    ) -> FileRecord:
+        """The record of one of ``asset``'s files, first and last seen ``now``.
+
+        Args:
+            asset: the listed asset (gives md5, taken_at and uploader).
+            kind: which of its files.
+            relpath: where the file is, POSIX and relative to the folder.
+            now: unix time for ``first_seen`` and ``last_seen``.
+            size: bytes on disk.
+            sha256: hex SHA-256 of the local file.
+            downloaded_at: unix time of the download; ``None`` when adopted.
+
+        Returns:
+            A new record; :meth:`State.record` keeps an existing row's earlier ``first_seen``.
+        """
+        return cls(
+            asset_id=asset.id,
+            kind=kind,
+            relpath=relpath,
+            first_seen=now,
+            last_seen=now,
+            size=size,
+            sha256=sha256,
+            md5_hash=asset.md5_hash,
+            taken_at=asset.taken_at,
+            uploader_id=asset.user_id,
+            uploader_name=asset.uploader_name,
+            downloaded_at=downloaded_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One past run of one frame (a row of ``runs``).
+
+    Attributes:
+        id: increasing row id.
+        frame: the frame's name in the config.
+        started: unix time the run began.
+        finished: unix time it ended.
+        summary: the ``--json`` object of the run (``FrameReport.to_json()``).
+    """
+
+    id: int
+    frame: str
+    started: float
+    finished: float
+    summary: Mapping[str, Any]
+
+
+def _record(row: tuple[Any, ...]) -> FileRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["kind"] = MediaKind(values["kind"])
+    return FileRecord(**values)
+
+
+def _row(record: FileRecord) -> tuple[Any, ...]:
+    return tuple(record.kind.value if c == "kind" else getattr(record, c) for c in _COLUMNS)
+
+
+class State:
+    """The open state database of one download folder.
+
+    Use :meth:`open` (not the constructor) and close it, preferably with ``with``::
+
+        with State.open(frame.file_path) as state:
+            record = state.get(asset.id, MediaKind.PHOTO)
+
+    Every method is blocking and thread-safe; from async code call them with
+    ``asyncio.to_thread`` or batch per-file writes with :class:`StateWriter`.
+
+    Attributes:
+        path: the database file.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._conn = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, folder: Path, *, timeout: float = 5.0) -> State:
+        """Open (creating and migrating as needed) the state of a download folder.
+
+        Args:
+            folder: the frame's download folder; ``.aura-async/`` is created inside it.
+            timeout: seconds to wait for another connection's write lock.
+
+        Returns:
+            The open state, at schema :data:`CURRENT_VERSION`.
+
+        Raises:
+            StorageError: the folder cannot be created, or the file is locked, corrupt, not
+                a database, or from a newer version of aura-async.
+        """
+        path = folder / STATE_DIR / STATE_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+        try:
+            # Autocommit mode: every write below opens its own explicit transaction.
+            conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _storage_error(path, "open", exc) from exc
+        state = cls(conn, path)
+        try:
+            state._setup()
+        except BaseException:
+            conn.close()
+            raise
+        return state
+
+    def _setup(self) -> None:
+        with self._locked("open"):
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL stays consistent; a power cut may lose the last commits,
+            # which the next run re-adopts from the files themselves.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            if self._schema_version() == CURRENT_VERSION:
+                return
+            # One transaction for every step: a database is either migrated or untouched,
+            # and a second process opening it meanwhile waits, then finds it up to date.
+            with self._transaction():
+                for version in range(self._schema_version(), CURRENT_VERSION):
+                    for statement in MIGRATIONS[version]:
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {version + 1:d}")
+
+    def _schema_version(self) -> int:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > CURRENT_VERSION:
+            raise StorageError(
+                f"state database {self.path}: schema {version} is newer than this "
+                f"aura-async understands ({CURRENT_VERSION}); upgrade aura-async"
+            )
+        return version
+
+    @property
+    def version(self) -> int:
+        """The schema version of the open database (always :data:`CURRENT_VERSION`).
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._locked("read the schema version"):
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database; further calls raise :class:`StorageError`.
+
+        Raises:
+            StorageError: the final checkpoint failed.
+        """
+        with self._locked("close"):
+            self._conn.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _locked(self, action: str) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise _storage_error(self.path, action, exc) from exc
+            except ValueError as exc:  # a row with a kind this code does not know
+                raise _storage_error(self.path, action, exc) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so a busy database fails (or waits) here
+        # rather than half-way through a batch.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            # Also after a failed COMMIT (disk full), so the connection stays usable; a
+            # failing ROLLBACK must not hide the error that caused it.
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            raise
+
+    # -- files ---------------------------------------------------------------------------
+
+    def get(self, asset_id: str, kind: MediaKind | str) -> FileRecord | None:
+        """The record of one file.
+
+        Args:
+            asset_id: the asset's id.
+            kind: ``MediaKind`` or its value.
+
+        Returns:
+            The record, or ``None`` when the state has never recorded that file.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._locked("read a file"):
+            row = self._conn.execute(
+                f"{_SELECT} WHERE asset_id = ? AND kind = ?", (asset_id, str(kind))
+            ).fetchone()
+            return None if row is None else _record(row)
+
+    def files(self, *, include_removed: bool = True) -> dict[Key, FileRecord]:
+        """Every recorded file, by key, in ``relpath`` order.
+
+        Args:
+            include_removed: also return files the frame no longer lists.
+
+        Returns:
+            ``{(asset_id, kind): record}``.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        where = "" if include_removed else " WHERE removed_at IS NULL"
+        with self._locked("read files"):
+            rows = self._conn.execute(f"{_SELECT}{where} ORDER BY relpath").fetchall()
+            return {rec.key: rec for rec in map(_record, rows)}
+
+    def by_md5(self, md5_hash: str) -> list[FileRecord]:
+        """Files whose server ``md5_hash`` is ``md5_hash`` (the same picture, any asset id).
+
+        Args:
+            md5_hash: the server's hash, as listed.
+
+        Returns:
+            Matching records, removed ones included, in ``relpath`` order.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._locked("look up a hash"):
+            rows = self._conn.execute(
+                f"{_SELECT} WHERE md5_hash = ? ORDER BY relpath", (md5_hash,)
+            ).fetchall()
+            return [_record(row) for row in rows]
+
+    def known_relpaths(self) -> set[str]:
+        """Paths of every recorded file, removed ones included (nothing is deleted).
+
+        Returns:
+            The set of ``relpath`` values.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._locked("read paths"):
+            return {row[0] for row in self._conn.execute("SELECT relpath FROM files")}
+
+    def record(self, records: Iterable[FileRecord]) -> int:
+        """Insert or replace records, all in one transaction.
+
+        An existing row takes every field of the new record except ``first_seen``, which
+        keeps the earlier of the two, and ``last_seen``, which keeps the later.
+
+        Args:
+            records: the records to write.
+
+        Returns:
+            How many records were written.
+
+        Raises:
+            StorageError: the write failed (locked, disk full, ...); nothing was written.
+        """
+        rows = [_row(rec) for rec in records]
+        if not rows:
+            return 0
+        with self._locked("record files"), self._transaction():
+            self._conn.executemany(_UPSERT, rows)
+        return len(rows)
+
+    def mark_seen(self, keys: Iterable[Key], now: float) -> int:
+        """Note that a listing offered these files: set ``last_seen``, clear ``removed_at``.
+
+        Keys without a row (files not fetched yet) are ignored.
+
+        Args:
+            keys: ``(asset_id, kind)`` of every file the listing offers.
+            now: unix time of the listing.
+
+        Returns:
+            How many rows were updated.
+
+        Raises:
+            StorageError: the write failed; nothing was written.
+        """
+        params = [(now, asset_id, str(kind)) for asset_id, kind in keys]
+        with self._locked("mark files seen"), self._transaction():
+            cursor = self._conn.executemany(
+                "UPDATE files SET last_seen = ?, removed_at = NULL WHERE asset_id = ? AND kind = ?",
+                params,
+            )
+            return cursor.rowcount
+
+    def mark_removed(self, listed: Collection[Key], now: float) -> list[FileRecord]:
+        """Set ``removed_at`` on every file a complete listing no longer offers.
+
+        Call it only after a full listing (every page, hidden assets included when the run
+        includes them, every kind even if excluded by flags): anything not in ``listed``
+        is marked. Rows are never deleted and files are never touched.
+
+        Args:
+            listed: ``(asset_id, kind)`` of every file the listing offers.
+            now: unix time of the listing.
+
+        Returns:
+            The records newly marked removed (with ``removed_at`` set to ``now``).
+
+        Raises:
+            StorageError: the write failed; nothing was written.
+        """
+        wanted = {(asset_id, str(kind)) for asset_id, kind in listed}
+        with self._locked("mark files removed"), self._transaction():
+            rows = self._conn.execute(f"{_SELECT} WHERE removed_at IS NULL").fetchall()
+            gone = [rec for rec in map(_record, rows) if rec.key not in wanted]
+            self._conn.executemany(
+                "UPDATE files SET removed_at = ? WHERE asset_id = ? AND kind = ?",
+                [(now, rec.asset_id, rec.kind.value) for rec in gone],
+            )
+        return [replace(rec, removed_at=now) for rec in gone]
+
+    # -- runs and values -----------------------------------------------------------------
+
+    def add_run(
+        self, frame: str, started: float, finished: float, summary: Mapping[str, Any]
+    ) -> int:
+        """Record one finished (or interrupted) run of a frame.
+
+        Args:
+            frame: the frame's name in the config.
+            started: unix time the run began.
+            finished: unix time it ended.
+            summary: ``FrameReport.to_json()``; stored as JSON text.
+
+        Returns:
+            The new run's id.
+
+        Raises:
+            StorageError: the write failed.
+            TypeError: ``summary`` is not JSON-serialisable.
+        """
+        text = json.dumps(summary, ensure_ascii=False, sort_keys=True)
+        with self._locked("record a run"), self._transaction():
+            cursor = self._conn.execute(
+                "INSERT INTO runs (frame, started, finished, summary) VALUES (?, ?, ?, ?)",
+                (frame, started, finished, text),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def runs(self, limit: int | None = None, *, frame: str | None = None) -> list[RunRecord]:
+        """Past runs, newest first.
+
+        Args:
+            limit: at most this many; ``None`` for all.
+            frame: only this frame's runs.
+
+        Returns:
+            The runs, newest first.
+
+        Raises:
+            StorageError: the database cannot be read, or a summary is not JSON.
+        """
+        sql = "SELECT id, frame, started, finished, summary FROM runs"
+        params: list[Any] = []
+        if frame is not None:
+            sql += " WHERE frame = ?"
+            params.append(frame)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(-1 if limit is None else limit)
+        with self._locked("read runs"):
+            rows = self._conn.execute(sql, params).fetchall()
+            return [RunRecord(i, f, s, e, json.loads(text)) for i, f, s, e, text in rows]
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        """A value stored with :meth:`set_value` (for example the learned download rate).
+
+        Args:
+            key: its name.
+            default: returned when nothing is stored under ``key``.
+
+        Returns:
+            The stored JSON value, decoded.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._locked("read a value"):
+            row = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            return default if row is None else json.loads(row[0])
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value under ``key``, replacing any previous one.
+
+        Args:
+            key: its name.
+            value: str, int, float, bool, None, or lists and dicts of them.
+
+        Raises:
+            StorageError: the write failed.
+            TypeError: ``value`` is not JSON-serialisable.
+        """
+        text = json.dumps(value, ensure_ascii=False)
+        with self._locked("store a value"), self._transaction():
+            self._conn.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+
+def _storage_error(path: Path, action: str, exc: Exception) -> StorageError:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return StorageError(f"state database {path}: cannot {action}: {reason}")
