@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 
 from .models import Asset, MediaKind
 
-__all__ = ["clip_extension", "media_name", "media_relpath", "safe_component"]
+__all__ = [
+    "clean_taken_at",
+    "clip_extension",
+    "join_name",
+    "media_extension",
+    "media_name",
+    "media_relpath",
+    "safe_component",
+]
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 _RESERVED = frozenset(
@@ -74,6 +82,45 @@ def clip_extension(asset: Asset) -> str:
     return DEFAULT_CLIP_EXT if ext.lower() == still.lower() else ext
 
 
+def clean_taken_at(taken_at: str) -> str:
+    """``taken_at`` as it appears in file names: every ``:`` replaced by ``-``, nothing else.
+
+    Args:
+        taken_at: the API's value, exactly as sent.
+
+    Returns:
+        The old script's ``taken_at.replace(':', '-')``.
+    """
+    return taken_at.replace(":", "-")
+
+
+def media_extension(asset: Asset, kind: MediaKind) -> str:
+    """The extension (with its dot, possibly empty) of one of the asset's files.
+
+    Args:
+        asset: the asset.
+        kind: ``PHOTO`` for the still (extension of ``file_name``), ``VIDEO``/``LIVE`` for the
+            clip (see :func:`clip_extension`).
+
+    Returns:
+        A safe extension such as ``.jpeg``, or ``""`` when the still's name has none.
+    """
+    return _extension(asset.file_name or "") if kind is MediaKind.PHOTO else clip_extension(asset)
+
+
+def join_name(stem: str, ext: str) -> str:
+    """A safe file name made of ``stem`` and ``ext``; shortening never cuts the extension.
+
+    Args:
+        stem: the name without its extension, not yet sanitised.
+        ext: an extension from :func:`media_extension`.
+
+    Returns:
+        ``safe_component(stem) + ext``, the stem cut so that the whole fits ``MAX_NAME_BYTES``.
+    """
+    return safe_component(stem, MAX_NAME_BYTES - len(ext.encode("utf-8"))) + ext
+
+
 def media_name(asset: Asset, kind: MediaKind) -> str:
     """The file name of one of the asset's files, as the old script would have chosen it.
 
@@ -82,9 +129,7 @@ def media_name(asset: Asset, kind: MediaKind) -> str:
         kind: ``PHOTO`` for the still, ``VIDEO``/``LIVE`` for the clip.
     """
     assert asset.taken_at is not None, "placeholders have no file name"
-    ext = _extension(asset.file_name or "") if kind is MediaKind.PHOTO else clip_extension(asset)
-    stem = f"{asset.taken_at.replace(':', '-')}_{asset.id}"
-    return safe_component(stem, MAX_NAME_BYTES - len(ext.encode("utf-8"))) + ext
+    return join_name(f"{clean_taken_at(asset.taken_at)}_{asset.id}", media_extension(asset, kind))
 
 
 def media_relpath(asset: Asset, kind: MediaKind, *, years: bool) -> str:
@@ -96,4 +141,4 @@ def media_relpath(asset: Asset, kind: MediaKind, *, years: bool) -> str:
     if not years:
         return name
     assert asset.taken_at is not None
-    return f"{safe_component(asset.taken_at.replace(':', '-')[:4])}/{name}"
+    return f"{safe_component(clean_taken_at(asset.taken_at)[:4])}/{name}"

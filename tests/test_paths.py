@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aura_async.models import Asset, MediaKind
-from aura_async.paths import MAX_NAME_BYTES, clip_extension, media_relpath, safe_component
+from aura_async.paths import (
+    MAX_NAME_BYTES,
+    clean_taken_at,
+    clip_extension,
+    join_name,
+    media_extension,
+    media_relpath,
+    safe_component,
+)
 
 ID = "7321c22e-7a94-11f1-86ff-0affe06aea17"
 
@@ -153,3 +161,49 @@ def test_nothing_escapes_the_folder(
         assert not PureWindowsPath(part).is_reserved()
         assert PureWindowsPath(part).name == part
     assert media_relpath(asset, MediaKind.PHOTO, years=years) == rel  # deterministic
+
+
+class TestHelpers:
+    """The small functions that media_name and the templates share."""
+
+    @pytest.mark.parametrize(
+        ("taken_at", "expected"),
+        [
+            ("2023-10-04T13:10:37.690Z", "2023-10-04T13-10-37.690Z"),
+            ("2018-10-27 21:45:38", "2018-10-27 21-45-38"),
+            ("2023-10-04T13:10:37+02:00", "2023-10-04T13-10-37+02-00"),
+            ("", ""),
+        ],
+    )
+    def test_clean_taken_at(self, taken_at: str, expected: str) -> None:
+        """Only colons change, exactly as the old script's replace(':', '-')."""
+        assert clean_taken_at(taken_at) == expected
+
+    @pytest.mark.parametrize(
+        ("file_name", "kind", "expected"),
+        [
+            ("a.jpeg", MediaKind.PHOTO, ".jpeg"),
+            ("noext", MediaKind.PHOTO, ""),
+            (None, MediaKind.PHOTO, ""),
+            ("a.jpg", MediaKind.VIDEO, ".mov"),
+            ("a.jpg", MediaKind.LIVE, ".mov"),
+            ("a.mov", MediaKind.LIVE, ".mp4"),
+        ],
+    )
+    def test_media_extension(self, file_name: str | None, kind: MediaKind, expected: str) -> None:
+        """Stills take file_name's extension; clips follow clip_extension."""
+        asset = Asset(
+            id=ID,
+            file_name=file_name,
+            taken_at="t",
+            video_url="https://x/v",
+            video_file_name="v.mov",
+        )
+        assert media_extension(asset, kind) == expected
+
+    def test_join_name_keeps_the_extension_when_cutting(self) -> None:
+        """A stem too long for MAX_NAME_BYTES is cut, the extension survives."""
+        name = join_name("é" * 300, ".jpeg")
+        assert name.endswith(".jpeg")
+        assert len(name.encode()) <= MAX_NAME_BYTES
+        assert join_name("a/b", ".png") == "a_b.png"
