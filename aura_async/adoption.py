@@ -1,25 +1,23 @@
 """Bringing an existing folder into the state, and checking recorded files against the disk.
 
 A folder made by the old script (or by aura-async before it kept state) holds files whose
-names the planner recognises (``<taken_at>_<asset id><ext>``, flat or under year folders).
-:func:`adopt` records those files so the state matches the folder; :func:`check_file` and
-:func:`sha256_file` serve ``--verify``. Everything here blocks on the disk: from async code
-call it through ``asyncio.to_thread``.
+names the planner recognises (``<taken_at>_<asset id><ext>``, flat or under year folders):
+:func:`scan_relpaths` finds them for the planner, which records them as adopted;
+:func:`check_file` and :func:`sha256_file` serve ``--verify``. Everything here blocks on
+the disk: from async code call it through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
 from .exceptions import StorageError
-from .plan import Job
-from .state import FileRecord, State
+from .state import FileRecord
 
-__all__ = ["HASH_CHUNK", "FileStatus", "adopt", "check_file", "scan_relpaths", "sha256_file"]
+__all__ = ["HASH_CHUNK", "FileStatus", "check_file", "scan_relpaths", "sha256_file"]
 
 HASH_CHUNK = 1024 * 1024
 """Bytes read at a time by :func:`sha256_file`."""
@@ -50,94 +48,38 @@ def sha256_file(path: Path, chunk_size: int = HASH_CHUNK) -> str:
 
 
 def scan_relpaths(folder: Path) -> dict[str, list[str]]:
-    """Where each file name occurs in ``folder`` and its direct sub-folders (year folders).
+    """Where each file name occurs in ``folder``, at any depth (year or template folders).
 
-    The same places :func:`aura_async.downloader.scan_folder` looks: hidden entries of the
-    top level (such as ``.aura-async/``) and ``.part`` files do not count.
+    Hidden entries (such as ``.aura-async/``) and ``.part`` files do not count.
 
     Args:
         folder: the frame's download folder; a missing folder holds nothing.
 
     Returns:
-        ``{name: [relpath, ...]}``, POSIX relpaths, a top-level file before sub-folders,
-        sub-folders in name order.
+        ``{name: [relpath, ...]}``, POSIX relpaths, shallower places first, then in name
+        order.
 
     Raises:
         StorageError: the folder cannot be listed.
     """
     found: dict[str, list[str]] = {}
+    pending = [("", str(folder))]
     try:
         if not folder.is_dir():
             return found
-        with os.scandir(folder) as top:
-            entries = sorted(top, key=lambda e: e.name)
-        subdirs = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue  # the state's own .aura-async/ among them
-            if entry.is_dir(follow_symlinks=False):
-                subdirs.append(entry)
-            elif entry.is_file() and not entry.name.endswith(PART_SUFFIX):
-                found.setdefault(entry.name, []).append(entry.name)
-        for sub in subdirs:
-            with os.scandir(sub.path) as inner:
-                for entry in sorted(inner, key=lambda e: e.name):
-                    if entry.is_file() and not entry.name.endswith(PART_SUFFIX):
-                        found.setdefault(entry.name, []).append(f"{sub.name}/{entry.name}")
+        while pending:
+            prefix, path = pending.pop(0)
+            with os.scandir(path) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if entry.name.startswith("."):
+                        continue  # the state's own .aura-async/ among them
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((f"{prefix}{entry.name}/", entry.path))
+                    elif entry.is_file() and not entry.name.endswith(PART_SUFFIX):
+                        found.setdefault(entry.name, []).append(prefix + entry.name)
     except OSError as exc:
         raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
     return found
-
-
-def adopt(
-    state: State,
-    folder: Path,
-    jobs: Iterable[Job],
-    *,
-    now: float,
-    hash_files: bool = True,
-    found: Mapping[str, Sequence[str]] | None = None,
-) -> list[FileRecord]:
-    """Record the files of ``jobs`` that the folder already holds and the state lacks.
-
-    A job's file is found by its name anywhere :func:`scan_relpaths` looks, so a flat folder
-    is adopted by a ``--years`` run and the other way round; where it occurs twice, the
-    job's own ``relpath`` wins, else the first occurrence. Adopted records get the listing's
-    metadata, the size on disk, ``downloaded_at=None`` and, with ``hash_files``, the SHA-256.
-
-    Args:
-        state: the open state.
-        folder: the frame's download folder.
-        jobs: files of the listing (typically ``plan.present``; others are skipped if absent).
-        now: unix time of the listing (``first_seen``/``last_seen``).
-        hash_files: compute each file's SHA-256 (reads every byte: slow on a big folder).
-        found: a :func:`scan_relpaths` result to reuse; scanned when ``None``.
-
-    Returns:
-        The records written, in job order.
-
-    Raises:
-        StorageError: the folder or a file cannot be read, or the state cannot be written.
-    """
-    where = scan_relpaths(folder) if found is None else found
-    known = state.files()
-    records: list[FileRecord] = []
-    for job in jobs:
-        candidates = where.get(job.name)
-        if not candidates or (job.asset.id, job.kind.value) in known:
-            continue
-        relpath = job.relpath if job.relpath in candidates else candidates[0]
-        path = folder / relpath
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        sha256 = sha256_file(path) if hash_files else None
-        records.append(
-            FileRecord.from_asset(job.asset, job.kind, relpath, now=now, size=size, sha256=sha256)
-        )
-    state.record(records)
-    return records
 
 
 class FileStatus(StrEnum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -36,10 +37,12 @@ from .exceptions import (
     StorageError,
 )
 from .models import Asset, MediaKind
-from .plan import Selection
+from .plan import Dedupe, Selection
 from .report import FrameReport
 from .retry import RetryPolicy
 from .run import DEFAULT_RATE, Runner, RunOptions
+from .templates import DEFAULT_NAME, Templates
+from .verify import verify_frame
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -75,6 +78,7 @@ class _Job:
     display: Display
     list_frames: bool = False
     count: bool = False
+    verify: bool = False
     json_out: bool = False
 
 
@@ -132,6 +136,22 @@ def command(
             "--years", help="Save files under FILE_PATH/YYYY/ by the year they were taken."
         ),
     ] = False,
+    folder_template: Annotated[
+        str | None,
+        typer.Option(
+            "--folder-template",
+            help="Sub-folders from tokens {year} {month} {day} {uploader} {frame} {id}, "
+            "'/'-separated; --years is \"{year}\".",
+            show_default=False,
+        ),
+    ] = None,
+    name_template: Annotated[
+        str,
+        typer.Option(
+            "--name-template",
+            help="File names from tokens, also {taken_at} and {ext}; must keep {id} and {ext}.",
+        ),
+    ] = DEFAULT_NAME,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", min=1, max=64, help="Files downloaded at once.")
     ] = 4,
@@ -154,6 +174,88 @@ def command(
     videos_only: Annotated[
         bool,
         typer.Option("--videos-only", help="Only video clips and Live Photo motion, no stills."),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only photos taken on or after DATE (YYYY[-MM[-DD]]).",
+            metavar="DATE",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Only photos taken on or before DATE (YYYY[-MM[-DD]]).",
+            metavar="DATE",
+            show_default=False,
+        ),
+    ] = None,
+    uploader: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--uploader",
+            help="Only photos uploaded by NAME (repeatable).",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    until_found: Annotated[
+        int | None,
+        typer.Option(
+            "--until-found",
+            min=1,
+            metavar="N",
+            help="Stop listing after N photos in a row that are already here (fast nightly "
+            "runs; older gaps wait for a full run).",
+            show_default=False,
+        ),
+    ] = None,
+    restore_missing: Annotated[
+        bool,
+        typer.Option(
+            "--restore-missing",
+            help="Download again files you moved away or deleted after a download.",
+        ),
+    ] = False,
+    dedupe: Annotated[
+        Dedupe,
+        typer.Option(
+            "--dedupe",
+            help="The same photo uploaded twice: hard-link the second "
+            "name to the first copy, skip it, or download it (off).",
+        ),
+    ] = Dedupe.HARDLINK,
+    sidecars: Annotated[
+        str,
+        typer.Option("--sidecars", help="Write a sidecar beside each file: json, xmp or off."),
+    ] = "off",
+    write_exif: Annotated[
+        bool,
+        typer.Option(
+            "--write-exif",
+            help="Add date, place, uploader and caption to "
+            "downloaded JPEGs without EXIF (no re-encoding).",
+        ),
+    ] = False,
+    save_assets: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-assets",
+            metavar="FILE",
+            help="Save the frame's raw listing as JSON to FILE.",
+            show_default=False,
+        ),
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Re-hash local files against the state and report "
+            "missing or changed ones (no network); exit 1 if any.",
+        ),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be downloaded; write nothing.")
@@ -209,6 +311,22 @@ def command(
     names = list(frames or [])
     if no_videos and videos_only:
         raise _fail("--no-videos and --videos-only exclude each other", ExitCode.USAGE)
+    if years and folder_template is not None:
+        raise _fail('--years is --folder-template "{year}": give one of them', ExitCode.USAGE)
+    if sidecars not in ("json", "xmp", "off"):
+        raise _fail(f"--sidecars takes json, xmp or off, not {sidecars!r}", ExitCode.USAGE)
+    layout = Templates(folder="{year}" if years else folder_template or "", name=name_template)
+    try:
+        layout.validate()
+        selection = Selection(
+            stills=not videos_only,
+            clips=not no_videos,
+            since=_date(since, "--since"),
+            until=_date(until, "--until"),
+            uploaders=frozenset(n.casefold() for n in uploader or []),
+        )
+    except ConfigError as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
     if demo and (names or all_frames or list_frames):
         raise _fail("--demo runs on its own; drop the frame names", ExitCode.USAGE)
     if all_frames and names:
@@ -232,9 +350,15 @@ def command(
     options = RunOptions(
         download=DownloadOptions(
             concurrency=concurrency,
-            years=years,
-            selection=Selection(stills=not videos_only, clips=not no_videos),
+            layout=layout,
+            selection=selection,
             include_hidden=include_hidden,
+            until_found=until_found,
+            restore_missing=restore_missing,
+            dedupe=dedupe,
+            sidecars=None if sidecars == "off" else sidecars,
+            write_exif=write_exif,
+            save_assets=save_assets,
             dry_run=dry_run,
             policy=RetryPolicy(attempts=retries),
         ),
@@ -260,6 +384,7 @@ def command(
                     display,
                     list_frames=list_frames,
                     count=count,
+                    verify=verify,
                     json_out=json_out,
                 )
             )
@@ -272,6 +397,15 @@ def command(
     raise typer.Exit(code)
 
 
+def _date(value: str | None, flag: str) -> str | None:
+    """Check a YYYY, YYYY-MM or YYYY-MM-DD date (compared with taken_at's prefix)."""
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+        raise ConfigError(f"{flag} takes a date like 2024, 2024-06 or 2024-06-30, not {value!r}")
+    return value
+
+
 def _settings(config: Path | None, display: Display) -> Settings:
     path = config.expanduser() if config is not None else default_config_path(os.environ)
     settings = load_settings(path, os.environ)
@@ -282,6 +416,8 @@ def _settings(config: Path | None, display: Display) -> Settings:
 
 
 def _execute(job: _Job) -> ExitCode:
+    if job.verify:
+        return _verify(job)
     reports: list[FrameReport] = []
     try:
         return asyncio.run(_main(job, reports))
@@ -379,6 +515,29 @@ async def _frame(
     if job.json_out:
         _print_json(report)
     return max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
+
+
+def _verify(job: _Job) -> ExitCode:
+    code = ExitCode.OK
+    for name in job.names:
+        try:
+            report = verify_frame(job.settings.frame(name))
+        except AuraError as exc:
+            job.display.error(str(exc))
+            code = ExitCode.FAILED
+            continue
+        for relpath in report.missing:
+            job.display.warning(f"missing {relpath}")
+        for relpath in report.changed:
+            job.display.warning(f"changed {relpath}")
+        if report.ok:
+            job.display.info(report.summary_line())
+        else:
+            job.display.error(report.summary_line())
+            code = ExitCode.FAILED
+        if job.json_out:
+            sys.stdout.write(json.dumps(report.to_json()) + "\n")
+    return code
 
 
 def _not_found(frame: FrameConfig) -> str:

@@ -236,7 +236,12 @@ class AuraClient:
         return parse_frame(payload.get("frame"))
 
     async def asset_pages(
-        self, frame_id: str, *, page_size: int | None = 500, include_hidden: bool = False
+        self,
+        frame_id: str,
+        *,
+        page_size: int | None = 500,
+        include_hidden: bool = False,
+        keep_raw: bool = False,
     ) -> AsyncIterator[AssetPage]:
         """Yield the frame's listing page by page, newest first, following cursors.
 
@@ -244,6 +249,7 @@ class AuraClient:
             frame_id: the frame.
             page_size: assets per page; ``None`` asks for everything at once.
             include_hidden: also list assets hidden from the slideshow (``filter=all``).
+            keep_raw: keep each page's raw JSON assets in :attr:`AssetPage.raw`.
         """
         cursor: str | None = None
         path = f"frames/{quote(frame_id, safe='')}/assets.json"
@@ -256,7 +262,7 @@ class AuraClient:
                 params["cursor"] = cursor
             if include_hidden:
                 params["filter"] = "all"
-            page = parse_asset_page(await self.get_json(path, params))
+            page = parse_asset_page(await self.get_json(path, params), keep_raw=keep_raw)
             yield page
             cursor = page.next_cursor
             if not cursor or not page.assets or cursor in seen:

@@ -1,29 +1,28 @@
-"""The worker pool: list a frame, plan, then fetch every missing file safely.
+"""One frame, start to end: lock the folder, list, plan, fetch with a worker pool, record.
 
-Each file is fetched by one of ``concurrency`` workers: wait for the shared limiter, GET,
-check the status and Content-Type (an error page is never saved as a photo), stream in
-chunks to ``<name>.part`` beside the final path, check the length, rename atomically, set
-the mtime to ``taken_at``. Transient failures are retried by the policy in
-:mod:`aura_async.retry`; the final name only ever holds a complete file.
+:class:`Downloader` runs a frame against its folder's state database
+(:mod:`aura_async.state`): it lists the frame page by page (stopping early with
+``until_found``), plans against the disk and the state (:mod:`aura_async.plan`), fetches
+the missing files with ``concurrency`` workers sharing the rate limiter (each file by
+:class:`aura_async.fetch.Fetcher`, retried by :mod:`aura_async.retry`), links duplicates,
+then records what it saw, what it fetched and the run itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import aiofiles
-import aiohttp
-
-from .client import AuraClient, error_for_status, redact, translate_errors
+from .adoption import scan_relpaths
+from .client import AuraClient
 from .config import FrameConfig
 from .exceptions import (
     ApiError,
@@ -31,151 +30,59 @@ from .exceptions import (
     AuthError,
     ExpiredUrl,
     RateLimited,
-    ServerError,
     StorageError,
-    TransportError,
 )
+from .fetch import Fetcher, Finish, Opener, open_part, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
-from .plan import Job, Plan, Selection, plan_assets
-from .report import (
-    BytesReceived,
-    EventHandler,
-    FileDone,
-    FileFailed,
-    FrameReport,
-    PlanReady,
-    Throttled,
-)
+from .plan import Dedupe, Job, Known, Plan, Planner, Selection
+from .report import EventHandler, FileDone, FileFailed, FrameReport, PlanReady, Throttled
 from .retry import RetryPolicy, retrying
+from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
+from .state import FileRecord, State
+from .state_writer import StateWriter
+from .templates import Templates
 
-__all__ = ["DownloadOptions", "Downloader", "Writer", "scan_folder"]
+__all__ = ["DownloadOptions", "Downloader"]
 
-PART_SUFFIX = ".part"
-RESUME_OVERLAP = 16 * 1024
-"""Bytes of an existing ``.part`` fetched again and compared before resuming it, so a
-``.part`` that is not a prefix of the file is discarded instead of completed wrongly."""
-CHUNK_SIZE = 256 * 1024
-"""Bytes buffered before each write: few thread hops per file, little memory per worker."""
-
-
-class Writer(Protocol):
-    """What the downloader needs of an open file (aiofiles' async file object fits)."""
-
-    async def write(self, data: bytes, /) -> int: ...
-
-
-Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
-"""Opens a ``.part`` file for writing: ``opener(path, append)``."""
-
-
-def _open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
-    return aiofiles.open(path, "ab" if append else "wb")
-
-
-def _part_size(part: Path) -> int:
-    try:
-        return part.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-class _StalePart(TransportError):
-    """The ``.part`` on disk does not match what the server sends: start over."""
-
-
-def _read_tail(part: Path, count: int) -> bytes:
-    with part.open("rb") as handle:
-        handle.seek(-count, os.SEEK_END)
-        return handle.read(count)
-
-
-async def _after_prefix(chunks: AsyncIterator[bytes], prefix: bytes) -> AsyncIterator[bytes]:
-    """Yield the stream after its first ``len(prefix)`` bytes, which must equal ``prefix``."""
-    got = bytearray()
-    async for chunk in chunks:
-        if len(got) < len(prefix):
-            need = len(prefix) - len(got)
-            got += chunk[:need]
-            chunk = chunk[need:]
-            if len(got) == len(prefix) and got != prefix:
-                raise _StalePart("partial file does not match the server's bytes")
-        if chunk:
-            yield chunk
-    if len(got) < len(prefix):
-        raise TransportError("response cut short before the resume point")
-
-
-def _content_range(header: str | None) -> tuple[int, int] | None:
-    """``bytes START-END/TOTAL`` -> ``(START, TOTAL)`` (RFC 9110 section 14.4)."""
-    if not header or not header.startswith("bytes "):
-        return None
-    span, _, total = header[6:].partition("/")
-    start, _, _ = span.partition("-")
-    if not (start.isdigit() and total.isdigit()):
-        return None
-    return int(start), int(total)
+RATE_KEY = "learned_rate"
+"""The state's key/value entry holding the rate the server allowed on the last throttled run."""
 
 
 @dataclass(frozen=True)
 class DownloadOptions:
-    """How to run the pool.
+    """How to run a frame.
 
     Attributes:
         concurrency: workers, hence the most requests in flight at once.
-        years: put files under ``<year>/`` (the old ``--years``).
-        selection: stills, clips or both.
-        include_hidden: also fetch assets hidden from the slideshow.
+        layout: folder and name templates (``--years`` is ``Templates(folder="{year}")``).
+        selection: stills, clips, dates, uploaders.
+        include_hidden: also list assets hidden from the slideshow.
         page_size: assets per listing page.
+        until_found: stop listing after this many consecutive assets already here.
+        restore_missing: fetch again files the user moved away or deleted.
+        dedupe: what to do with a photo identical to one already here.
+        sidecars: ``"json"``, ``"xmp"`` or ``None``.
+        write_exif: add EXIF to downloaded JPEGs that have none.
+        save_assets: write the raw listing as JSON to this file.
         dry_run: plan and report, fetch nothing, write nothing.
         policy: the retry policy of each file.
     """
 
     concurrency: int = 4
-    years: bool = False
+    layout: Templates = field(default_factory=Templates)
     selection: Selection = field(default_factory=Selection)
     include_hidden: bool = False
     page_size: int | None = 500
+    until_found: int | None = None
+    restore_missing: bool = False
+    dedupe: Dedupe = Dedupe.HARDLINK
+    sidecars: str | None = None
+    write_exif: bool = False
+    save_assets: Path | None = None
     dry_run: bool = False
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-def scan_folder(root: Path) -> set[str]:
-    """Names of the files in ``root`` and in its direct sub-folders (year folders).
-
-    The old script's files may sit in either place; ``.part`` files and hidden folders do
-    not count.
-    """
-    names: set[str] = set()
-    if not root.is_dir():
-        return names
-    with os.scandir(root) as top:
-        for entry in top:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                with os.scandir(entry.path) as sub:
-                    names.update(e.name for e in sub if e.is_file())
-            elif entry.is_file():
-                names.add(entry.name)
-    return {n for n in names if not n.endswith(PART_SUFFIX)}
-
-
-def _mtime(taken_at: str | None) -> float | None:
-    if not taken_at:
-        return None
-    try:
-        return datetime.fromisoformat(taken_at).timestamp()
-    except (ValueError, OverflowError):
-        return None
-
-
-def _finish(part: Path, final: Path, mtime: float | None) -> None:
-    if mtime is not None:
-        with contextlib.suppress(OSError, OverflowError, ValueError):
-            os.utime(part, (mtime, mtime))
-    part.replace(final)
 
 
 class Downloader:
@@ -184,9 +91,11 @@ class Downloader:
     Args:
         client: a logged-in (or lazily logging-in) :class:`AuraClient`.
         limiter: the shared token bucket.
-        options: pool options.
+        options: what to download and how.
+        image_url: the image server's base URL.
         on_event: progress callback; must not block.
         sleep: injected sleep for retry waits.
+        wallclock: Unix time (state timestamps, Retry-After dates).
         opener: opens a ``.part`` file for writing (injected by tests to fail writes).
     """
 
@@ -200,7 +109,7 @@ class Downloader:
         on_event: EventHandler | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         wallclock: Callable[[], float] = time.time,
-        opener: Opener = _open_part,
+        opener: Opener = open_part,
     ) -> None:
         self.client = client
         self.limiter = limiter
@@ -209,9 +118,12 @@ class Downloader:
         self._emit: EventHandler = on_event or (lambda event: None)
         self._sleep = sleep
         self._wallclock = wallclock
-        self._opener = opener
+        self._fetcher = Fetcher(
+            client.session, on_event=self._emit, opener=opener, wallclock=wallclock
+        )
         self._fresh_urls: dict[str, str] = {}
         self._refresh_lock = asyncio.Lock()
+        self._folders: set[Path] = set()
 
     async def list_assets(self, frame: FrameConfig) -> list[Asset]:
         """The frame's whole listing, every page.
@@ -219,25 +131,18 @@ class Downloader:
         Raises:
             NotFound: the frame id is wrong or not visible to this account.
         """
-        assets: list[Asset] = []
+        return [asset async for page in self._pages(frame) for asset in page]
+
+    async def _pages(self, frame: FrameConfig, raw: list[Any] | None = None) -> Any:
         async for page in self.client.asset_pages(
             frame.frame_id,
             page_size=self.options.page_size,
             include_hidden=self.options.include_hidden,
+            keep_raw=raw is not None,
         ):
-            assets.extend(page.assets)
-        return assets
-
-    async def plan(self, frame: FrameConfig, assets: list[Asset]) -> Plan:
-        """Plan the frame against what its folder already holds."""
-        present = await asyncio.to_thread(scan_folder, frame.file_path)
-        return plan_assets(
-            assets,
-            image_base=self.image_url,
-            years=self.options.years,
-            selection=self.options.selection,
-            present_names=present,
-        )
+            if raw is not None:
+                raw.extend(page.raw)
+            yield page.assets
 
     async def run(self, frame: FrameConfig, report: FrameReport) -> Plan:
         """Download one frame, filling ``report`` as it goes (so an interrupted run still
@@ -250,42 +155,151 @@ class Downloader:
             NotFound: the frame does not exist for this account.
             AuthError: the token stayed invalid after a re-login.
             RateLimited: the server kept throttling past the retry budget.
-            StorageError: the folder cannot be written.
+            LockHeld: another run is using the folder.
+            StorageError: the folder or its state cannot be written.
         """
         started = asyncio.get_running_loop().time()
         report.frame_id = frame.frame_id
         try:
             if self.options.dry_run:
-                return await self._run_locked(frame, report)
+                return await self._sync(frame, report, None)
             try:
                 await asyncio.to_thread(frame.file_path.mkdir, parents=True, exist_ok=True)
             except OSError as exc:
                 raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
             with FolderLock(frame.file_path):
-                return await self._run_locked(frame, report)
+                state = await asyncio.to_thread(State.open, frame.file_path)
+                try:
+                    return await self._sync(frame, report, state)
+                finally:
+                    await asyncio.to_thread(state.close)
         finally:
             report.seconds = asyncio.get_running_loop().time() - started
 
-    async def _run_locked(self, frame: FrameConfig, report: FrameReport) -> Plan:
-        assets = await self.list_assets(frame)
-        plan = await self.plan(frame, assets)
+    async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
+        now = self._wallclock()
+        records = await asyncio.to_thread(state.files) if state else {}
+        found = await asyncio.to_thread(scan_relpaths, frame.file_path)
+        if state is not None:
+            self.limiter.resume(await asyncio.to_thread(state.get_value, RATE_KEY))
+        throttles_before = self.limiter.throttles
+        options = self.options
+        planner = Planner(
+            image_base=self.image_url,
+            frame=frame.name,
+            layout=options.layout,
+            selection=options.selection,
+            found=found,
+            known={k: Known(r.relpath, r.md5_hash) for k, r in records.items()},
+            restore_missing=options.restore_missing,
+            dedupe=options.dedupe,
+        )
+        raw: list[Any] | None = [] if options.save_assets else None
+        complete = await self._list(frame, planner, raw)
+        plan = planner.plan
+        if raw is not None and options.save_assets is not None and not options.dry_run:
+            await self._save_listing(options.save_assets, raw)
         report.listed = plan.listed
         report.skipped = len(plan.present)
         report.placeholders = plan.placeholders
         report.excluded = plan.excluded
+        report.missing = len(plan.missing)
+        report.duplicates = plan.skipped_duplicates
         self._emit(PlanReady(frame.name, len(plan.jobs), len(plan.present), plan.placeholders))
-        if plan.jobs and not self.options.dry_run:
-            await self._pool(frame, plan, report)
+        if state is None:
+            return plan
+        await asyncio.to_thread(self._adopt, state, plan, now)
+        async with StateWriter(state) as writer:
+            if plan.jobs:
+                await self._pool(frame, plan, report, writer)
+            await self._link_duplicates(frame, plan, report, writer)
+            await self._sidecars_for_present(frame, plan)
+        done = self._wallclock()
+        await asyncio.to_thread(state.mark_seen, plan.keys, done)
+        if complete:
+            removed = await asyncio.to_thread(state.mark_removed, plan.keys, done)
+            report.removed = sorted(r.relpath for r in removed)
+        await asyncio.to_thread(self._remember_rate, state, throttles_before)
+        await asyncio.to_thread(state.add_run, frame.name, now, done, report.to_json())
         return plan
 
-    async def _pool(self, frame: FrameConfig, plan: Plan, report: FrameReport) -> None:
+    async def _list(self, frame: FrameConfig, planner: Planner, raw: list[Any] | None) -> bool:
+        """Plan the listing page by page; returns True if every page was read."""
+        limit = self.options.until_found
+        streak = 0
+        async for assets in self._pages(frame, raw):
+            for asset in assets:
+                streak = streak + 1 if planner.add(asset) else 0
+                if limit and streak >= limit:
+                    return False  # the rest is older and, by this streak, already here
+        return True
+
+    def _adopt(self, state: State, plan: Plan, now: float) -> None:
+        """Record files found on disk by name (old-script folders, moved files)."""
+        records = []
+        for job, relpath in plan.adopt:
+            try:
+                size = (state.path.parent.parent / relpath).stat().st_size
+            except OSError:
+                size = None
+            records.append(FileRecord.from_asset(job.asset, job.kind, relpath, now=now, size=size))
+        state.record(records)
+
+    def _remember_rate(self, state: State, throttles_before: int) -> None:
+        """Keep the rate the server allowed, so tomorrow's run starts there (and probes up)."""
+        if self.limiter.throttles > throttles_before and self.limiter.learned_rate:
+            state.set_value(RATE_KEY, round(self.limiter.learned_rate, 3))
+            return
+        stored = state.get_value(RATE_KEY)
+        if isinstance(stored, int | float):
+            raised = stored * 1.25  # a quiet run: let the next one try a little faster
+            state.set_value(RATE_KEY, None if raised >= self.limiter.max_rate else raised)
+
+    async def _save_listing(self, path: Path, raw: list[Any]) -> None:
+        content = json.dumps(raw, indent=1).encode()
+        try:
+            await asyncio.to_thread(write_atomic, path, content)
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def _finish_for(self, frame: FrameConfig, job: Job) -> Finish:
+        sidecars: tuple[tuple[str, bytes], ...] = ()
+        if self.options.sidecars:
+            render = sidecar_xmp if self.options.sidecars == "xmp" else sidecar_json
+            sidecars = ((SIDECAR_SUFFIX[self.options.sidecars], render(job.asset, frame.name)),)
+        return Finish(
+            exif=self.options.write_exif and job.kind is MediaKind.PHOTO, sidecars=sidecars
+        )
+
+    async def _sidecars_for_present(self, frame: FrameConfig, plan: Plan) -> None:
+        """Give files already here the sidecars they lack (``--sidecars`` on an old folder)."""
+        if not self.options.sidecars:
+            return
+        suffix = SIDECAR_SUFFIX[self.options.sidecars]
+
+        def write() -> None:
+            for job in plan.present:
+                final = frame.file_path / job.relpath
+                sidecar = final.with_name(final.name + suffix)
+                if final.exists() and not sidecar.exists():
+                    for name, content in self._finish_for(frame, job).sidecars:
+                        write_atomic(final.with_name(final.name + name), content)
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            raise StorageError(f"cannot write sidecars in {frame.file_path}: {exc}") from exc
+
+    async def _pool(
+        self, frame: FrameConfig, plan: Plan, report: FrameReport, writer: StateWriter
+    ) -> None:
         queue: asyncio.Queue[Job] = asyncio.Queue()
         for job in plan.jobs:
             queue.put_nowait(job)
 
         async def worker() -> None:
             while not queue.empty():
-                await self._run_job(frame, queue.get_nowait(), report)
+                await self._run_job(frame, queue.get_nowait(), report, writer)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -299,9 +313,13 @@ class Downloader:
                 raise fatal[0] from None
             raise
 
-    async def _run_job(self, frame: FrameConfig, job: Job, report: FrameReport) -> None:
+    async def _run_job(
+        self, frame: FrameConfig, job: Job, report: FrameReport, writer: StateWriter
+    ) -> None:
+        final = frame.file_path / job.relpath
         try:
-            size = await self._fetch(frame, job, report)
+            await self._ensure_folder(final.parent)
+            fetched = await self._fetch(frame, job, report, final)
         except (RateLimited, StorageError, AuthError):
             report.failed += 1
             raise
@@ -310,37 +328,58 @@ class Downloader:
             report.failures.append((job.relpath, str(exc)))
             self._emit(FileFailed(job.relpath, str(exc)))
             return
+        now = self._wallclock()
+        writer.add(
+            FileRecord.from_asset(
+                job.asset,
+                job.kind,
+                job.relpath,
+                now=now,
+                size=fetched.size,
+                sha256=fetched.sha256,
+                downloaded_at=now,
+            )
+        )
         report.downloaded += 1
-        report.bytes += size
-        self._emit(FileDone(job.relpath, size))
+        report.bytes += fetched.received
+        self._emit(FileDone(job.relpath, fetched.received))
 
-    async def _fetch(self, frame: FrameConfig, job: Job, report: FrameReport) -> int:
+    async def _ensure_folder(self, folder: Path) -> None:
+        if folder in self._folders:
+            return
+        try:
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+        self._folders.add(folder)
+
+    async def _fetch(self, frame: FrameConfig, job: Job, report: FrameReport, final: Path) -> Any:
         url = job.url
         refreshed = False
+        finish = self._finish_for(frame, job)
         while True:
             try:
                 async for attempt in retrying(self.options.policy, sleep=self._sleep):
                     with attempt:
-                        return await self._attempt(frame, job, url, report)
+                        await self.limiter.acquire()
+                        try:
+                            fetched = await self._fetcher.fetch(job, url, final, finish)
+                        except RateLimited as exc:
+                            self._throttled(exc, report)
+                            raise
+                        self.limiter.on_success()
+                        return fetched
             except ExpiredUrl:
                 if refreshed or job.kind is MediaKind.PHOTO:
                     raise
                 refreshed = True
                 url = await self._fresh_url(frame, job.asset.id, url)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, frame: FrameConfig, job: Job, url: str, report: FrameReport) -> int:
-        await self.limiter.acquire()
-        try:
-            size = await self._get(frame, job, url)
-        except RateLimited as exc:
-            report.throttled += 1
-            self.limiter.on_throttle(exc.retry_after)
-            wait = exc.retry_after if exc.retry_after is not None else 0.0
-            self._emit(Throttled(exc.status, wait, self.limiter.rate))
-            raise
-        self.limiter.on_success()
-        return size
+    def _throttled(self, exc: RateLimited, report: FrameReport) -> None:
+        report.throttled += 1
+        self.limiter.on_throttle(exc.retry_after)
+        wait = exc.retry_after if exc.retry_after is not None else 0.0
+        self._emit(Throttled(exc.status, wait, self.limiter.rate))
 
     async def _fresh_url(self, frame: FrameConfig, asset_id: str, stale: str) -> str:
         """A newly signed URL for the asset's clip, from one shared re-listing."""
@@ -351,100 +390,38 @@ class Downloader:
                         self._fresh_urls[asset.id] = asset.video_url
         return self._fresh_urls.get(asset_id, stale)
 
-    async def _get(self, frame: FrameConfig, job: Job, url: str) -> int:
-        """Fetch one file into ``.part`` (resuming it with Range), verify, rename.
+    async def _link_duplicates(
+        self, frame: FrameConfig, plan: Plan, report: FrameReport, writer: StateWriter
+    ) -> None:
+        """Give each duplicate photo its own name as a hard link (a copy where links fail)."""
+        if not plan.duplicates:
+            return
+        root = frame.file_path
 
-        Returns:
-            The bytes received by this attempt.
-        """
-        final = frame.file_path / job.relpath
-        part = final.with_name(final.name + PART_SUFFIX)
-        offset = await asyncio.to_thread(_part_size, part)
-        overlap = min(offset, RESUME_OVERLAP)
-        headers = {"Range": f"bytes={offset - overlap}-"} if offset else None
-        try:
-            with translate_errors(url):
-                async with self.client.session.get(url, headers=headers) as response:
-                    total = response.content_length
-                    chunks: AsyncIterator[bytes] = response.content.iter_chunked(CHUNK_SIZE)
-                    if response.status == 206 and offset:
-                        span = _content_range(response.headers.get("Content-Range"))
-                        if span is None or span[0] != offset - overlap or span[1] <= offset:
-                            raise _StalePart("partial file does not fit the server's file")
-                        total = span[1]
-                        tail = await asyncio.to_thread(_read_tail, part, overlap)
-                        chunks = _after_prefix(chunks, tail)
-                    elif response.status == 416 and offset:
-                        raise _StalePart("partial file longer than the file")
-                    elif response.status != 200:
-                        raise error_for_status(
-                            response.status, url, response.headers, self._wallclock()
-                        )
-                    else:
-                        offset = 0  # a full answer: the server ignored Range, or none was sent
-                    _check_type(job, response.content_type, url)
-                    written = await self._stream(part, chunks, append=offset > 0)
-        except _StalePart as exc:
-            await self._discard(part)
-            raise TransportError(f"{exc}, starting over: {redact(url)}", url=redact(url)) from exc
-        if total is not None and offset + written != total:
-            raise TransportError(
-                f"got {offset + written} of {total} bytes: {redact(url)}", url=redact(url)
+        def link(job: Job, source: str) -> int | None:
+            src, dst = root / source, root / job.relpath
+            if not src.exists():
+                return None  # the first copy failed to download: nothing to link to
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                dst.unlink()
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+            return dst.stat().st_size
+
+        for job, source in plan.duplicates:
+            try:
+                size = await asyncio.to_thread(link, job, source)
+            except OSError as exc:
+                raise StorageError(f"cannot link {root / job.relpath}: {exc}") from exc
+            if size is None:
+                continue
+            now = self._wallclock()
+            writer.add(
+                FileRecord.from_asset(
+                    job.asset, job.kind, job.relpath, now=now, size=size, downloaded_at=now
+                )
             )
-        try:
-            await asyncio.to_thread(_finish, part, final, _mtime(job.asset.taken_at))
-        except OSError as exc:
-            raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
-        return written
-
-    async def _discard(self, part: Path) -> None:
-        with contextlib.suppress(OSError):
-            await asyncio.to_thread(part.unlink)
-
-    async def _stream(self, part: Path, chunks: AsyncIterator[bytes], *, append: bool) -> int:
-        written = 0
-        buffer = bytearray()
-        try:
-            if not part.parent.is_dir():
-                await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
-            async with self._opener(part, append) as out:
-                async for chunk in chunks:
-                    buffer += chunk
-                    if len(buffer) >= CHUNK_SIZE:
-                        await out.write(bytes(buffer))
-                        written += len(buffer)
-                        self._emit(BytesReceived(len(buffer)))
-                        buffer.clear()
-                if buffer:
-                    await out.write(bytes(buffer))
-                    written += len(buffer)
-                    self._emit(BytesReceived(len(buffer)))
-        except (aiohttp.ClientError, TimeoutError):
-            if buffer:  # keep what arrived: the retry resumes from it
-                await self._keep(part, bytes(buffer))
-            raise  # network trouble while reading: translated and retried by the caller
-        except OSError as exc:
-            await self._discard(part)
-            raise StorageError(f"cannot write {part}: {exc.strerror or exc}") from exc
-        return written
-
-    async def _keep(self, part: Path, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            async with self._opener(part, True) as out:
-                await out.write(data)
-
-
-def _check_type(job: Job, content_type: str, url: str) -> None:
-    # An error page or a JSON error under a 200 must never be saved as a photo.
-    major = content_type.split("/", 1)[0]
-    if job.kind is MediaKind.PHOTO:
-        ok = major == "image"
-    else:
-        ok = major == "video" or content_type in ("application/octet-stream", "binary/octet-stream")
-    if not ok:
-        raise ServerError(
-            f"server sent {content_type or 'no content type'} instead of a {job.kind.value}: "
-            f"{redact(url)}",
-            url=redact(url),
-            status=200,
-        )
+            report.linked += 1

@@ -120,6 +120,12 @@ class AdaptiveLimiter:
         step = max(probe, (self._target - self.rate) / 2) if recovering else probe
         self.rate = min(self.max_rate, self.rate + step)
 
+    def resume(self, learned: object) -> None:
+        """Start from a rate an earlier run learned, if it is lower than the current one."""
+        if isinstance(learned, int | float) and self.floor <= learned < self.rate:
+            self.rate = min(float(learned), self.max_rate)
+            self._target = self.rate
+
     @property
     def learned_rate(self) -> float | None:
         """The rate the server was found to allow, once it has throttled (else ``None``)."""

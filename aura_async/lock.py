@@ -15,11 +15,9 @@ from pathlib import Path
 from types import TracebackType
 
 from .exceptions import LockHeld, StorageError
+from .state import STATE_DIR
 
-__all__ = ["STATE_DIR", "FolderLock"]
-
-STATE_DIR = ".aura-async"
-"""The hidden folder of aura-async's own files inside a download folder."""
+__all__ = ["FolderLock"]
 
 
 class FolderLock:

@@ -8,7 +8,7 @@ never completed) come back with ``file_name``/``taken_at`` null; they parse fine
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -151,10 +151,12 @@ class AssetPage:
 
     assets: list[Asset]
     next_cursor: str | None
+    raw: list[Any] = field(default_factory=list)
+    """The page's raw ``assets`` JSON, when asked for (``--save-assets``)."""
 
 
-def parse_asset_page(payload: Any) -> AssetPage:
-    """Parse one ``assets.json`` response.
+def parse_asset_page(payload: Any, *, keep_raw: bool = False) -> AssetPage:
+    """Parse one ``assets.json`` response (keeping its raw assets with ``keep_raw``).
 
     Raises:
         ManifestError: the payload has no ``assets`` list or an asset has no id.
@@ -172,7 +174,11 @@ def parse_asset_page(payload: Any) -> AssetPage:
         if isinstance(s, Mapping) and s.get("hidden") is True and _str(s.get("asset_id"))
     )
     assets = [parse_asset(raw, users, hidden) for raw in payload["assets"]]
-    return AssetPage(assets=assets, next_cursor=_str(payload.get("next_page_cursor")))
+    return AssetPage(
+        assets=assets,
+        next_cursor=_str(payload.get("next_page_cursor")),
+        raw=payload["assets"] if keep_raw else [],
+    )
 
 
 def parse_frame(raw: Any) -> Frame:

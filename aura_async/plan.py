@@ -1,27 +1,87 @@
 """Deciding what to fetch (pure): which files each asset gives, where they go, what is there.
 
-Nothing here touches the disk or the network: the caller passes the names already present in
-the download folder (see :func:`aura_async.downloader.scan_folder`).
+Nothing here touches the disk or the network. The caller passes what the download folder
+holds (file names and where they are, from :func:`aura_async.adoption.scan_relpaths`) and
+what the folder's state database remembers; :func:`plan_assets` sorts every file of the
+listing into exactly one bucket:
+
+========== =================================================================================
+jobs       to download
+present    already here: recorded in the state and on disk, or found on disk by name
+           (a folder made by the old script; such files are also in ``adopt``)
+missing    downloaded once, then moved or deleted by the user: left alone unless
+           ``restore_missing`` (then they are jobs)
+duplicates the same photo (same ``md5_hash``) as another asset already here or planned:
+           hard-linked to it, skipped, or downloaded, as ``dedupe`` says
+excluded   left out by the selection (kind, dates, uploader)
+========== =================================================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 from urllib.parse import quote
 
 from .models import Asset, MediaKind
-from .paths import media_relpath
+from .templates import Templates
 
-__all__ = ["Job", "Plan", "Selection", "image_url", "plan_assets"]
+__all__ = [
+    "Dedupe",
+    "Job",
+    "Known",
+    "Plan",
+    "Planner",
+    "Selection",
+    "asset_jobs",
+    "image_url",
+    "plan_assets",
+]
+
+Key = tuple[str, str]
+
+
+class Dedupe(StrEnum):
+    """What to do with a photo whose ``md5_hash`` matches one already here or planned."""
+
+    HARDLINK = "hardlink"
+    """Give it its own name as a hard link to the first copy (no bytes fetched or stored)."""
+    SKIP = "skip"
+    """Do not create it at all."""
+    OFF = "off"
+    """Download it like any other photo."""
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Which kinds of file a run wants."""
+    """Which files a run wants.
+
+    Attributes:
+        stills: photos and the stills of videos and Live Photos.
+        clips: video clips and Live Photo motion.
+        since: keep assets taken on or after this ISO date/time prefix (``2024-01-01``).
+        until: keep assets taken before the end of this prefix (``2024-12-31``).
+        uploaders: keep assets uploaded by these names (case-insensitive); empty: all.
+    """
 
     stills: bool = True
     clips: bool = True
+    since: str | None = None
+    until: str | None = None
+    uploaders: frozenset[str] = frozenset()
+
+    def wants(self, asset: Asset, kind: MediaKind) -> bool:
+        """Whether this file of ``asset`` is selected."""
+        if not (self.stills if kind is MediaKind.PHOTO else self.clips):
+            return False
+        taken = asset.taken_at or ""
+        if self.since and taken[: len(self.since)] < self.since:
+            return False
+        if self.until and taken[: len(self.until)] > self.until:
+            return False
+        return not self.uploaders or (asset.uploader_name or "").casefold() in self.uploaders
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +98,27 @@ class Job:
         """The file's name without its folder."""
         return self.relpath.rsplit("/", 1)[-1]
 
+    @property
+    def key(self) -> Key:
+        """The file's identity in the state: ``(asset id, kind)``."""
+        return (self.asset.id, self.kind.value)
+
 
 @dataclass
 class Plan:
-    """The outcome of planning one frame."""
+    """The outcome of planning one frame (see the module docstring for the buckets)."""
 
     jobs: list[Job] = field(default_factory=list)
     present: list[Job] = field(default_factory=list)
+    adopt: list[tuple[Job, str]] = field(default_factory=list)
+    missing: list[Job] = field(default_factory=list)
+    duplicates: list[tuple[Job, str]] = field(default_factory=list)
+    skipped_duplicates: int = 0
     placeholders: int = 0
     excluded: int = 0
     listed: int = 0
+    keys: list[Key] = field(default_factory=list)
+    """Every file the listing offers, selected or not (for the state's last_seen)."""
 
 
 def image_url(base: str, asset: Asset) -> str:
@@ -57,54 +128,128 @@ def image_url(base: str, asset: Asset) -> str:
     return f"{base}/{quote(asset.user_id, safe='')}/{quote(asset.file_name, safe='')}"
 
 
-def asset_jobs(asset: Asset, image_base: str, *, years: bool) -> list[Job]:
+def asset_jobs(asset: Asset, image_base: str, layout: Templates, frame: str) -> list[Job]:
     """Every file a non-placeholder asset offers: its still and, when it has one, its clip."""
     jobs = []
     if asset.file_name is not None and asset.user_id is not None:
-        jobs.append(
-            Job(
-                asset,
-                MediaKind.PHOTO,
-                media_relpath(asset, MediaKind.PHOTO, years=years),
-                image_url(image_base, asset),
-            )
-        )
+        relpath = layout.relpath(asset, MediaKind.PHOTO, frame)
+        jobs.append(Job(asset, MediaKind.PHOTO, relpath, image_url(image_base, asset)))
     kind = asset.clip_kind
     if kind is not None and asset.video_url is not None:
-        jobs.append(Job(asset, kind, media_relpath(asset, kind, years=years), asset.video_url))
+        jobs.append(Job(asset, kind, layout.relpath(asset, kind, frame), asset.video_url))
     return jobs
 
 
-def plan_assets(
-    assets: Iterable[Asset],
-    *,
-    image_base: str,
-    years: bool,
-    selection: Selection,
-    present_names: Collection[str],
-) -> Plan:
-    """Split a listing into files to fetch, files already present, and rows to skip.
+@dataclass(frozen=True)
+class Known:
+    """What the state remembers of one file: where it was put, and the photo's md5."""
 
-    A file counts as present when a file of the same name exists anywhere the old script
-    could have put it (the folder itself or a year folder), so a folder made with or without
-    ``--years`` is adopted either way: the name holds the asset id, so it cannot be mistaken.
+    relpath: str
+    md5_hash: str | None = None
+
+
+class Planner:
+    """Plans a listing asset by asset (so a run can stop listing early: ``--until-found``).
+
+    Args:
+        image_base: the image server's base URL.
+        frame: the frame's name (for ``{frame}`` in templates).
+        layout: where files go; the default is the old script's flat names.
+        selection: which files are wanted.
+        found: file names in the folder, mapped to where each occurs (relpaths); a plain
+            collection of names means each sits at the top of the folder.
+        known: the state's files by key.
+        restore_missing: fetch files the user moved away or deleted after a download.
+        dedupe: what to do with a photo identical (``md5_hash``) to another one here.
     """
-    plan = Plan()
-    seen: set[str] = set()
-    for asset in assets:
+
+    def __init__(
+        self,
+        *,
+        image_base: str,
+        frame: str = "",
+        layout: Templates | None = None,
+        selection: Selection | None = None,
+        found: Mapping[str, Sequence[str]] | Collection[str] = (),
+        known: Mapping[Key, Known] | None = None,
+        restore_missing: bool = False,
+        dedupe: Dedupe = Dedupe.HARDLINK,
+    ) -> None:
+        self.image_base = image_base
+        self.frame = frame
+        self.layout = layout or Templates()
+        self.selection = selection or Selection()
+        self.known = known or {}
+        self.restore_missing = restore_missing
+        self.dedupe = dedupe
+        self.where: Mapping[str, Sequence[str]] = (
+            found if isinstance(found, Mapping) else {name: (name,) for name in found}
+        )
+        self.on_disk = {relpath for places in self.where.values() for relpath in places}
+        self.by_md5 = {
+            info.md5_hash: info.relpath
+            for info in self.known.values()
+            if info.md5_hash and info.relpath in self.on_disk
+        }
+        self.plan = Plan()
+        self._seen: set[Key] = set()
+
+    def add(self, asset: Asset) -> bool:
+        """Plan one asset of the listing.
+
+        Returns:
+            True when the asset brings nothing new to fetch (all of its wanted files are
+            here, or were here once); False for assets with work to do. Placeholders count
+            as nothing new.
+        """
+        plan = self.plan
         plan.listed += 1
         if asset.is_placeholder:
             plan.placeholders += 1
-            continue
-        for job in asset_jobs(asset, image_base, years=years):
-            if job.relpath in seen:
+            return True
+        before = len(plan.jobs) + len(plan.duplicates)
+        for job in asset_jobs(asset, self.image_base, self.layout, self.frame):
+            if job.key in self._seen:
                 continue  # the same asset listed twice across pages
-            seen.add(job.relpath)
-            wanted = selection.stills if job.kind is MediaKind.PHOTO else selection.clips
-            if not wanted:
-                plan.excluded += 1
-            elif job.name in present_names:
-                plan.present.append(job)
+            self._seen.add(job.key)
+            plan.keys.append(job.key)
+            if self.selection.wants(asset, job.kind):
+                self._place(job)
             else:
-                plan.jobs.append(job)
-    return plan
+                plan.excluded += 1
+        return len(plan.jobs) + len(plan.duplicates) == before
+
+    def _place(self, job: Job) -> None:
+        plan = self.plan
+        info = self.known.get(job.key)
+        md5 = job.asset.md5_hash if job.kind is MediaKind.PHOTO else None
+        if info is not None and info.relpath in self.on_disk:
+            here = info.relpath  # where we put it, even if the templates changed since
+            plan.present.append(job)
+        elif job.name in self.where:
+            places = self.where[job.name]  # the old script's folder, or moved by the user
+            here = job.relpath if job.relpath in places else places[0]
+            plan.present.append(job)
+            plan.adopt.append((job, here))
+        elif info is not None and not self.restore_missing:
+            plan.missing.append(job)
+            return
+        elif md5 and md5 in self.by_md5 and self.dedupe is not Dedupe.OFF:
+            if self.dedupe is Dedupe.SKIP:
+                plan.skipped_duplicates += 1
+            else:
+                plan.duplicates.append((job, self.by_md5[md5]))
+            return
+        else:
+            here = job.relpath
+            plan.jobs.append(job)
+        if md5:
+            self.by_md5.setdefault(md5, here)
+
+
+def plan_assets(assets: Iterable[Asset], **options: Any) -> Plan:
+    """Plan a whole listing at once; ``options`` are those of :class:`Planner`."""
+    planner = Planner(**options)
+    for asset in assets:
+        planner.add(asset)
+    return planner.plan

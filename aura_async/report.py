@@ -75,7 +75,10 @@ class FrameReport:
 
     ``skipped`` counts files already present; ``placeholders`` counts listing rows with
     nothing to download (uploads that never completed); ``excluded`` counts files left out
-    on purpose (``--no-videos``, ``--videos-only``).
+    on purpose (``--no-videos``, ``--videos-only``, dates, uploaders); ``missing`` counts
+    files downloaded once and since moved or deleted locally; ``linked`` counts duplicate
+    photos given their name as a hard link, ``duplicates`` those skipped (``--dedupe skip``);
+    ``removed`` lists files whose assets the frame no longer lists (nothing is deleted).
     """
 
     frame: str
@@ -89,8 +92,12 @@ class FrameReport:
     bytes: int = 0
     seconds: float = 0.0
     throttled: int = 0
+    missing: int = 0
+    duplicates: int = 0
+    linked: int = 0
     interrupted: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
         """One line for logs and terminals."""
@@ -104,6 +111,14 @@ class FrameReport:
             extras.append(f"{self.placeholders} placeholders")
         if self.excluded:
             extras.append(f"{self.excluded} excluded")
+        if self.missing:
+            extras.append(f"{self.missing} missing locally")
+        if self.linked:
+            extras.append(f"{self.linked} duplicates linked")
+        if self.duplicates:
+            extras.append(f"{self.duplicates} duplicates skipped")
+        if self.removed:
+            extras.append(f"{len(self.removed)} removed from the frame")
         if self.interrupted:
             extras.append("interrupted")
         return f"{line} ({', '.join(extras)})" if extras else line
@@ -122,8 +137,12 @@ class FrameReport:
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
             "throttled": self.throttled,
+            "missing_locally": self.missing,
+            "duplicates_linked": self.linked,
+            "duplicates_skipped": self.duplicates,
             "interrupted": self.interrupted,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "removed": self.removed,
         }
 
 

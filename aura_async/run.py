@@ -20,7 +20,8 @@ import aiohttp
 
 from .client import USER_AGENT, AuraClient, Timeouts
 from .config import FrameConfig, Settings
-from .downloader import Downloader, DownloadOptions, Opener, _open_part
+from .downloader import Downloader, DownloadOptions
+from .fetch import Opener, open_part
 from .limiter import AdaptiveLimiter
 from .models import Asset, Frame
 from .plan import Plan
@@ -67,7 +68,7 @@ class Runner:
         on_event: EventHandler | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         wallclock: Callable[[], float] = time.time,
-        opener: Opener = _open_part,
+        opener: Opener = open_part,
     ) -> None:
         self.settings = settings
         self.options = options or RunOptions()

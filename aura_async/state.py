@@ -1,7 +1,7 @@
 """The SQLite state of one download folder: what is there, what the frame lists, past runs.
 
 The database lives at ``<file_path>/.aura-async/state.db`` (a hidden folder, so
-:func:`aura_async.downloader.scan_folder` never counts it as a photo). It is opened in WAL
+:func:`aura_async.adoption.scan_relpaths` never counts it as a photo). It is opened in WAL
 mode, so a reader (``sqlite3 state.db``) never blocks a run, and its schema version is
 SQLite's ``PRAGMA user_version``, raised one step at a time by :data:`MIGRATIONS`.
 
@@ -24,7 +24,7 @@ How a run is meant to use it (``now`` from the downloader's injected ``wallclock
 
     state = await asyncio.to_thread(State.open, frame.file_path)
     try:
-        plan = ...                                    # as today, from scan_folder
+        plan = ...                                    # from adoption.scan_relpaths
         await asyncio.to_thread(adopt, state, frame.file_path, plan.present, now=now)
         async with StateWriter(state) as writer:      # each FileDone: writer.add(
             ...                                       #   FileRecord.from_asset(...))

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aura_async.adoption import FileStatus, adopt, check_file, scan_relpaths, sha256_file
+from aura_async.adoption import FileStatus, check_file, scan_relpaths, sha256_file
 from aura_async.exceptions import StorageError
 from aura_async.models import Asset, MediaKind
-from aura_async.plan import Job, asset_jobs
-from aura_async.state import FileRecord, State
+from aura_async.state import FileRecord
 
 ASSET = Asset(
     id="id1",
@@ -27,18 +25,6 @@ ASSET = Asset(
 )
 PHOTO = "2023-10-04T13-10-37.690Z_id1.jpg"
 CLIP = "2023-10-04T13-10-37.690Z_id1.mov"
-
-
-def jobs(*, years: bool) -> list[Job]:
-    """The still and Live Photo clip of ASSET, placed as the planner would."""
-    return asset_jobs(ASSET, "https://img.example", years=years)
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    """An open, empty state of tmp_path."""
-    with State.open(tmp_path) as opened:
-        yield opened
 
 
 class TestSha256:
@@ -82,52 +68,6 @@ class TestScan:
         """A folder that cannot be examined (name too long) is a StorageError."""
         with pytest.raises(StorageError, match="cannot list"):
             scan_relpaths(tmp_path / ("x" * 300))
-
-
-class TestAdopt:
-    """Recording files the folder already holds."""
-
-    def test_adopts_flat_folder_for_years_run(self, state: State, tmp_path: Path) -> None:
-        """A flat old-script folder is adopted by a --years plan at the files' real paths."""
-        (tmp_path / PHOTO).write_bytes(b"photo")
-        (tmp_path / CLIP).write_bytes(b"clip!!")
-        records = adopt(state, tmp_path, jobs(years=True), now=50.0)
-        assert [(r.kind, r.relpath, r.size) for r in records] == [
-            (MediaKind.PHOTO, PHOTO, 5),
-            (MediaKind.LIVE, CLIP, 6),
-        ]
-        photo = state.get("id1", MediaKind.PHOTO)
-        assert photo == FileRecord.from_asset(
-            ASSET, MediaKind.PHOTO, PHOTO, now=50.0, size=5, sha256=sha256_file(tmp_path / PHOTO)
-        )
-        assert photo is not None
-        assert photo.downloaded_at is None
-
-    def test_prefers_the_planned_path(self, state: State, tmp_path: Path) -> None:
-        """When a name occurs twice, the path the plan wants is recorded."""
-        (tmp_path / "2023").mkdir()
-        (tmp_path / PHOTO).write_bytes(b"flat")
-        (tmp_path / "2023" / PHOTO).write_bytes(b"years")
-        records = adopt(state, tmp_path, jobs(years=True)[:1], now=1.0, hash_files=False)
-        assert [(r.relpath, r.sha256) for r in records] == [(f"2023/{PHOTO}", None)]
-
-    def test_skips_absent_and_known_files(self, state: State, tmp_path: Path) -> None:
-        """Files already in the state and files not on disk are left alone."""
-        (tmp_path / PHOTO).write_bytes(b"photo")
-        (tmp_path / CLIP).write_bytes(b"clip")
-        known = FileRecord("id1", MediaKind.PHOTO, PHOTO, 1.0, 1.0, downloaded_at=1.0)
-        state.record([known])
-        found = {CLIP: [CLIP]}
-        assert [
-            r.kind for r in adopt(state, tmp_path, jobs(years=False), now=9.0, found=found)
-        ] == [MediaKind.LIVE]
-        assert state.get("id1", MediaKind.PHOTO) == known
-        assert adopt(state, tmp_path, jobs(years=False), now=9.0) == []
-
-    def test_vanished_file(self, state: State, tmp_path: Path) -> None:
-        """A name scanned earlier but gone since is a StorageError."""
-        with pytest.raises(StorageError, match="cannot read"):
-            adopt(state, tmp_path, jobs(years=False), now=1.0, found={PHOTO: [PHOTO]})
 
 
 class TestCheckFile:

@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 
-from aura_async.downloader import DownloadOptions, scan_folder
+from aura_async.adoption import scan_relpaths
+from aura_async.downloader import DownloadOptions
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.exceptions import NotFound, StorageError
 from aura_async.plan import Selection
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
 from aura_async.retry import RetryPolicy
 from aura_async.run import Runner, RunOptions
+from aura_async.templates import Templates
 
 from .conftest import first_frame_id, settings_for, small_config
+
+YEARS = Templates(folder="{year}")
 
 
 def expected_files(emu: Emulator, *, years: bool = False) -> dict[str, bytes]:
@@ -120,7 +124,7 @@ class TestConcurrency:
 class TestLayoutAndAdoption:
     async def test_years_layout(self, emulator: Emulator, tmp_path: Path) -> None:
         """--years puts each file under its taken_at year."""
-        await download(emulator, tmp_path, years=True)
+        await download(emulator, tmp_path, layout=YEARS)
         assert files_on_disk(tmp_path / "myframe") == expected_files(emulator, years=True)
 
     @pytest.mark.parametrize("old_years", [False, True])
@@ -134,7 +138,7 @@ class TestLayoutAndAdoption:
         for rel, data in old.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
-        report, _ = await download(emulator, tmp_path, years=new_years)
+        report, _ = await download(emulator, tmp_path, layout=YEARS if new_years else Templates())
         assert emulator.counters.media_requests == 0
         assert report.skipped == len(old)
         assert files_on_disk(root) == old
@@ -192,15 +196,15 @@ class TestLayoutAndAdoption:
             assert files_on_disk(root) == expected
 
     def test_scan_ignores_parts_and_hidden_folders(self, tmp_path: Path) -> None:
-        """The folder scan sees files at depth one and two, not .part files or .aura-async."""
+        """The folder scan sees files at any depth, not .part files or .aura-async."""
         (tmp_path / "2020").mkdir()
         (tmp_path / ".aura-async").mkdir()
         (tmp_path / "a.jpg").write_bytes(b"")
         (tmp_path / "2020" / "b.jpg").write_bytes(b"")
         (tmp_path / "c.jpg.part").write_bytes(b"")
         (tmp_path / ".aura-async" / "state.db").write_bytes(b"")
-        assert scan_folder(tmp_path) == {"a.jpg", "b.jpg"}
-        assert scan_folder(tmp_path / "missing") == set()
+        assert scan_relpaths(tmp_path) == {"a.jpg": ["a.jpg"], "b.jpg": ["2020/b.jpg"]}
+        assert scan_relpaths(tmp_path / "missing") == {}
 
 
 class TestSelection:

@@ -18,6 +18,7 @@ from aura_async.lock import FolderLock
 from aura_async.report import Event, FrameReport, PlanReady
 from aura_async.retry import RetryPolicy
 from aura_async.run import Runner, RunOptions
+from aura_async.templates import Templates
 
 from .conftest import first_frame_id, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
@@ -139,7 +140,7 @@ class TestHostileData:
             for raw, (asset_id, taken_at, name) in zip(frame.assets, hostile, strict=True):
                 emu.library.images[name] = emu.library.images.pop(raw["file_name"])
                 raw.update(id=asset_id, taken_at=taken_at, file_name=name)
-            report = await run(emu, tmp_path / "inside", years=True)
+            report = await run(emu, tmp_path / "inside", layout=Templates(folder="{year}"))
         assert report.failed == 0
         assert report.downloaded == 4
         root = (tmp_path / "inside" / "myframe").resolve()

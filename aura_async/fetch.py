@@ -1,0 +1,304 @@
+"""Fetching one file safely: stream to ``.part`` (resuming it), verify, finish, rename.
+
+The rules that keep a family's photos intact live here:
+
+* the HTTP status and Content-Type are checked before a byte is written, so an error page
+  or a JSON body is never saved as a photo;
+* bytes go to ``<name>.part`` beside the final path; a ``.part`` left by an earlier attempt
+  or a killed run is resumed with a Range request, after the server's copy of its last
+  16 KB has been compared with the disk's (a ``.part`` that is not a prefix of the file is
+  discarded, never completed wrongly);
+* the length is checked against Content-Length / Content-Range;
+* only then is the file finished (EXIF added when asked, hashed, dated to ``taken_at``) and
+  renamed atomically to its final name, so a final name never holds a partial file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import aiofiles
+import aiohttp
+
+from .client import error_for_status, redact, translate_errors
+from .exceptions import ServerError, StorageError, TransportError
+from .exif import add_exif
+from .models import Asset, MediaKind
+from .plan import Job
+from .report import BytesReceived, EventHandler
+
+__all__ = ["CHUNK_SIZE", "PART_SUFFIX", "Fetcher", "Finish", "Opener", "Writer"]
+
+PART_SUFFIX = ".part"
+CHUNK_SIZE = 256 * 1024
+"""Bytes buffered before each write: few thread hops per file, little memory per worker."""
+RESUME_OVERLAP = 16 * 1024
+"""Bytes of an existing ``.part`` fetched again and compared before resuming it."""
+
+
+class Writer(Protocol):
+    """What the fetcher needs of an open file (aiofiles' async file object fits)."""
+
+    async def write(self, data: bytes, /) -> int: ...
+
+
+Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
+"""Opens a ``.part`` file for writing: ``opener(path, append)``."""
+
+
+def open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
+    """The default :data:`Opener`: aiofiles, appending or truncating."""
+    return aiofiles.open(path, "ab" if append else "wb")
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What to do to a complete ``.part`` before it takes its final name.
+
+    Attributes:
+        exif: add capture date, place, author and caption to JPEGs that have no EXIF.
+        sidecars: ``(suffix, content)`` files to write beside the final file.
+    """
+
+    exif: bool = False
+    sidecars: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A file that reached its final name."""
+
+    received: int
+    size: int
+    sha256: str
+
+
+class _StalePart(TransportError):
+    """The ``.part`` on disk does not match what the server sends: start over."""
+
+
+def _part_size(part: Path) -> int:
+    try:
+        return part.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_tail(part: Path, count: int) -> bytes:
+    with part.open("rb") as handle:
+        handle.seek(-count, os.SEEK_END)
+        return handle.read(count)
+
+
+async def _after_prefix(chunks: AsyncIterator[bytes], prefix: bytes) -> AsyncIterator[bytes]:
+    """Yield the stream after its first ``len(prefix)`` bytes, which must equal ``prefix``."""
+    got = bytearray()
+    async for chunk in chunks:
+        if len(got) < len(prefix):
+            need = len(prefix) - len(got)
+            got += chunk[:need]
+            chunk = chunk[need:]
+            if len(got) == len(prefix) and got != prefix:
+                raise _StalePart("partial file does not match the server's bytes")
+        if chunk:
+            yield chunk
+    if len(got) < len(prefix):
+        raise TransportError("response cut short before the resume point")
+
+
+def _content_range(header: str | None) -> tuple[int, int] | None:
+    """``bytes START-END/TOTAL`` -> ``(START, TOTAL)`` (RFC 9110 section 14.4)."""
+    if not header or not header.startswith("bytes "):
+        return None
+    span, _, total = header[6:].partition("/")
+    start, _, _ = span.partition("-")
+    if not (start.isdigit() and total.isdigit()):
+        return None
+    return int(start), int(total)
+
+
+def taken_at_timestamp(taken_at: str | None) -> float | None:
+    """``taken_at`` as a Unix time for the file's mtime, or ``None`` if unparseable."""
+    if not taken_at:
+        return None
+    try:
+        return datetime.fromisoformat(taken_at).timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file and a rename."""
+    temp = path.with_name(path.name + PART_SUFFIX)
+    temp.write_bytes(content)
+    temp.replace(path)
+
+
+def finish_file(part: Path, final: Path, asset: Asset, finish: Finish) -> tuple[int, str]:
+    """Finish a verified ``.part`` and rename it; returns ``(size, sha256)`` of the final bytes.
+
+    Blocking: run it in a thread.
+    """
+    data = part.read_bytes() if finish.exif else None
+    if data is not None:
+        changed = add_exif(
+            data,
+            taken_at=asset.taken_at,
+            artist=asset.uploader_name,
+            description="\n".join(asset.captions) or None,
+            gps=asset.location,
+        )
+        if changed is not data:
+            part.write_bytes(changed)
+            data = changed
+    digest = hashlib.sha256()
+    size = 0
+    if data is not None:
+        digest.update(data)
+        size = len(data)
+    else:
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    mtime = taken_at_timestamp(asset.taken_at)
+    if mtime is not None:
+        with contextlib.suppress(OSError, OverflowError, ValueError):
+            os.utime(part, (mtime, mtime))
+    part.replace(final)
+    for suffix, content in finish.sidecars:
+        write_atomic(final.with_name(final.name + suffix), content)
+    return size, digest.hexdigest()
+
+
+def _check_type(job: Job, content_type: str, url: str) -> None:
+    # An error page or a JSON error under a 200 must never be saved as a photo.
+    major = content_type.split("/", 1)[0]
+    if job.kind is MediaKind.PHOTO:
+        ok = major == "image"
+    else:
+        ok = major == "video" or content_type in (
+            "application/octet-stream",
+            "binary/octet-stream",
+        )
+    if not ok:
+        raise ServerError(
+            f"server sent {content_type or 'no content type'} instead of a {job.kind.value}: "
+            f"{redact(url)}",
+            url=redact(url),
+            status=200,
+        )
+
+
+class Fetcher:
+    """One attempt at one file: GET (or resume), verify, finish, rename.
+
+    Args:
+        session: the shared aiohttp session (image requests carry no auth headers).
+        on_event: progress callback (bytes received).
+        opener: opens ``.part`` files (tests inject failing writers).
+        wallclock: Unix time, for Retry-After dates.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        on_event: EventHandler,
+        opener: Opener = open_part,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self._emit = on_event
+        self._opener = opener
+        self._wallclock = wallclock
+
+    async def fetch(self, job: Job, url: str, final: Path, finish: Finish) -> Fetched:
+        """Fetch ``url`` into ``final``.
+
+        Raises:
+            ApiError: HTTP or transport trouble (the caller's retry policy decides).
+            StorageError: the file cannot be written.
+        """
+        part = final.with_name(final.name + PART_SUFFIX)
+        offset = await asyncio.to_thread(_part_size, part)
+        overlap = min(offset, RESUME_OVERLAP)
+        headers = {"Range": f"bytes={offset - overlap}-"} if offset else None
+        try:
+            with translate_errors(url):
+                async with self.session.get(url, headers=headers) as response:
+                    total = response.content_length
+                    chunks: AsyncIterator[bytes] = response.content.iter_chunked(CHUNK_SIZE)
+                    if response.status == 206 and offset:
+                        span = _content_range(response.headers.get("Content-Range"))
+                        if span is None or span[0] != offset - overlap or span[1] <= offset:
+                            raise _StalePart("partial file does not fit the server's file")
+                        total = span[1]
+                        tail = await asyncio.to_thread(_read_tail, part, overlap)
+                        chunks = _after_prefix(chunks, tail)
+                    elif response.status == 416 and offset:
+                        raise _StalePart("partial file longer than the file")
+                    elif response.status != 200:
+                        raise error_for_status(
+                            response.status, url, response.headers, self._wallclock()
+                        )
+                    else:
+                        offset = 0  # a full answer: the server ignored Range, or none was sent
+                    _check_type(job, response.content_type, url)
+                    written = await self._stream(part, chunks, append=offset > 0)
+        except _StalePart as exc:
+            await self._discard(part)
+            raise TransportError(f"{exc}, starting over: {redact(url)}", url=redact(url)) from exc
+        if total is not None and offset + written != total:
+            raise TransportError(
+                f"got {offset + written} of {total} bytes: {redact(url)}", url=redact(url)
+            )
+        try:
+            size, sha256 = await asyncio.to_thread(finish_file, part, final, job.asset, finish)
+        except OSError as exc:
+            raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
+        return Fetched(received=written, size=size, sha256=sha256)
+
+    async def _discard(self, part: Path) -> None:
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(part.unlink)
+
+    async def _stream(self, part: Path, chunks: AsyncIterator[bytes], *, append: bool) -> int:
+        written = 0
+        buffer = bytearray()
+        try:
+            async with self._opener(part, append) as out:
+                async for chunk in chunks:
+                    buffer += chunk
+                    if len(buffer) >= CHUNK_SIZE:
+                        await out.write(bytes(buffer))
+                        written += len(buffer)
+                        self._emit(BytesReceived(len(buffer)))
+                        buffer.clear()
+                if buffer:
+                    await out.write(bytes(buffer))
+                    written += len(buffer)
+                    self._emit(BytesReceived(len(buffer)))
+        except (aiohttp.ClientError, TimeoutError):
+            if buffer:  # keep what arrived: the retry resumes from it
+                await self._keep(part, bytes(buffer))
+            raise  # network trouble while reading: translated and retried by the caller
+        except OSError as exc:
+            await self._discard(part)
+            raise StorageError(f"cannot write {part}: {exc.strerror or exc}") from exc
+        return written
+
+    async def _keep(self, part: Path, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            async with self._opener(part, True) as out:
+                await out.write(data)
