@@ -8,9 +8,11 @@ run holds the lock; 130 interrupted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import traceback
 from dataclasses import dataclass
@@ -340,7 +342,9 @@ def command(
     interactive = sys.stderr.isatty() and not json_out and not debug
     log_handle: TextIO | None = None
     if log_file is not None:
+        log_file = log_file.expanduser()
         try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
             log_handle = log_file.open("a", encoding="utf-8")
         except OSError as exc:
             raise _fail(f"cannot open log file {log_file}: {exc.strerror}", ExitCode.USAGE) from exc
@@ -421,7 +425,7 @@ def _execute(job: _Job) -> ExitCode:
     reports: list[FrameReport] = []
     try:
         return asyncio.run(_main(job, reports))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM
         job.display.stop()
         for report in reports:
             if not report.interrupted:
@@ -445,8 +449,26 @@ def _execute(job: _Job) -> ExitCode:
         return ExitCode.FAILED
 
 
+def _overall(codes: list[ExitCode]) -> ExitCode:
+    """One exit code for several frames: a locked folder (another run is at work, which a
+    scheduler may treat as benign) never hides a real failure of another frame."""
+    real = [code for code in codes if code not in (ExitCode.OK, ExitCode.LOCKED)]
+    if real:
+        return max(real)
+    return ExitCode.LOCKED if ExitCode.LOCKED in codes else ExitCode.OK
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (systemctl stop, timeout, shutdown) stop the run as Ctrl-C does."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no such handler
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 async def _main(job: _Job, reports: list[FrameReport]) -> ExitCode:
     display = job.display
+    _stop_on_sigterm()
     try:
         async with Runner(job.settings, job.options, on_event=display.handle) as run:
             display.secrets.update(run.client.secrets())
@@ -456,7 +478,7 @@ async def _main(job: _Job, reports: list[FrameReport]) -> ExitCode:
             codes = [
                 await _frame(run, job.settings.frame(name), job, reports) for name in job.names
             ]
-            return max(codes, default=ExitCode.OK)
+            return _overall(codes)
     except AuthError as exc:
         display.error(str(exc))
         return ExitCode.LOGIN
@@ -465,10 +487,6 @@ async def _main(job: _Job, reports: list[FrameReport]) -> ExitCode:
             f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
         )
         return ExitCode.THROTTLED
-    except LockHeld as exc:
-        display.stop()
-        display.error(str(exc))
-        return ExitCode.LOCKED
     except AuraError as exc:
         display.error(str(exc))
         return ExitCode.FAILED
@@ -493,13 +511,6 @@ async def _frame(
     plan = None
     try:
         plan = await run.download(frame, report)
-    except NotFound:
-        display.error(_not_found(frame))
-        return ExitCode.NOT_FOUND
-    except StorageError as exc:
-        display.stop()
-        display.error(str(exc))
-        code = ExitCode.FAILED
     except asyncio.CancelledError:
         report.interrupted = True
         raise
@@ -507,11 +518,20 @@ async def _frame(
         display.stop()
         display.summary(report)
         raise
+    except (NotFound, LockHeld, StorageError) as exc:
+        # This frame cannot go on; the others of an --all run still can.
+        display.stop()
+        report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
+        display.error(report.error)
+        code = {NotFound: ExitCode.NOT_FOUND, LockHeld: ExitCode.LOCKED}.get(
+            type(exc), ExitCode.FAILED
+        )
     display.stop()
     if plan is not None and job.options.download.dry_run and not job.json_out:
         for planned in plan.jobs:
             sys.stdout.write(f"would download {frame.file_path / planned.relpath}\n")
-    display.summary(report)
+    if code in (ExitCode.OK, ExitCode.FAILED):
+        display.summary(report)
     if job.json_out:
         _print_json(report)
     return max(code, ExitCode.FAILED if report.failed else ExitCode.OK)

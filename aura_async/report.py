@@ -96,6 +96,8 @@ class FrameReport:
     duplicates: int = 0
     linked: int = 0
     interrupted: bool = False
+    error: str | None = None
+    """Why the frame could not be done (not found, folder locked, disk); None if it was."""
     failures: list[tuple[str, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
 
@@ -141,6 +143,7 @@ class FrameReport:
             "duplicates_linked": self.linked,
             "duplicates_skipped": self.duplicates,
             "interrupted": self.interrupted,
+            "error": self.error,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
             "removed": self.removed,
         }

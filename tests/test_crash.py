@@ -117,3 +117,15 @@ def test_ctrl_c_keeps_parts_and_prints_the_summary(
     for name, data in files_on_disk(root).items():
         if not name.endswith(".part"):
             assert data == expected[name]
+
+
+def test_sigterm_stops_like_ctrl_c(threaded_emulator: Emulator, tmp_path: Path) -> None:
+    """SIGTERM (systemctl stop, timeout) ends the run as Ctrl-C does: exit 130, a summary."""
+    config = write_config(threaded_emulator, tmp_path)
+    proc = start(config)
+    wait_for_files(tmp_path / "photos", 5, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "interrupted" in text.strip().splitlines()[-2]

@@ -33,9 +33,6 @@ PLIST = EXAMPLES / "launchd" / "com.example.aura-async.plist"
 WINDOWS = EXAMPLES / "windows" / "aura-async-task.cmd"
 EXAMPLE_FILES = [CRON, SERVICE, TIMER, PLIST, WINDOWS, EXAMPLES / "README.md"]
 
-PENDING = {"--until-found"}
-"""Options the examples mention as coming in another change; the comments say so."""
-
 # aura-async (or the Windows script's variable holding its path) followed by its arguments.
 COMMAND = re.compile(r"(?:aura-async(?:\.exe)?|%AURA_EXE%)(?=[\s\"\\`])(?P<args>.*)$", re.M)
 OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)")
@@ -221,18 +218,5 @@ class TestOptions:
         text = help_text()
         used = set().union(*(options_in(p.read_text(encoding="utf-8")) for p in EXAMPLE_FILES))
         assert {"--all", "--quiet", "--json", "--log-file"} <= used
-        missing = sorted(o for o in used - PENDING if not in_help(o, text))
+        missing = sorted(o for o in used if not in_help(o, text))
         assert missing == []
-
-    def test_every_scheduled_command_uses_only_existing_options(self) -> None:
-        """The commands the schedulers actually run use no option that is still pending."""
-        text = help_text()
-        with PLIST.open("rb") as f:
-            commands = [" ".join(plistlib.load(f)["ProgramArguments"][1:])]
-        commands += [schedule_and_command(line)[1] for line in cron_jobs()]
-        commands.append(unit(SERVICE)["Service"]["ExecStart"])
-        windows = WINDOWS.read_text(encoding="utf-8").splitlines()
-        commands += [line for line in windows if line.startswith("schtasks /Create")]
-        options = {o for command in commands for o in OPTION.findall(command)}
-        assert "--all" in options
-        assert sorted(o for o in options if not in_help(o, text)) == []

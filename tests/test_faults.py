@@ -253,3 +253,26 @@ def test_emulator_config_roundtrip(tmp_path: Path) -> None:
     assert config.throttle.rate == 5
     assert config.throttle.retry_after == "date"
     assert config.range_support is False
+
+
+def test_all_goes_on_past_a_locked_folder(tmp_path: Path) -> None:
+    """With --all, a frame whose folder is locked is reported and the next frame still runs;
+    the JSON line of the locked frame says why."""
+    import json
+
+    from aura_async.emulator.thread import emulator_in_thread
+
+    config = small_config()
+    config.frames.append(
+        FrameSpec(name="Cabin", photos=3, videos=0, live_photos=0, placeholders=0, hidden=0)
+    )
+    with emulator_in_thread(config) as emu:
+        path = write_config(emu, tmp_path)
+        with FolderLock(tmp_path / "photos"):
+            result = CliRunner().invoke(
+                app, ["--config", str(path), "--all", "--json", "--rate", "0"]
+            )
+    assert result.exit_code == ExitCode.LOCKED
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert "another aura-async run" in first["error"]
+    assert (second["frame"], second["downloaded"], second["error"]) == ("frame2", 3, None)
