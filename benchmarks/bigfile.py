@@ -1,0 +1,147 @@
+"""One big video: aura-async's throughput against curl's, and aura-async's peak memory.
+
+An emulator process serves a frame holding a single video of ``--size`` bytes (default
+1 GB) and nothing else. Each round fetches the clip with ``aura-async --videos-only`` (so
+the video's poster still is left out) and with ``curl`` from the same signed URL, into a
+fresh folder, in alternating order. It prints the median throughput of each, the median
+ratio aura-async/curl (target >= 0.9) and aura-async's peak RSS (target <= 100 MB), read
+from ``os.wait4``. curl missing: the throughput ratio is skipped, the RSS still measured.
+
+Usage::
+
+    python -m benchmarks.bigfile                  # 1 GB, 3 rounds
+    python -m benchmarks.bigfile --runs 5 --size 250000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import (
+    Sample,
+    aura_async_command,
+    default_workdir,
+    emulator_process,
+    list_jobs,
+    machine_line,
+    measure,
+    median,
+    write_config,
+)
+
+THROUGHPUT_TARGET = 0.9
+RSS_TARGET_MB = 100.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", "-n", type=int, default=3, help="rounds (default 3)")
+    p.add_argument("--size", type=int, default=10**9, help="video bytes (default 10**9)")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=default_workdir(),
+        help="where run folders go (default /dev/shm if present, else the system temp dir)",
+    )
+    return p
+
+
+def _check(folder: Path, size: int) -> str | None:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if len(files) != 1 or files[0].stat().st_size != size:
+        return f"expected one file of {size} B, found {[(p.name, p.stat().st_size) for p in files]}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rounds and print the report; exit 1 if a run failed."""
+    args = _parser().parse_args(argv)
+    aura = aura_async_command()
+    curl = shutil.which("curl")
+    print(f"# {machine_line()}")
+    print(f"# one video of {args.size} B, {args.runs} rounds")
+    if aura is None:
+        print("aura-async MISSING: install this package (pip install -e .)")
+        return 1
+    if curl is None:
+        print("peer curl MISSING: not on PATH (apt-get install curl); ratio skipped")
+    emulator_args = [
+        *("--photos", "0", "--videos", "1", "--live-photos", "0", "--placeholders", "0"),
+        *("--hidden", "0", "--extra-frames", "0", "--video-size", str(args.size)),
+    ]
+    samples: dict[str, list[Sample]] = {"aura-async": [], "curl": []}
+    failed = False
+    with (
+        tempfile.TemporaryDirectory(prefix="aura-bench-", dir=args.workdir) as tmp,
+        emulator_process(emulator_args) as info,
+    ):
+        work = Path(tmp)
+        jobs = list_jobs(info, stills=False)
+        if len(jobs) != 1:
+            print(f"error: the listing gave {len(jobs)} clips, expected 1")
+            return 1
+        commands = {
+            "aura-async": lambda folder: [
+                aura,
+                *("--config", str(write_config(info, folder.with_suffix(".ini"), folder))),
+                *("myframe", "--videos-only", "--rate", "0", "--quiet"),
+            ],
+        }
+        if curl is not None:
+            commands["curl"] = lambda folder: [
+                curl,
+                *("--silent", "--show-error", "--fail", "--output", "video.bin", jobs[0].url),
+            ]
+        names = list(commands)
+        for round_no in range(args.runs):
+            order = names if round_no % 2 == 0 else names[::-1]
+            for name in order:
+                folder = work / f"{name}-{round_no}"
+                folder.mkdir()
+                sample = measure(commands[name](folder), cwd=folder)
+                problem = _check(folder, args.size)
+                if sample.returncode != 0 or problem:
+                    failed = True
+                    print(f"round {round_no} {name}: exit {sample.returncode}; {problem}")
+                    print(sample.stderr)
+                samples[name].append(sample)
+                shutil.rmtree(folder)
+            print(
+                f"round {round_no + 1}/{args.runs}: "
+                + ", ".join(
+                    f"{n} {args.size / samples[n][-1].wall / 1e6:.0f} MB/s "
+                    f"(cpu {samples[n][-1].cpu:.2f}s, rss {samples[n][-1].maxrss_mb:.0f} MB)"
+                    for n in names
+                ),
+                flush=True,
+            )
+    print()
+    for name in names:
+        runs = samples[name]
+        print(
+            f"{name:<11} {median([args.size / s.wall / 1e6 for s in runs]):>6.0f} MB/s  "
+            f"cpu {median([s.cpu for s in runs]):.2f}s  "
+            f"peak RSS {median([s.maxrss_mb for s in runs]):.0f} MB (max "
+            f"{max(s.maxrss_mb for s in runs):.0f})"
+        )
+    print()
+    if "curl" in names:
+        ratio = median(
+            [c.wall / a.wall for a, c in zip(samples["aura-async"], samples["curl"], strict=True)]
+        )
+        verdict = "met" if ratio >= THROUGHPUT_TARGET else "MISSED"
+        print(f"throughput aura-async/curl x{ratio:.2f} (target >= {THROUGHPUT_TARGET}: {verdict})")
+    rss = max(s.maxrss_mb for s in samples["aura-async"])
+    verdict = "met" if rss <= RSS_TARGET_MB else "MISSED"
+    print(
+        f"aura-async peak RSS {rss:.0f} MB, worst run (target <= {RSS_TARGET_MB:.0f} MB: {verdict})"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

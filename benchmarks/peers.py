@@ -1,0 +1,274 @@
+"""aura-async against curl and aria2c: the same photos, the same emulator, the same concurrency.
+
+An emulator process serves one frame of ``--photos`` photos of ``--photo-size`` bytes (no
+videos, Live Photos, placeholders or hidden photos; no throttling). Each round runs every
+peer once, in a rotating order, into a fresh temporary folder:
+
+- ``aura-async --config CFG myframe -j J --rate 0 --quiet``
+- ``curl --parallel --parallel-max J --config LIST`` (``url``/``output`` pairs)
+- ``aria2c -j J --input-file LIST`` (``out=`` lines)
+
+over the image URLs that the listing API gives (``{image_url}/{user_id}/{file_name}``).
+Wall time is measured around each client process, CPU time is user + sys of that process
+and its children only (``os.wait4``). The script prints per-peer medians and, per peer, the
+median of the per-round ratios aura-async/peer, and whether the targets are met. A peer that
+is not installed is reported and skipped; nothing is installed here.
+
+Usage::
+
+    python -m benchmarks.peers                 # 1,000 x 200 KB photos, -j 8, 5 rounds
+    python -m benchmarks.peers --runs 9 --photos 2000 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aura_async.plan import Job
+from benchmarks.common import (
+    Sample,
+    aura_async_command,
+    default_workdir,
+    emulator_process,
+    list_jobs,
+    machine_line,
+    measure,
+    median,
+    process_cpu,
+    write_config,
+)
+
+# Targets of issue 6: aura-async's figure divided by the peer's must be at most this.
+WALL_TARGETS = {"curl": 1.1, "aria2c": 0.7}
+CPU_TARGETS = {"curl": 1.5, "aria2c": 1.0}
+CPU_STRICT = {"curl": False, "aria2c": True}  # "below aria2c" is a strict bound
+
+
+@dataclass
+class Peer:
+    """One client under test: how to build its command for a run folder."""
+
+    name: str
+    command: Callable[[Path], list[str]]
+    samples: list[Sample]
+    server_cpu: list[float]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", "-n", type=int, default=5, help="rounds (each peer once; default 5)")
+    p.add_argument("--photos", type=int, default=1000, help="photos in the frame (default 1000)")
+    p.add_argument(
+        "--photo-size", type=int, default=200 * 1024, help="bytes per photo (default 204800)"
+    )
+    p.add_argument("--concurrency", "-j", type=int, default=8, help="parallel downloads (8)")
+    p.add_argument(
+        "--peers",
+        default="aura-async,curl,aria2c",
+        help="comma-separated peers to run (default aura-async,curl,aria2c)",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=default_workdir(),
+        help="where run folders go (default /dev/shm if present, else the system temp dir)",
+    )
+    return p
+
+
+def _write_lists(jobs: list[Job], work: Path) -> tuple[Path, Path]:
+    curl_list = work / "curl.cfg"
+    aria_list = work / "aria2.txt"
+    with (
+        curl_list.open("w", encoding="utf-8") as curl,
+        aria_list.open("w", encoding="utf-8") as aria,
+    ):
+        for job in jobs:
+            curl.write(f'url = "{job.url}"\noutput = "{job.relpath}"\n')
+            aria.write(f"{job.url}\n  out={job.relpath}\n")
+    return curl_list, aria_list
+
+
+def _config_path(folder: Path) -> Path:
+    return folder.with_name(f"{folder.name}.ini")
+
+
+def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
+    curl_list, aria_list = _write_lists(jobs, work)
+    j = str(args.concurrency)
+    peers: list[Peer] = []
+    aura = aura_async_command()
+    if aura is None:
+        print("peer aura-async MISSING: install this package (pip install -e .)")
+    else:
+        peers.append(
+            Peer(
+                "aura-async",
+                lambda folder: [
+                    aura,
+                    "--config",
+                    str(_config_path(folder)),
+                    "myframe",
+                    "-j",
+                    j,
+                    "--rate",
+                    "0",
+                    "--quiet",
+                ],
+                [],
+                [],
+            )
+        )
+
+    curl = shutil.which("curl")
+    if curl is None:
+        print("peer curl MISSING: not on PATH (apt-get install curl); skipped")
+    else:
+        peers.append(
+            Peer(
+                "curl",
+                lambda _folder: [
+                    curl,
+                    "--silent",
+                    "--show-error",
+                    "--no-progress-meter",
+                    "--fail",
+                    "--parallel",
+                    "--parallel-max",
+                    j,
+                    "--config",
+                    str(curl_list),
+                ],
+                [],
+                [],
+            )
+        )
+    aria2c = shutil.which("aria2c")
+    if aria2c is None:
+        print("peer aria2c MISSING: not on PATH (apt-get install aria2); skipped")
+    else:
+        peers.append(
+            Peer(
+                "aria2c",
+                lambda folder: [
+                    aria2c,
+                    "--quiet",
+                    "-j",
+                    j,
+                    "--dir",
+                    str(folder),
+                    "--input-file",
+                    str(aria_list),
+                ],
+                [],
+                [],
+            )
+        )
+    wanted = set(args.peers.split(","))
+    return [peer for peer in peers if peer.name in wanted]
+
+
+def _check_folder(folder: Path, jobs: list[Job], size: int) -> str | None:
+    names = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+    missing = [job.relpath for job in jobs if names.get(job.relpath) != size]
+    if missing:
+        return f"{len(missing)} of {len(jobs)} files missing or of the wrong size"
+    return None
+
+
+def _ratio_line(name: str, walls: list[float], cpus: list[float]) -> tuple[str, bool, bool]:
+    wall, cpu = median(walls), median(cpus)
+    wall_ok = wall <= WALL_TARGETS[name]
+    cpu_ok = cpu < CPU_TARGETS[name] if CPU_STRICT[name] else cpu <= CPU_TARGETS[name]
+    cpu_rel = "<" if CPU_STRICT[name] else "<="
+    line = (
+        f"aura-async/{name:<7} wall x{wall:.2f} (target <= {WALL_TARGETS[name]}: "
+        f"{'met' if wall_ok else 'MISSED'})  cpu x{cpu:.2f} (target {cpu_rel} "
+        f"{CPU_TARGETS[name]}: {'met' if cpu_ok else 'MISSED'})"
+    )
+    return line, wall_ok, cpu_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rounds and print the report; exit 1 if a run failed."""
+    args = _parser().parse_args(argv)
+    emulator_args = [
+        *("--photos", str(args.photos), "--videos", "0", "--live-photos", "0"),
+        *("--placeholders", "0", "--hidden", "0", "--extra-frames", "0"),
+        *("--photo-size", str(args.photo_size)),
+    ]
+    print(f"# {machine_line()}")
+    print(
+        f"# {args.photos} photos x {args.photo_size} B, concurrency {args.concurrency}, "
+        f"{args.runs} rounds, run folders under {args.workdir or tempfile.gettempdir()}"
+    )
+    failed = False
+    with (
+        tempfile.TemporaryDirectory(prefix="aura-bench-", dir=args.workdir) as tmp,
+        emulator_process(emulator_args) as info,
+    ):
+        work = Path(tmp)
+        jobs = list_jobs(info)
+        if len(jobs) != args.photos:
+            print(f"error: the listing gave {len(jobs)} files, expected {args.photos}")
+            return 1
+        peers = _peers(args, work, jobs)
+        for round_no in range(args.runs):
+            shift = round_no % len(peers)
+            for peer in peers[shift:] + peers[:shift]:
+                folder = work / f"{peer.name}-{round_no}"
+                folder.mkdir()
+                write_config(info, _config_path(folder), folder)
+                server_before = process_cpu(info.pid)
+                sample = measure(peer.command(folder), cwd=folder)
+                peer.server_cpu.append(process_cpu(info.pid) - server_before)
+                problem = _check_folder(folder, jobs, args.photo_size)
+                if sample.returncode != 0 or problem:
+                    failed = True
+                    print(f"run {round_no} {peer.name}: exit {sample.returncode}; {problem}")
+                    print(sample.stderr)
+                peer.samples.append(sample)
+                shutil.rmtree(folder)
+            print(
+                f"round {round_no + 1}/{args.runs}: "
+                + ", ".join(
+                    f"{p.name} {p.samples[-1].wall:.2f}s/{p.samples[-1].cpu:.2f}s cpu"
+                    for p in peers
+                ),
+                flush=True,
+            )
+    print()
+    print(f"{'peer':<11} {'wall':>7} {'cpu':>7} {'peak RSS':>9} {'server cpu':>11}  (medians)")
+    for peer in peers:
+        print(
+            f"{peer.name:<11} {median([s.wall for s in peer.samples]):>6.2f}s "
+            f"{median([s.cpu for s in peer.samples]):>6.2f}s "
+            f"{median([s.maxrss_mb for s in peer.samples]):>6.0f} MB "
+            f"{median(peer.server_cpu):>10.2f}s"
+        )
+    by_name = {peer.name: peer for peer in peers}
+    aura = by_name.get("aura-async")
+    print()
+    if aura is None:
+        print("aura-async is missing: no ratios")
+        return 1
+    for name in ("curl", "aria2c"):
+        other = by_name.get(name)
+        if other is None:
+            why = "not selected" if name not in args.peers.split(",") else f"{name} is missing"
+            print(f"aura-async/{name:<7} not measured: {why}")
+            continue
+        walls = [a.wall / b.wall for a, b in zip(aura.samples, other.samples, strict=True)]
+        cpus = [a.cpu / b.cpu for a, b in zip(aura.samples, other.samples, strict=True)]
+        print(_ratio_line(name, walls, cpus)[0])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
