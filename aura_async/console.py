@@ -77,6 +77,8 @@ class Display:
         return text
 
     def _line(self, level: str, message: str, *, show: bool) -> None:
+        if not show and self.log_file is None:
+            return  # nobody reads this line: skip building it
         message = self.redact(message)
         stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
         plain = f"{stamp} {level:<7} {message}"
