@@ -28,7 +28,6 @@ from .client import Timeouts
 from .config import FrameConfig, Settings, default_config_path, load_settings
 from .console import Display
 from .downloader import DownloadOptions
-from .emulator import Emulator, EmulatorConfig, FrameSpec
 from .exceptions import (
     AuraError,
     AuthError,
@@ -620,6 +619,9 @@ async def _list_frames(run: Runner, job: _Job) -> None:
 
 
 def _demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:
+    # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
+    from .emulator import Emulator, EmulatorConfig, FrameSpec
+
     async def run() -> ExitCode:
         config = EmulatorConfig(
             frames=[
