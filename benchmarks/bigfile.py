@@ -24,7 +24,6 @@ from pathlib import Path
 from benchmarks.common import (
     Sample,
     aura_async_command,
-    default_workdir,
     emulator_process,
     list_jobs,
     machine_line,
@@ -44,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workdir",
         type=Path,
-        default=default_workdir(),
-        help="where run folders go (default /dev/shm if present, else the system temp dir)",
+        default=None,
+        help="where run folders go (default: the system temp dir; /dev/shm keeps disk "
+        "writeback out of the figures)",
     )
     return p
 
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     aura = aura_async_command()
     curl = shutil.which("curl")
     print(f"# {machine_line()}")
-    print(f"# one video of {args.size} B, {args.runs} rounds")
+    where = args.workdir or tempfile.gettempdir()
+    print(f"# one video of {args.size} B, {args.runs} rounds, run folders under {where}")
     if aura is None:
         print("aura-async MISSING: install this package (pip install -e .)")
         return 1

@@ -36,7 +36,6 @@ __all__ = [
     "EmulatorInfo",
     "Sample",
     "aura_async_command",
-    "default_workdir",
     "emulator_process",
     "list_jobs",
     "machine_line",
@@ -210,12 +209,6 @@ def process_cpu(pid: int) -> float:
         return float("nan")
     fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def default_workdir() -> Path | None:
-    """``/dev/shm`` when it exists (tmpfs: disk writeback is not measured), else ``None``."""
-    shm = Path("/dev/shm")  # noqa: S108 - a fixed, well-known tmpfs mount, used via mkdtemp
-    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def median(values: Sequence[float]) -> float:

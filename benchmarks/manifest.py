@@ -28,7 +28,6 @@ from pathlib import Path
 from benchmarks.common import (
     Sample,
     aura_async_command,
-    default_workdir,
     emulator_process,
     list_jobs,
     machine_line,
@@ -48,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workdir",
         type=Path,
-        default=default_workdir(),
-        help="where the folder goes (default /dev/shm if present, else the system temp dir)",
+        default=None,
+        help="where the folder goes (default: the system temp dir; /dev/shm keeps disk "
+        "writeback out of the figures)",
     )
     return p
 

@@ -34,7 +34,6 @@ from aura_async.plan import Job
 from benchmarks.common import (
     Sample,
     aura_async_command,
-    default_workdir,
     emulator_process,
     list_jobs,
     machine_line,
@@ -76,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workdir",
         type=Path,
-        default=default_workdir(),
-        help="where run folders go (default /dev/shm if present, else the system temp dir)",
+        default=None,
+        help="where run folders go (default: the system temp dir; /dev/shm keeps disk "
+        "writeback out of the figures)",
     )
     return p
 
