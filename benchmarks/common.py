@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +59,8 @@ class EmulatorInfo:
     password: str
     frame_id: str
     pid: int
+    exit_status: Callable[[], str | None]
+    """``None`` while the emulator runs; else how it ended and the tail of its stderr."""
 
 
 @dataclass(frozen=True)
@@ -98,29 +100,38 @@ def emulator_process(args: Sequence[str]) -> Iterator[EmulatorInfo]:
     Throttling is off unless ``args`` switch it on; the first frame is the one served.
     """
     command = [sys.executable, "-m", "aura_async.emulator", "--host", "127.0.0.1", "--port", "0"]
-    proc = subprocess.Popen(
-        [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        values = _parse_config(proc.stdout)
-        yield EmulatorInfo(
-            api_url=values["api_url"],
-            image_url=values["image_url"],
-            email=values["email"],
-            password=values["password"],
-            frame_id=values["frame_id"],
-            pid=proc.pid,
-        )
-    finally:
-        proc.send_signal(signal.SIGINT)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=errors, text=True)
+
+        def exit_status() -> str | None:
+            code = proc.poll()
+            if code is None:
+                return None
+            errors.seek(0)
+            tail = errors.read()[-2000:].decode(errors="replace")
+            return f"the emulator process exited with code {code} (killed from outside?)\n{tail}"
+
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+            assert proc.stdout is not None
+            values = _parse_config(proc.stdout)
+            yield EmulatorInfo(
+                api_url=values["api_url"],
+                image_url=values["image_url"],
+                email=values["email"],
+                password=values["password"],
+                frame_id=values["frame_id"],
+                pid=proc.pid,
+                exit_status=exit_status,
+            )
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _request(url: str, headers: dict[str, str], body: bytes | None = None) -> Any:

@@ -81,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         *("--photo-size", str(args.photo_size)),
     ]
     samples: dict[str, list[Sample]] = {"count": [], "no-op rerun": []}
-    failed = False
     with (
         tempfile.TemporaryDirectory(prefix="aura-bench-", dir=args.workdir) as tmp,
         emulator_process(emulator_args) as info,
@@ -104,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, command in commands.items():
                 sample = measure(command)
                 if sample.returncode != 0:
-                    failed = True
-                    print(f"round {round_no} {name}: exit {sample.returncode}\n{sample.stderr}")
+                    print(f"round {round_no + 1} {name}: exit {sample.returncode}")
+                    print(sample.stderr[-1000:], info.exit_status() or "", sep="\n")
+                    print("stopping: no figures from a failed run")
+                    return 1
                 samples[name].append(sample)
             print(
                 f"round {round_no + 1}/{args.runs}: "
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cpu {median([s.cpu for s in runs]):.2f}s  "
             f"peak RSS {rss:.0f} MB worst run (target <= {RSS_TARGET_MB:.0f} MB: {verdict})"
         )
-    return 1 if failed else 0
+    return 0
 
 
 if __name__ == "__main__":

@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         peers = _peers(args, work, jobs)
         for round_no in range(args.runs):
+            samples: dict[str, Sample] = {}
+            server: dict[str, float] = {}
+            ok = True
             shift = round_no % len(peers)
             for peer in peers[shift:] + peers[:shift]:
                 folder = work / f"{peer.name}-{round_no}"
@@ -227,14 +230,26 @@ def main(argv: list[str] | None = None) -> int:
                 write_config(info, _config_path(folder), folder)
                 server_before = process_cpu(info.pid)
                 sample = measure(peer.command(folder), cwd=folder)
-                peer.server_cpu.append(process_cpu(info.pid) - server_before)
+                server[peer.name] = process_cpu(info.pid) - server_before
                 problem = _check_folder(folder, jobs, args.photo_size)
                 if sample.returncode != 0 or problem:
-                    failed = True
-                    print(f"run {round_no} {peer.name}: exit {sample.returncode}; {problem}")
-                    print(sample.stderr)
-                peer.samples.append(sample)
+                    ok = False
+                    print(f"round {round_no + 1} {peer.name}: exit {sample.returncode}; {problem}")
+                    print(sample.stderr[-1000:])
+                samples[peer.name] = sample
                 shutil.rmtree(folder)
+            ended = info.exit_status()
+            if ended is not None:
+                print(f"round {round_no + 1}: {ended}\nstopping; this round is dropped")
+                failed = True
+                break
+            if not ok:
+                failed = True
+                print(f"round {round_no + 1}: dropped (a run failed)")
+                continue
+            for peer in peers:
+                peer.samples.append(samples[peer.name])
+                peer.server_cpu.append(server[peer.name])
             print(
                 f"round {round_no + 1}/{args.runs}: "
                 + ", ".join(
@@ -244,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     print()
+    if not peers or not peers[0].samples:
+        print("no complete round: no figures")
+        return 1
+    print(f"{len(peers[0].samples)} complete rounds")
     print(f"{'peer':<11} {'wall':>7} {'cpu':>7} {'peak RSS':>9} {'server cpu':>11}  (medians)")
     for peer in peers:
         print(
