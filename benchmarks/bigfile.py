@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             [c.wall / a.wall for a, c in zip(samples["aura-async"], samples["curl"], strict=True)]
         )
         verdict = "met" if ratio >= THROUGHPUT_TARGET else "MISSED"
-        print(f"throughput aura-async/curl x{ratio:.2f} (target >= {THROUGHPUT_TARGET}: {verdict})")
+        print(f"throughput aura-async/curl x{ratio:.3f} (target >= {THROUGHPUT_TARGET}: {verdict})")
     rss = max(s.maxrss_mb for s in samples["aura-async"])
     verdict = "met" if rss <= RSS_TARGET_MB else "MISSED"
     print(

@@ -188,8 +188,8 @@ def _ratio_line(name: str, walls: list[float], cpus: list[float]) -> tuple[str, 
     cpu_ok = cpu < CPU_TARGETS[name] if CPU_STRICT[name] else cpu <= CPU_TARGETS[name]
     cpu_rel = "<" if CPU_STRICT[name] else "<="
     line = (
-        f"aura-async/{name:<7} wall x{wall:.2f} (target <= {WALL_TARGETS[name]}: "
-        f"{'met' if wall_ok else 'MISSED'})  cpu x{cpu:.2f} (target {cpu_rel} "
+        f"aura-async/{name:<7} wall x{wall:.3f} (target <= {WALL_TARGETS[name]}: "
+        f"{'met' if wall_ok else 'MISSED'})  cpu x{cpu:.3f} (target {cpu_rel} "
         f"{CPU_TARGETS[name]}: {'met' if cpu_ok else 'MISSED'})"
     )
     return line, wall_ok, cpu_ok
