@@ -47,13 +47,15 @@ def sha256_file(path: Path, chunk_size: int = HASH_CHUNK) -> str:
     return digest.hexdigest()
 
 
-def scan_relpaths(folder: Path) -> dict[str, list[str]]:
+def scan_relpaths(folder: Path, parts: set[str] | None = None) -> dict[str, list[str]]:
     """Where each file name occurs in ``folder``, at any depth (year or template folders).
 
     Hidden entries (such as ``.aura-async/``) and ``.part`` files do not count.
 
     Args:
         folder: the frame's download folder; a missing folder holds nothing.
+        parts: when given, receives the relpaths of the ``.part`` files found (without
+            the suffix), so resumable downloads are known without looking again.
 
     Returns:
         ``{name: [relpath, ...]}``, POSIX relpaths, shallower places first, then in name
@@ -75,8 +77,12 @@ def scan_relpaths(folder: Path) -> dict[str, list[str]]:
                         continue  # the state's own .aura-async/ among them
                     if entry.is_dir(follow_symlinks=False):
                         pending.append((f"{prefix}{entry.name}/", entry.path))
-                    elif entry.is_file() and not entry.name.endswith(PART_SUFFIX):
+                    elif not entry.is_file():
+                        continue
+                    elif not entry.name.endswith(PART_SUFFIX):
                         found.setdefault(entry.name, []).append(prefix + entry.name)
+                    elif parts is not None:
+                        parts.add(prefix + entry.name[: -len(PART_SUFFIX)])
     except OSError as exc:
         raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
     return found

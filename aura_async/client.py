@@ -59,24 +59,29 @@ def redact(url: str) -> str:
 @contextmanager
 def translate_errors(url: str) -> Iterator[None]:
     """Re-raise aiohttp, timeout and JSON errors met inside as our exceptions."""
-    where = redact(url)
     try:
         yield
     except TimeoutError as exc:
+        where = redact(url)  # only on failure: this wraps every request
         raise TransportError(f"timed out: {where}", url=where) from exc
     except aiohttp.ClientPayloadError as exc:
+        where = redact(url)
         raise TransportError(f"response cut short: {where}", url=where) from exc
     except aiohttp.ClientResponseError as exc:
+        where = redact(url)
         raise ProtocolError(
             f"bad response ({exc.message}): {where}", url=where, status=exc.status
         ) from exc
     except aiohttp.InvalidURL as exc:
+        where = redact(url)
         raise ProtocolError(f"invalid URL: {where}", url=where) from exc
     except aiohttp.ClientError as exc:
+        where = redact(url)
         raise TransportError(
             f"connection failed ({type(exc).__name__}): {where}", url=where
         ) from exc
     except json.JSONDecodeError as exc:
+        where = redact(url)
         raise TransportError(f"malformed JSON from {where}", url=where) from exc
 
 

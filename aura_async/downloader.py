@@ -32,7 +32,7 @@ from .exceptions import (
     RateLimited,
     StorageError,
 )
-from .fetch import Fetcher, Finish, Opener, open_part, write_atomic
+from .fetch import Fetched, Fetcher, Finish, Opener, open_part, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
@@ -124,6 +124,7 @@ class Downloader:
         self._fresh_urls: dict[str, str] = {}
         self._refresh_lock = asyncio.Lock()
         self._folders: set[Path] = set()
+        self._parts: set[str] = set()  # .part files the folder scan found: resumable
 
     async def list_assets(self, frame: FrameConfig) -> list[Asset]:
         """The frame's whole listing, every page.
@@ -179,7 +180,8 @@ class Downloader:
     async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
         now = self._wallclock()
         records = await asyncio.to_thread(state.files) if state else {}
-        found = await asyncio.to_thread(scan_relpaths, frame.file_path)
+        self._parts.clear()
+        found = await asyncio.to_thread(scan_relpaths, frame.file_path, self._parts)
         if state is not None:
             self.limiter.resume(await asyncio.to_thread(state.get_value, RATE_KEY))
         throttles_before = self.limiter.throttles
@@ -353,19 +355,26 @@ class Downloader:
             raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from exc
         self._folders.add(folder)
 
-    async def _fetch(self, frame: FrameConfig, job: Job, report: FrameReport, final: Path) -> Any:
+    async def _fetch(
+        self, frame: FrameConfig, job: Job, report: FrameReport, final: Path
+    ) -> Fetched:
         url = job.url
         refreshed = False
         finish = self._finish_for(frame, job)
+        maybe_part = job.relpath in self._parts
         while True:
             try:
                 async for attempt in retrying(self.options.policy, sleep=self._sleep):
                     with attempt:
                         await self.limiter.acquire()
                         try:
-                            fetched = await self._fetcher.fetch(job, url, final, finish)
-                        except RateLimited as exc:
-                            self._throttled(exc, report)
+                            fetched = await self._fetcher.fetch(
+                                job, url, final, finish, maybe_part=maybe_part
+                            )
+                        except ApiError as exc:
+                            maybe_part = True  # a failed attempt may have left a .part
+                            if isinstance(exc, RateLimited):
+                                self._throttled(exc, report)
                             raise
                         self.limiter.on_success()
                         return fetched

@@ -25,9 +25,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import BinaryIO, Protocol
 
-import aiofiles
 import aiohttp
 
 from .client import error_for_status, redact, translate_errors
@@ -37,17 +37,26 @@ from .models import Asset, MediaKind
 from .plan import Job
 from .report import BytesReceived, EventHandler
 
-__all__ = ["CHUNK_SIZE", "PART_SUFFIX", "Fetcher", "Finish", "Opener", "Writer"]
+__all__ = [
+    "CHUNK_SIZE",
+    "PART_SUFFIX",
+    "Fetched",
+    "Fetcher",
+    "Finish",
+    "Opener",
+    "PartWriter",
+    "Writer",
+]
 
 PART_SUFFIX = ".part"
-CHUNK_SIZE = 256 * 1024
-"""Bytes buffered before each write: few thread hops per file, little memory per worker."""
+CHUNK_SIZE = 1024 * 1024
+"""Bytes buffered before each write: one thread hop per MiB (benchmarks/bigfile.py)."""
 RESUME_OVERLAP = 16 * 1024
 """Bytes of an existing ``.part`` fetched again and compared before resuming it."""
 
 
 class Writer(Protocol):
-    """What the fetcher needs of an open file (aiofiles' async file object fits)."""
+    """What the fetcher needs of an open file (aiofiles' async file object fits too)."""
 
     async def write(self, data: bytes, /) -> int: ...
 
@@ -56,9 +65,89 @@ Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 """Opens a ``.part`` file for writing: ``opener(path, append)``."""
 
 
+class PartWriter:
+    """Writes a ``.part`` file off the event loop in as few thread hops as possible.
+
+    aiofiles spends a worker-thread round trip on ``open``, one per ``write`` and one on
+    ``close``: three for a photo that arrives in one chunk. This writer holds each chunk
+    back until the next one (or the close) and hands it to the thread together with that
+    step, so a one-chunk photo costs one round trip and a big video one per chunk. It also
+    hashes what it writes (SHA-256, seeded with the existing bytes when appending), so the
+    finished file need not be read again, and it can run the finishing step (:func:`finish_file`:
+    dates, rename) in that same round trip: set :attr:`then` before leaving the block. At
+    most one chunk is held back.
+    """
+
+    def __init__(self, path: Path, append: bool) -> None:
+        self.path = path
+        self.append = append
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self._file: BinaryIO | None = None
+        self._pending: bytes | None = None
+        self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
+        """Run after a successful close, in the same thread hop, with ``(size, sha256)``."""
+        self.result: tuple[int, str] | None = None
+
+    async def __aenter__(self) -> PartWriter:
+        return self
+
+    async def write(self, data: bytes, /) -> int:
+        """Queue ``data``; the chunk queued before it is written now, off the loop."""
+        pending, self._pending = self._pending, data
+        if pending is not None:
+            await asyncio.to_thread(self._write, pending)
+        return len(data)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pending, self._pending = self._pending, None
+        if exc_type is None:
+            self.result = await asyncio.to_thread(self._close_then, pending)
+            return
+        with contextlib.suppress(OSError):  # keep what arrived; the first error is the news
+            await asyncio.to_thread(self._close, pending)
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            if self.append:
+                with self.path.open("rb") as existing:
+                    while chunk := existing.read(1 << 20):
+                        self.digest.update(chunk)
+                        self.size += len(chunk)
+            self._file = self.path.open("ab" if self.append else "wb")
+        return self._file
+
+    def _write(self, data: bytes) -> None:
+        self._open().write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def _close_then(self, pending: bytes | None) -> tuple[int, str]:
+        self._close(pending)
+        known = self.size, self.digest.hexdigest()
+        return self.then(known) if self.then is not None else known
+
+    def _close(self, pending: bytes | None) -> None:
+        try:
+            out = self._open()  # an empty body still leaves an (empty) file
+            if pending is not None:
+                out.write(pending)
+                self.digest.update(pending)
+                self.size += len(pending)
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
 def open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
-    """The default :data:`Opener`: aiofiles, appending or truncating."""
-    return aiofiles.open(path, "ab" if append else "wb")
+    """The default :data:`Opener`: a :class:`PartWriter`."""
+    return PartWriter(path, append)
 
 
 @dataclass(frozen=True)
@@ -144,13 +233,22 @@ def write_atomic(path: Path, content: bytes) -> None:
     temp.replace(path)
 
 
-def finish_file(part: Path, final: Path, asset: Asset, finish: Finish) -> tuple[int, str]:
+def finish_file(
+    part: Path, final: Path, asset: Asset, finish: Finish, known: tuple[int, str] | None = None
+) -> tuple[int, str]:
     """Finish a verified ``.part`` and rename it; returns ``(size, sha256)`` of the final bytes.
+
+    Args:
+        part: the complete ``.part`` file.
+        final: its final name.
+        asset: the asset (EXIF values, the mtime).
+        finish: what to add (EXIF, sidecars).
+        known: the part's size and SHA-256 if the writer computed them (else it is read).
 
     Blocking: run it in a thread.
     """
-    data = part.read_bytes() if finish.exif else None
-    if data is not None:
+    if finish.exif:
+        data = part.read_bytes()
         changed = add_exif(
             data,
             taken_at=asset.taken_at,
@@ -160,17 +258,13 @@ def finish_file(part: Path, final: Path, asset: Asset, finish: Finish) -> tuple[
         )
         if changed is not data:
             part.write_bytes(changed)
-            data = changed
-    digest = hashlib.sha256()
-    size = 0
-    if data is not None:
-        digest.update(data)
-        size = len(data)
-    else:
+            known = len(changed), hashlib.sha256(changed).hexdigest()
+    if known is None:
+        digest = hashlib.sha256()
         with part.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
-                size += len(chunk)
+        known = part.stat().st_size, digest.hexdigest()
     mtime = taken_at_timestamp(asset.taken_at)
     if mtime is not None:
         with contextlib.suppress(OSError, OverflowError, ValueError):
@@ -178,7 +272,7 @@ def finish_file(part: Path, final: Path, asset: Asset, finish: Finish) -> tuple[
     part.replace(final)
     for suffix, content in finish.sidecars:
         write_atomic(final.with_name(final.name + suffix), content)
-    return size, digest.hexdigest()
+    return known
 
 
 def _check_type(job: Job, content_type: str, url: str) -> None:
@@ -223,22 +317,32 @@ class Fetcher:
         self._opener = opener
         self._wallclock = wallclock
 
-    async def fetch(self, job: Job, url: str, final: Path, finish: Finish) -> Fetched:
+    async def fetch(
+        self, job: Job, url: str, final: Path, finish: Finish, *, maybe_part: bool = True
+    ) -> Fetched:
         """Fetch ``url`` into ``final``.
+
+        Args:
+            job: the file.
+            url: where from (a refreshed URL for an expired clip).
+            final: where to.
+            finish: what to add before the rename.
+            maybe_part: a ``.part`` may exist; ``False`` (the folder scan saw none, and no
+                attempt has failed yet) saves a look at the disk.
 
         Raises:
             ApiError: HTTP or transport trouble (the caller's retry policy decides).
             StorageError: the file cannot be written.
         """
         part = final.with_name(final.name + PART_SUFFIX)
-        offset = await asyncio.to_thread(_part_size, part)
+        offset = await asyncio.to_thread(_part_size, part) if maybe_part else 0
         overlap = min(offset, RESUME_OVERLAP)
         headers = {"Range": f"bytes={offset - overlap}-"} if offset else None
         try:
             with translate_errors(url):
                 async with self.session.get(url, headers=headers) as response:
                     total = response.content_length
-                    chunks: AsyncIterator[bytes] = response.content.iter_chunked(CHUNK_SIZE)
+                    chunks: AsyncIterator[bytes] = response.content.iter_any()
                     if response.status == 206 and offset:
                         span = _content_range(response.headers.get("Content-Range"))
                         if span is None or span[0] != offset - overlap or span[1] <= offset:
@@ -255,48 +359,74 @@ class Fetcher:
                     else:
                         offset = 0  # a full answer: the server ignored Range, or none was sent
                     _check_type(job, response.content_type, url)
-                    written = await self._stream(part, chunks, append=offset > 0)
+                    expected = None if total is None else total - offset
+                    written, done = await self._stream(
+                        part,
+                        chunks,
+                        append=offset > 0,
+                        expected=expected,
+                        then=lambda known: finish_file(part, final, job.asset, finish, known),
+                    )
         except _StalePart as exc:
             await self._discard(part)
             raise TransportError(f"{exc}, starting over: {redact(url)}", url=redact(url)) from exc
-        if total is not None and offset + written != total:
-            raise TransportError(
-                f"got {offset + written} of {total} bytes: {redact(url)}", url=redact(url)
-            )
-        try:
-            size, sha256 = await asyncio.to_thread(finish_file, part, final, job.asset, finish)
-        except OSError as exc:
-            raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
+        if done is None:  # the writer could not finish the file itself
+            try:
+                done = await asyncio.to_thread(finish_file, part, final, job.asset, finish)
+            except OSError as exc:
+                raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
+        size, sha256 = done
         return Fetched(received=written, size=size, sha256=sha256)
 
     async def _discard(self, part: Path) -> None:
         with contextlib.suppress(OSError):
             await asyncio.to_thread(part.unlink)
 
-    async def _stream(self, part: Path, chunks: AsyncIterator[bytes], *, append: bool) -> int:
+    async def _stream(
+        self,
+        part: Path,
+        chunks: AsyncIterator[bytes],
+        *,
+        append: bool,
+        expected: int | None,
+        then: Callable[[tuple[int, str]], tuple[int, str]],
+    ) -> tuple[int, tuple[int, str] | None]:
+        """Write the body to ``part``, check its length, and finish it when the writer can
+        (see :class:`PartWriter`).
+
+        Returns:
+            The bytes received, and the final ``(size, sha256)`` if the file was finished.
+        """
         written = 0
-        buffer = bytearray()
+        buffer: list[bytes] = []
+        buffered = 0
         try:
             async with self._opener(part, append) as out:
                 async for chunk in chunks:
-                    buffer += chunk
-                    if len(buffer) >= CHUNK_SIZE:
-                        await out.write(bytes(buffer))
-                        written += len(buffer)
-                        self._emit(BytesReceived(len(buffer)))
-                        buffer.clear()
+                    buffer.append(chunk)
+                    buffered += len(chunk)
+                    if buffered >= CHUNK_SIZE:
+                        await out.write(b"".join(buffer))  # one copy per write
+                        written += buffered
+                        self._emit(BytesReceived(buffered))
+                        buffer, buffered = [], 0
                 if buffer:
-                    await out.write(bytes(buffer))
-                    written += len(buffer)
-                    self._emit(BytesReceived(len(buffer)))
+                    await out.write(b"".join(buffer))
+                    written += buffered
+                    self._emit(BytesReceived(buffered))
+                    buffer, buffered = [], 0
+                if expected is not None and written != expected:
+                    raise TransportError(f"got {written} of {expected} bytes")
+                if isinstance(out, PartWriter):
+                    out.then = then
         except (aiohttp.ClientError, TimeoutError):
             if buffer:  # keep what arrived: the retry resumes from it
-                await self._keep(part, bytes(buffer))
+                await self._keep(part, b"".join(buffer))
             raise  # network trouble while reading: translated and retried by the caller
         except OSError as exc:
             await self._discard(part)
             raise StorageError(f"cannot write {part}: {exc.strerror or exc}") from exc
-        return written
+        return written, out.result if isinstance(out, PartWriter) else None
 
     async def _keep(self, part: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):

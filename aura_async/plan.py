@@ -2,8 +2,8 @@
 
 Nothing here touches the disk or the network. The caller passes what the download folder
 holds (file names and where they are, from :func:`aura_async.adoption.scan_relpaths`) and
-what the folder's state database remembers; :func:`plan_assets` sorts every file of the
-listing into exactly one bucket:
+what the folder's state database remembers; :class:`Planner` sorts every file of the
+listing into exactly one bucket (:class:`Planner` does it asset by asset):
 
 ========== =================================================================================
 jobs       to download
@@ -19,10 +19,9 @@ excluded   left out by the selection (kind, dates, uploader)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 from urllib.parse import quote
 
 from .models import Asset, MediaKind
@@ -37,7 +36,6 @@ __all__ = [
     "Selection",
     "asset_jobs",
     "image_url",
-    "plan_assets",
 ]
 
 Key = tuple[str, str]
@@ -245,11 +243,3 @@ class Planner:
             plan.jobs.append(job)
         if md5:
             self.by_md5.setdefault(md5, here)
-
-
-def plan_assets(assets: Iterable[Asset], **options: Any) -> Plan:
-    """Plan a whole listing at once; ``options`` are those of :class:`Planner`."""
-    planner = Planner(**options)
-    for asset in assets:
-        planner.add(asset)
-    return planner.plan

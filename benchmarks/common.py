@@ -30,7 +30,7 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 from aura_async.models import parse_asset_page, parse_login
-from aura_async.plan import Job, Selection, plan_assets
+from aura_async.plan import Job, Planner, Selection
 
 __all__ = [
     "EmulatorInfo",
@@ -160,14 +160,10 @@ def list_jobs(info: EmulatorInfo, *, stills: bool = True, clips: bool = True) ->
         cursor = page.next_cursor
         if not cursor or not page.assets:
             break
-    plan = plan_assets(
-        assets,
-        image_base=info.image_url,
-        years=False,
-        selection=Selection(stills=stills, clips=clips),
-        present_names=(),
-    )
-    return plan.jobs
+    planner = Planner(image_base=info.image_url, selection=Selection(stills=stills, clips=clips))
+    for asset in assets:
+        planner.add(asset)
+    return planner.plan.jobs
 
 
 def write_config(info: EmulatorInfo, path: Path, folder: Path) -> Path:
