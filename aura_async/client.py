@@ -8,9 +8,10 @@ every aiohttp, timeout and JSON error into an :class:`~aura_async.exceptions.Aur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import aiohttp
 from . import __version__
 from .exceptions import (
     ApiError,
+    AuraError,
     AuthError,
     ExpiredUrl,
     NotFound,
@@ -247,7 +249,8 @@ class AuraClient:
         page_size: int | None = 500,
         include_hidden: bool = False,
         keep_raw: bool = False,
-    ) -> AsyncIterator[AssetPage]:
+        prefetch: bool = True,
+    ) -> AsyncGenerator[AssetPage, None]:
         """Yield the frame's listing page by page, newest first, following cursors.
 
         Args:
@@ -255,11 +258,12 @@ class AuraClient:
             page_size: assets per page; ``None`` asks for everything at once.
             include_hidden: also list assets hidden from the slideshow (``filter=all``).
             keep_raw: keep each page's raw JSON assets in :attr:`AssetPage.raw`.
+            prefetch: request the next page while the caller works on this one (off when
+                the caller may stop early, so it never asks for a page it will not read).
         """
-        cursor: str | None = None
         path = f"frames/{quote(frame_id, safe='')}/assets.json"
-        seen: set[str] = set()
-        while True:
+
+        def fetch(cursor: str | None) -> asyncio.Task[AssetPage]:
             params: dict[str, str] = {}
             if page_size:
                 params["limit"] = str(page_size)
@@ -267,12 +271,32 @@ class AuraClient:
                 params["cursor"] = cursor
             if include_hidden:
                 params["filter"] = "all"
-            page = parse_asset_page(await self.get_json(path, params), keep_raw=keep_raw)
-            yield page
-            cursor = page.next_cursor
-            if not cursor or not page.assets or cursor in seen:
-                return  # the end, an empty page, or a server repeating itself
-            seen.add(cursor)
+
+            async def get() -> AssetPage:
+                return parse_asset_page(await self.get_json(path, params), keep_raw=keep_raw)
+
+            return asyncio.ensure_future(get())
+
+        seen: set[str] = set()
+        pending = fetch(None)
+        try:
+            while True:
+                page = await pending
+                cursor = page.next_cursor
+                if not cursor or not page.assets or cursor in seen:
+                    yield page
+                    return  # the end, an empty page, or a server repeating itself
+                seen.add(cursor)
+                if prefetch:  # ask for the next page while the caller works on this one
+                    pending = fetch(cursor)
+                yield page
+                if not prefetch:
+                    pending = fetch(cursor)
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, AuraError):
+                    await pending
 
 
 def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:

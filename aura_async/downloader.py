@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,11 @@ from .fetch import Fetched, Fetcher, Finish, Opener, open_part, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
-from .plan import Dedupe, Job, Known, Plan, Planner, Selection
+from .plan import Dedupe, Job, Plan, Planner, Selection
 from .report import EventHandler, FileDone, FileFailed, FrameReport, PlanReady, Throttled
 from .retry import RetryPolicy, retrying
 from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
-from .state import FileRecord, State
+from .state import FileRecord, Key, State
 from .state_writer import StateWriter
 from .templates import Templates
 
@@ -83,6 +83,15 @@ class DownloadOptions:
     save_assets: Path | None = None
     dry_run: bool = False
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a run knows before the listing: the state's files, the disk, the learned rate."""
+
+    records: Mapping[Key, FileRecord]
+    found: Mapping[str, Sequence[str]]
+    learned_rate: object
 
 
 class Downloader:
@@ -134,16 +143,21 @@ class Downloader:
         """
         return [asset async for page in self._pages(frame) for asset in page]
 
-    async def _pages(self, frame: FrameConfig, raw: list[Any] | None = None) -> Any:
-        async for page in self.client.asset_pages(
+    async def _pages(
+        self, frame: FrameConfig, raw: list[Any] | None = None
+    ) -> AsyncGenerator[list[Asset], None]:
+        pages = self.client.asset_pages(
             frame.frame_id,
             page_size=self.options.page_size,
             include_hidden=self.options.include_hidden,
             keep_raw=raw is not None,
-        ):
-            if raw is not None:
-                raw.extend(page.raw)
-            yield page.assets
+            prefetch=not self.options.until_found,
+        )
+        async with contextlib.aclosing(pages):  # stopping early cancels the prefetch
+            async for page in pages:
+                if raw is not None:
+                    raw.extend(page.raw)
+                yield page.assets
 
     async def run(self, frame: FrameConfig, report: FrameReport) -> Plan:
         """Download one frame, filling ``report`` as it goes (so an interrupted run still
@@ -177,27 +191,25 @@ class Downloader:
         finally:
             report.seconds = asyncio.get_running_loop().time() - started
 
+    def _load(self, frame: FrameConfig, state: State | None) -> _Loaded:
+        """What the folder holds and the state remembers (blocking: runs in a thread)."""
+        self._parts.clear()
+        found = scan_relpaths(frame.file_path, self._parts)
+        if state is None:
+            return _Loaded({}, found, None)
+        return _Loaded(state.files(), found, state.get_value(RATE_KEY))
+
     async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
         now = self._wallclock()
-        records = await asyncio.to_thread(state.files) if state else {}
-        self._parts.clear()
-        found = await asyncio.to_thread(scan_relpaths, frame.file_path, self._parts)
-        if state is not None:
-            self.limiter.resume(await asyncio.to_thread(state.get_value, RATE_KEY))
-        throttles_before = self.limiter.throttles
         options = self.options
-        planner = Planner(
-            image_base=self.image_url,
-            frame=frame.name,
-            layout=options.layout,
-            selection=options.selection,
-            found=found,
-            known={k: Known(r.relpath, r.md5_hash) for k, r in records.items()},
-            restore_missing=options.restore_missing,
-            dedupe=options.dedupe,
-        )
+        # The folder scan and the state load overlap the first listing request.
+        loading = asyncio.ensure_future(asyncio.to_thread(self._load, frame, state))
         raw: list[Any] | None = [] if options.save_assets else None
-        complete = await self._list(frame, planner, raw)
+        try:
+            planner, complete = await self._list(frame, loading, raw)
+        finally:
+            if not loading.done():
+                loading.cancel()
         plan = planner.plan
         if raw is not None and options.save_assets is not None and not options.dry_run:
             await self._save_listing(options.save_assets, raw)
@@ -210,6 +222,8 @@ class Downloader:
         self._emit(PlanReady(frame.name, len(plan.jobs), len(plan.present), plan.placeholders))
         if state is None:
             return plan
+        records = loading.result().records
+        throttles_before = self.limiter.throttles
         await asyncio.to_thread(self._adopt, state, plan, now)
         async with StateWriter(state) as writer:
             if plan.jobs:
@@ -217,24 +231,60 @@ class Downloader:
             await self._link_duplicates(frame, plan, report, writer)
             await self._sidecars_for_present(frame, plan)
         done = self._wallclock()
-        await asyncio.to_thread(state.mark_seen, plan.keys, done)
-        if complete:
-            removed = await asyncio.to_thread(state.mark_removed, plan.keys, done)
-            report.removed = sorted(r.relpath for r in removed)
+        report.removed = await asyncio.to_thread(
+            self._record_listing, state, plan, records if complete else None, done
+        )
         await asyncio.to_thread(self._remember_rate, state, throttles_before)
         await asyncio.to_thread(state.add_run, frame.name, now, done, report.to_json())
         return plan
 
-    async def _list(self, frame: FrameConfig, planner: Planner, raw: list[Any] | None) -> bool:
-        """Plan the listing page by page; returns True if every page was read."""
+    @staticmethod
+    def _record_listing(
+        state: State, plan: Plan, records: Mapping[Key, FileRecord] | None, now: float
+    ) -> list[str]:
+        """Note what the listing offered; after a complete listing, what it no longer does.
+
+        Returns:
+            The relpaths of files newly marked removed from the frame.
+        """
+        if records is None:  # --until-found: the rest of the frame was not looked at
+            state.mark_seen(plan.keys, now)
+            return []
+        return sorted(r.relpath for r in state.mark_listing(plan.keys, now, known=records))
+
+    async def _list(
+        self,
+        frame: FrameConfig,
+        loading: asyncio.Future[_Loaded],
+        raw: list[Any] | None,
+    ) -> tuple[Planner, bool]:
+        """Plan the listing page by page; returns the planner and whether every page was read."""
         limit = self.options.until_found
         streak = 0
-        async for assets in self._pages(frame, raw):
-            for asset in assets:
-                streak = streak + 1 if planner.add(asset) else 0
-                if limit and streak >= limit:
-                    return False  # the rest is older and, by this streak, already here
-        return True
+        planner: Planner | None = None
+        async with contextlib.aclosing(self._pages(frame, raw)) as pages:
+            async for assets in pages:
+                if planner is None:
+                    planner = self._planner(frame, await loading)
+                for asset in assets:
+                    streak = streak + 1 if planner.add(asset) else 0
+                    if limit and streak >= limit:
+                        return planner, False  # the rest is older and, by this streak, here
+        return planner or self._planner(frame, await loading), True
+
+    def _planner(self, frame: FrameConfig, loaded: _Loaded) -> Planner:
+        self.limiter.resume(loaded.learned_rate)
+        options = self.options
+        return Planner(
+            image_base=self.image_url,
+            frame=frame.name,
+            layout=options.layout,
+            selection=options.selection,
+            found=loaded.found,
+            known=loaded.records,
+            restore_missing=options.restore_missing,
+            dedupe=options.dedupe,
+        )
 
     def _adopt(self, state: State, plan: Plan, now: float) -> None:
         """Record files found on disk by name (old-script folders, moved files)."""

@@ -7,7 +7,7 @@ never completed) come back with ``file_name``/``taken_at`` null; they parse fine
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -113,18 +113,20 @@ def parse_asset(raw: Any, users: Mapping[str, str], hidden: frozenset[str]) -> A
         name = users.get(user_id)
     location = raw.get("location")
     point: tuple[float, float] | None = None
-    if (
-        isinstance(location, Sequence)
-        and len(location) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in location)
-    ):
-        point = (float(location[0]), float(location[1]))
+    if isinstance(location, list) and len(location) == 2:
+        lat, lon = location
+        if type(lat) in (int, float) and type(lon) in (int, float):  # not bool, not str
+            point = (float(lat), float(lon))
     attachments = raw.get("attachments")
-    captions = tuple(
-        str(item["data"])
-        for item in (attachments if isinstance(attachments, list) else [])
-        if isinstance(item, Mapping) and item.get("type") == "caption" and _str(item.get("data"))
-    )
+    captions: tuple[str, ...] = ()
+    if attachments and isinstance(attachments, list):
+        captions = tuple(
+            str(item["data"])
+            for item in attachments
+            if isinstance(item, Mapping)
+            and item.get("type") == "caption"
+            and _str(item.get("data"))
+        )
     return Asset(
         id=asset_id,
         user_id=user_id,

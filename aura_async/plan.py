@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import quote
 
 from .models import Asset, MediaKind
@@ -99,7 +100,7 @@ class Job:
     @property
     def key(self) -> Key:
         """The file's identity in the state: ``(asset id, kind)``."""
-        return (self.asset.id, self.kind.value)
+        return (self.asset.id, self.kind)  # a StrEnum: equal to, and hashed as, its value
 
 
 @dataclass
@@ -138,12 +139,16 @@ def asset_jobs(asset: Asset, image_base: str, layout: Templates, frame: str) -> 
     return jobs
 
 
-@dataclass(frozen=True)
-class Known:
-    """What the state remembers of one file: where it was put, and the photo's md5."""
+class Known(Protocol):
+    """What the planner needs the state to remember of a file (a ``FileRecord`` fits)."""
 
-    relpath: str
-    md5_hash: str | None = None
+    @property
+    def relpath(self) -> str:
+        """Where the file was put, relative to the frame's folder."""
+
+    @property
+    def md5_hash(self) -> str | None:
+        """The server's md5 of the photo."""
 
 
 class Planner:

@@ -537,6 +537,39 @@ class State:
             )
         return [replace(rec, removed_at=now) for rec in gone]
 
+    def mark_listing(
+        self, listed: Collection[Key], now: float, *, known: Mapping[Key, FileRecord]
+    ) -> list[FileRecord]:
+        """:meth:`mark_removed` then :meth:`mark_seen` after a complete listing, in one
+        transaction and without an UPDATE per file (a nightly run of a 20,000-photo frame).
+
+        Args:
+            listed: ``(asset_id, kind)`` of every file the listing offers.
+            now: unix time of the listing.
+            known: the rows as :meth:`files` returned them before this run (rows added since
+                were listed, by definition).
+
+        Returns:
+            The records newly marked removed (with ``removed_at`` set to ``now``).
+
+        Raises:
+            StorageError: the write failed; nothing was written.
+        """
+        wanted = {(asset_id, str(kind)) for asset_id, kind in listed}
+        gone = [r for r in known.values() if r.removed_at is None and r.key not in wanted]
+        back = [r for r in known.values() if r.removed_at is not None and r.key in wanted]
+        with self._locked("record the listing"), self._transaction():
+            self._conn.executemany(
+                "UPDATE files SET removed_at = ? WHERE asset_id = ? AND kind = ?",
+                [(now, r.asset_id, r.kind.value) for r in gone],
+            )
+            self._conn.execute("UPDATE files SET last_seen = ? WHERE removed_at IS NULL", (now,))
+            self._conn.executemany(
+                "UPDATE files SET last_seen = ?, removed_at = NULL WHERE asset_id = ? AND kind = ?",
+                [(now, r.asset_id, r.kind.value) for r in back],
+            )
+        return [replace(r, removed_at=now) for r in gone]
+
     # -- runs and values -----------------------------------------------------------------
 
     def add_run(

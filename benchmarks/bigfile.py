@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(folder: Path, size: int) -> str | None:
-    files = [p for p in folder.rglob("*") if p.is_file()]
+    files = [p for p in folder.rglob("*") if p.is_file() and ".aura-async" not in p.parts]
     if len(files) != 1 or files[0].stat().st_size != size:
         return f"expected one file of {size} B, found {[(p.name, p.stat().st_size) for p in files]}"
     return None
