@@ -40,7 +40,7 @@ from .plan import Dedupe, Job, Plan, Planner, Selection
 from .report import EventHandler, FileDone, FileFailed, FrameReport, PlanReady, Throttled
 from .retry import RetryPolicy, retrying
 from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
-from .state import FileRecord, Key, State
+from .state import FileRecord, Indexed, Key, State
 from .state_writer import StateWriter
 from .templates import Templates
 
@@ -89,7 +89,7 @@ class DownloadOptions:
 class _Loaded:
     """What a run knows before the listing: the state's files, the disk, the learned rate."""
 
-    records: Mapping[Key, FileRecord]
+    records: Mapping[Key, Indexed]
     found: Mapping[str, Sequence[str]]
     learned_rate: object
 
@@ -197,7 +197,7 @@ class Downloader:
         found = scan_relpaths(frame.file_path, self._parts)
         if state is None:
             return _Loaded({}, found, None)
-        return _Loaded(state.files(), found, state.get_value(RATE_KEY))
+        return _Loaded(state.index(), found, state.get_value(RATE_KEY))
 
     async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
         now = self._wallclock()
@@ -240,7 +240,7 @@ class Downloader:
 
     @staticmethod
     def _record_listing(
-        state: State, plan: Plan, records: Mapping[Key, FileRecord] | None, now: float
+        state: State, plan: Plan, records: Mapping[Key, Indexed] | None, now: float
     ) -> list[str]:
         """Note what the listing offered; after a complete listing, what it no longer does.
 
@@ -250,7 +250,7 @@ class Downloader:
         if records is None:  # --until-found: the rest of the frame was not looked at
             state.mark_seen(plan.keys, now)
             return []
-        return sorted(r.relpath for r in state.mark_listing(plan.keys, now, known=records))
+        return state.mark_listing(plan.keys, now, known=records)
 
     async def _list(
         self,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import quote
 
 from .models import Asset, MediaKind
@@ -35,7 +35,7 @@ __all__ = [
     "Plan",
     "Planner",
     "Selection",
-    "asset_jobs",
+    "asset_kinds",
     "image_url",
 ]
 
@@ -83,9 +83,11 @@ class Selection:
         return not self.uploaders or (asset.uploader_name or "").casefold() in self.uploaders
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One file to fetch: the asset, which of its files, where it goes, and from where."""
+class Job(NamedTuple):
+    """One file to fetch: the asset, which of its files, where it goes, and from where.
+
+    A named tuple, not a dataclass: a nightly run makes one per file of the frame.
+    """
 
     asset: Asset
     kind: MediaKind
@@ -109,6 +111,7 @@ class Plan:
 
     jobs: list[Job] = field(default_factory=list)
     present: list[Job] = field(default_factory=list)
+    """Files already here, with the relpath where they are (their ``url`` is not needed)."""
     adopt: list[tuple[Job, str]] = field(default_factory=list)
     missing: list[Job] = field(default_factory=list)
     duplicates: list[tuple[Job, str]] = field(default_factory=list)
@@ -127,16 +130,15 @@ def image_url(base: str, asset: Asset) -> str:
     return f"{base}/{quote(asset.user_id, safe='')}/{quote(asset.file_name, safe='')}"
 
 
-def asset_jobs(asset: Asset, image_base: str, layout: Templates, frame: str) -> list[Job]:
-    """Every file a non-placeholder asset offers: its still and, when it has one, its clip."""
-    jobs = []
+def asset_kinds(asset: Asset) -> list[MediaKind]:
+    """Which files a non-placeholder asset offers: its still and, if it has one, its clip."""
+    kinds = []
     if asset.file_name is not None and asset.user_id is not None:
-        relpath = layout.relpath(asset, MediaKind.PHOTO, frame)
-        jobs.append(Job(asset, MediaKind.PHOTO, relpath, image_url(image_base, asset)))
-    kind = asset.clip_kind
-    if kind is not None and asset.video_url is not None:
-        jobs.append(Job(asset, kind, layout.relpath(asset, kind, frame), asset.video_url))
-    return jobs
+        kinds.append(MediaKind.PHOTO)
+    clip = asset.clip_kind
+    if clip is not None:
+        kinds.append(clip)
+    return kinds
 
 
 class Known(Protocol):
@@ -196,6 +198,7 @@ class Planner:
         }
         self.plan = Plan()
         self._seen: set[Key] = set()
+        self._wants = None if self.selection == Selection() else self.selection.wants
 
     def add(self, asset: Asset) -> bool:
         """Plan one asset of the listing.
@@ -206,33 +209,49 @@ class Planner:
             as nothing new.
         """
         plan = self.plan
+        wants = self._wants
         plan.listed += 1
         if asset.is_placeholder:
             plan.placeholders += 1
             return True
         before = len(plan.jobs) + len(plan.duplicates)
-        for job in asset_jobs(asset, self.image_base, self.layout, self.frame):
-            if job.key in self._seen:
+        for kind in asset_kinds(asset):
+            key = (asset.id, kind)
+            if key in self._seen:
                 continue  # the same asset listed twice across pages
-            self._seen.add(job.key)
-            plan.keys.append(job.key)
-            if self.selection.wants(asset, job.kind):
-                self._place(job)
-            else:
+            self._seen.add(key)
+            plan.keys.append(key)
+            if wants is not None and not wants(asset, kind):
                 plan.excluded += 1
+                continue
+            info = self.known.get(key)
+            if info is not None and info.relpath in self.on_disk:
+                # Here, where we put it (even if the templates changed since): the common
+                # case of a nightly run, so no URL or template is computed for it.
+                plan.present.append(Job(asset, kind, info.relpath, ""))
+                self._remember(asset, kind, info.relpath)
+            else:
+                self._place(self._job(asset, kind), info)
         return len(plan.jobs) + len(plan.duplicates) == before
 
-    def _place(self, job: Job) -> None:
+    def _job(self, asset: Asset, kind: MediaKind) -> Job:
+        relpath = self.layout.relpath(asset, kind, self.frame)
+        if kind is MediaKind.PHOTO:
+            return Job(asset, kind, relpath, image_url(self.image_base, asset))
+        assert asset.video_url is not None
+        return Job(asset, kind, relpath, asset.video_url)
+
+    def _remember(self, asset: Asset, kind: MediaKind, relpath: str) -> None:
+        if kind is MediaKind.PHOTO and asset.md5_hash:
+            self.by_md5.setdefault(asset.md5_hash, relpath)
+
+    def _place(self, job: Job, info: Known | None) -> None:
         plan = self.plan
-        info = self.known.get(job.key)
         md5 = job.asset.md5_hash if job.kind is MediaKind.PHOTO else None
-        if info is not None and info.relpath in self.on_disk:
-            here = info.relpath  # where we put it, even if the templates changed since
-            plan.present.append(job)
-        elif job.name in self.where:
+        if job.name in self.where:
             places = self.where[job.name]  # the old script's folder, or moved by the user
             here = job.relpath if job.relpath in places else places[0]
-            plan.present.append(job)
+            plan.present.append(Job(job.asset, job.kind, here, job.url))
             plan.adopt.append((job, here))
         elif info is not None and not self.restore_missing:
             plan.missing.append(job)
@@ -246,5 +265,4 @@ class Planner:
         else:
             here = job.relpath
             plan.jobs.append(job)
-        if md5:
-            self.by_md5.setdefault(md5, here)
+        self._remember(job.asset, job.kind, here)
