@@ -1,0 +1,312 @@
+"""What the command does once its options are parsed: download, verify, list, count, demo.
+
+Part of the CLI layer (with :mod:`aura_async.cli` and :mod:`aura_async.console`): it prints
+results on stdout, reports through the :class:`~aura_async.console.Display`, and turns
+outcomes into exit codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import traceback
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+from .config import FrameConfig, Settings
+from .console import Display
+from .exceptions import (
+    AuraError,
+    AuthError,
+    LockHeld,
+    NotFound,
+    RateLimited,
+    StorageError,
+)
+from .models import Asset, MediaKind
+from .report import FrameReport
+from .run import Runner, RunOptions
+from .verify import verify_frame
+
+__all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
+
+
+class ExitCode(IntEnum):
+    """The command's exit codes."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    LOGIN = 3
+    NOT_FOUND = 4
+    THROTTLED = 5
+    LOCKED = 6
+    INTERRUPTED = 130
+
+
+@dataclass
+class Invocation:
+    """What one invocation was asked to do."""
+
+    settings: Settings
+    names: list[str]
+    options: RunOptions
+    display: Display
+    list_frames: bool = False
+    count: bool = False
+    verify: bool = False
+    json_out: bool = False
+
+
+def execute(job: Invocation) -> ExitCode:
+    if job.verify:
+        return _verify(job)
+    reports: list[FrameReport] = []
+    try:
+        return asyncio.run(_main(job, reports))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM
+        job.display.stop()
+        for report in reports:
+            if not report.interrupted:
+                continue  # finished frames had their summary already
+            job.display.summary(report)
+            if job.json_out:
+                _print_json(report)
+        job.display.error(
+            "interrupted: finished files are kept, unfinished ones stay as "
+            ".part and are fetched again next run"
+        )
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        job.display.stop()
+        if job.display.debug_enabled:
+            job.display.error(traceback.format_exc().rstrip())
+        job.display.error(
+            f"internal error: {type(exc).__name__}: {exc} (please report it; "
+            "--debug shows the traceback)"
+        )
+        return ExitCode.FAILED
+
+
+def _overall(codes: list[ExitCode]) -> ExitCode:
+    """One exit code for several frames: a locked folder (another run is at work, which a
+    scheduler may treat as benign) never hides a real failure of another frame."""
+    real = [code for code in codes if code not in (ExitCode.OK, ExitCode.LOCKED)]
+    if real:
+        return max(real)
+    return ExitCode.LOCKED if ExitCode.LOCKED in codes else ExitCode.OK
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (systemctl stop, timeout, shutdown) stop the run as Ctrl-C does."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no such handler
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+async def _main(job: Invocation, reports: list[FrameReport]) -> ExitCode:
+    display = job.display
+    _stop_on_sigterm()
+    try:
+        async with Runner(job.settings, job.options, on_event=display.handle) as run:
+            display.secrets.update(run.client.secrets())
+            if job.list_frames:
+                await _list_frames(run, job)
+                return ExitCode.OK
+            codes = [
+                await _frame(run, job.settings.frame(name), job, reports) for name in job.names
+            ]
+            return _overall(codes)
+    except AuthError as exc:
+        display.error(str(exc))
+        return ExitCode.LOGIN
+    except RateLimited as exc:
+        display.error(
+            f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
+        )
+        return ExitCode.THROTTLED
+    except AuraError as exc:
+        display.error(str(exc))
+        return ExitCode.FAILED
+
+
+async def _frame(
+    run: Runner, frame: FrameConfig, job: Invocation, reports: list[FrameReport]
+) -> ExitCode:
+    display = job.display
+    if job.count:
+        try:
+            assets = await run.assets(frame)
+        except NotFound:
+            display.error(_not_found(frame))
+            return ExitCode.NOT_FOUND
+        _print_count(frame, assets, job.json_out)
+        return ExitCode.OK
+    report = FrameReport(frame.name, frame.frame_id)
+    reports.append(report)
+    display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
+    code = ExitCode.OK
+    plan = None
+    try:
+        plan = await run.download(frame, report)
+    except asyncio.CancelledError:
+        report.interrupted = True
+        raise
+    except RateLimited:
+        display.stop()
+        display.summary(report)
+        raise
+    except (NotFound, LockHeld, StorageError) as exc:
+        # This frame cannot go on; the others of an --all run still can.
+        display.stop()
+        report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
+        display.error(report.error)
+        code = {NotFound: ExitCode.NOT_FOUND, LockHeld: ExitCode.LOCKED}.get(
+            type(exc), ExitCode.FAILED
+        )
+    display.stop()
+    if plan is not None and job.options.download.dry_run and not job.json_out:
+        for planned in plan.jobs:
+            sys.stdout.write(f"would download {frame.file_path / planned.relpath}\n")
+    if code in (ExitCode.OK, ExitCode.FAILED):
+        display.summary(report)
+    if job.json_out:
+        _print_json(report)
+    return max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
+
+
+def _verify(job: Invocation) -> ExitCode:
+    code = ExitCode.OK
+    for name in job.names:
+        try:
+            report = verify_frame(job.settings.frame(name))
+        except AuraError as exc:
+            job.display.error(str(exc))
+            code = ExitCode.FAILED
+            continue
+        for relpath in report.missing:
+            job.display.warning(f"missing {relpath}")
+        for relpath in report.changed:
+            job.display.warning(f"changed {relpath}")
+        if report.ok:
+            job.display.info(report.summary_line())
+        else:
+            job.display.error(report.summary_line())
+            code = ExitCode.FAILED
+        if job.json_out:
+            sys.stdout.write(json.dumps(report.to_json()) + "\n")
+    return code
+
+
+def _not_found(frame: FrameConfig) -> str:
+    return (
+        f"frame [{frame.name}] not found: Aura does not know frame_id {frame.frame_id} "
+        "or this account cannot see it (check it with: aura-async --list-frames)"
+    )
+
+
+def _print_json(report: FrameReport) -> None:
+    sys.stdout.write(json.dumps(report.to_json()) + "\n")
+    sys.stdout.flush()
+
+
+def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> None:
+    real = [a for a in assets if not a.is_placeholder]
+    clips = [a.clip_kind for a in real]
+    counts = {
+        "frame": frame.name,
+        "assets": len(real),
+        "videos": clips.count(MediaKind.VIDEO),
+        "live_photos": clips.count(MediaKind.LIVE),
+        "placeholders": len(assets) - len(real),
+    }
+    if json_out:
+        sys.stdout.write(json.dumps(counts) + "\n")
+    else:
+        sys.stdout.write(
+            f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
+            f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
+            "uploads not counted)\n"
+        )
+
+
+async def _list_frames(run: Runner, job: Invocation) -> None:
+    frames = await run.frames()
+    by_id = {
+        job.settings.frame_sections[n].get("frame_id", ""): n for n in job.settings.frame_names
+    }
+    if job.json_out:
+        for frame in frames:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "id": frame.id,
+                        "name": frame.name,
+                        "num_assets": frame.num_assets,
+                        "section": by_id.get(frame.id),
+                    }
+                )
+                + "\n"
+            )
+        return
+    if not frames:
+        job.display.warning("this account has no frames")
+    for frame in frames:
+        section = f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)"
+        photos = "?" if frame.num_assets is None else str(frame.num_assets)
+        sys.stdout.write(f"{frame.id}  {frame.name or '(unnamed)'}  {photos} photos  {section}\n")
+
+
+def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:
+    # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
+    from .emulator import Emulator, EmulatorConfig, FrameSpec
+
+    async def run() -> ExitCode:
+        config = EmulatorConfig(
+            frames=[
+                FrameSpec(
+                    name="Demo Family Frame",
+                    photos=240,
+                    videos=6,
+                    live_photos=6,
+                    placeholders=3,
+                    hidden=2,
+                )
+            ],
+            photo_size=96 * 1024,
+            video_size=768 * 1024,
+            media_latency=0.02,
+        )
+        async with Emulator(config) as emulator:
+            frame_id = next(iter(emulator.library.frames))
+            settings = Settings(
+                email=config.email,
+                password=config.password,
+                api_url=emulator.api_url,
+                image_url=emulator.image_url,
+                config_path=Path("(demo)"),
+                frame_sections={"demo": {"frame_id": frame_id, "file_path": str(demo_dir)}},
+            )
+            display.info(
+                f"demo: an emulated Aura is serving on {emulator.base_url}; "
+                f"downloading its frame into {demo_dir}/"
+            )
+            reports: list[FrameReport] = []
+            job = Invocation(settings, ["demo"], options, display, json_out=json_out)
+            code = await _main(job, reports)
+        display.info(
+            f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
+        )
+        return code
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        display.stop()
+        display.error("interrupted")
+        return ExitCode.INTERRUPTED

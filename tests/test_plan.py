@@ -1,0 +1,130 @@
+"""Planning (pure): every file of a listing lands in exactly one bucket."""
+
+from __future__ import annotations
+
+import pytest
+
+from aura_async.models import Asset, MediaKind
+from aura_async.plan import Dedupe, Planner, Selection, image_url
+from aura_async.state import Indexed
+from aura_async.templates import Templates
+
+BASE = "https://img.example"
+PHOTO = Asset(id="p1", user_id="u1", file_name="a.jpeg", taken_at="2023-10-04T13:10:37.690Z",
+              md5_hash="m1", uploader_name="Dad")
+COPY = Asset(id="p2", user_id="u2", file_name="b.jpeg", taken_at="2024-01-01T00:00:00.000Z",
+             md5_hash="m1", uploader_name="Grandma Rose")
+VIDEO = Asset(id="v1", user_id="u1", file_name="poster.jpg", taken_at="2022-05-05T05:05:05.000Z",
+              video_url="https://cdn/v1.mp4?Signature=s", video_file_name="v1.mp4")
+LIVE = Asset(id="l1", user_id="u1", file_name="l.heic", taken_at="2021-02-02T02:02:02.000Z",
+             video_url="https://cdn/l1.mov?Signature=s", video_file_name="l1.mov", is_live=True)
+PLACEHOLDER = Asset(id="x1", user_id="u1")
+
+PHOTO_NAME = "2023-10-04T13-10-37.690Z_p1.jpeg"
+COPY_NAME = "2024-01-01T00-00-00.000Z_p2.jpeg"
+
+
+def plan(*assets: Asset, **options: object) -> Planner:
+    planner = Planner(image_base=BASE, **options)  # type: ignore[arg-type]
+    for asset in assets:
+        planner.add(asset)
+    return planner
+
+
+class TestBuckets:
+    def test_new_files_are_jobs(self) -> None:
+        """An empty folder: every still and clip is a job with its URL; placeholders counted."""
+        p = plan(PHOTO, VIDEO, LIVE, PLACEHOLDER).plan
+        assert [(j.asset.id, j.kind) for j in p.jobs] == [
+            ("p1", MediaKind.PHOTO), ("v1", MediaKind.PHOTO), ("v1", MediaKind.VIDEO),
+            ("l1", MediaKind.PHOTO), ("l1", MediaKind.LIVE)]
+        assert p.jobs[0].url == image_url(BASE, PHOTO) == f"{BASE}/u1/a.jpeg"
+        assert p.jobs[2].url == VIDEO.video_url
+        assert p.jobs[2].relpath.endswith("_v1.mp4")
+        assert (p.placeholders, p.listed) == (1, 4)
+        assert len(p.keys) == 5
+
+    def test_found_on_disk_is_adopted(self) -> None:
+        """A file found by name (an old-script folder, any depth) is present and adopted."""
+        p = plan(PHOTO, found={PHOTO_NAME: [f"2023/{PHOTO_NAME}"]}).plan
+        assert p.jobs == []
+        assert [j.relpath for j in p.present] == [f"2023/{PHOTO_NAME}"]
+        assert [(j.relpath, here) for j, here in p.adopt] == [(PHOTO_NAME, f"2023/{PHOTO_NAME}")]
+
+    def test_known_and_present(self) -> None:
+        """A file the state knows, still where it put it, is present even after a template
+        change, and costs no URL."""
+        known = {("p1", "photo"): Indexed("old/place.jpeg", "m1", None)}
+        p = plan(PHOTO, found={"place.jpeg": ["old/place.jpeg"]}, known=known,
+                 layout=Templates(folder="{uploader}")).plan
+        assert [(j.relpath, j.url) for j in p.present] == [("old/place.jpeg", "")]
+        assert p.adopt == []
+
+    @pytest.mark.parametrize(("restore", "bucket"), [(False, "missing"), (True, "jobs")])
+    def test_known_but_gone(self, restore: bool, bucket: str) -> None:
+        """A file downloaded once and since deleted stays gone unless restore_missing."""
+        known = {("p1", "photo"): Indexed(PHOTO_NAME, "m1", None)}
+        p = plan(PHOTO, known=known, restore_missing=restore).plan
+        assert [j.asset.id for j in getattr(p, bucket)] == ["p1"]
+
+    @pytest.mark.parametrize(
+        ("dedupe", "jobs", "duplicates", "skipped"),
+        [(Dedupe.HARDLINK, 1, 1, 0), (Dedupe.SKIP, 1, 0, 1), (Dedupe.OFF, 2, 0, 0)],
+    )
+    def test_duplicates_in_one_listing(
+        self, dedupe: Dedupe, jobs: int, duplicates: int, skipped: int
+    ) -> None:
+        """The same md5 twice: fetched once, the other linked or skipped, unless off."""
+        p = plan(COPY, PHOTO, dedupe=dedupe).plan
+        assert (len(p.jobs), len(p.duplicates), p.skipped_duplicates) == (jobs, duplicates,
+                                                                          skipped)
+        if duplicates:
+            (job, source), = p.duplicates
+            assert (job.asset.id, source) == ("p1", COPY_NAME)
+
+    def test_duplicate_of_a_file_already_here(self) -> None:
+        """A new upload of a photo already here links to the file where it is."""
+        known = {("p2", "photo"): Indexed(f"x/{COPY_NAME}", "m1", None)}
+        p = plan(PHOTO, known=known, found={COPY_NAME: [f"x/{COPY_NAME}"]}).plan
+        assert [(j.asset.id, s) for j, s in p.duplicates] == [("p1", f"x/{COPY_NAME}")]
+
+    def test_listed_twice(self) -> None:
+        """An asset repeated across pages is planned once."""
+        p = plan(PHOTO, PHOTO).plan
+        assert len(p.jobs) == 1
+        assert p.listed == 2
+
+
+class TestSelection:
+    @pytest.mark.parametrize(
+        ("selection", "wanted"),
+        [
+            (Selection(), {"p1", "p2"}),
+            (Selection(since="2024"), {"p2"}),
+            (Selection(until="2023-10"), {"p1"}),
+            (Selection(until="2023-10-03"), set()),
+            (Selection(since="2023-10-04", until="2023-10-04"), {"p1"}),
+            (Selection(uploaders=frozenset({"grandma rose"})), {"p2"}),
+            (Selection(stills=False), set()),
+        ],
+    )
+    def test_filters(self, selection: Selection, wanted: set[str]) -> None:
+        """Dates compare with taken_at's prefix; uploaders case-insensitively."""
+        p = plan(PHOTO, COPY, selection=selection, dedupe=Dedupe.OFF).plan
+        assert {j.asset.id for j in p.jobs} == wanted
+        assert p.excluded == 2 - len(wanted)
+
+    def test_clips_only(self) -> None:
+        """--videos-only keeps clips, and their keys are still listed for the state."""
+        p = plan(VIDEO, selection=Selection(stills=False)).plan
+        assert [j.kind for j in p.jobs] == [MediaKind.VIDEO]
+        assert len(p.keys) == 2
+
+
+class TestUntilFoundSignal:
+    def test_add_says_whether_anything_is_new(self) -> None:
+        """add() is True for assets with nothing to fetch (the --until-found streak)."""
+        planner = Planner(image_base=BASE, found={PHOTO_NAME: [PHOTO_NAME]})
+        assert planner.add(PHOTO) is True
+        assert planner.add(PLACEHOLDER) is True
+        assert planner.add(COPY) is False
