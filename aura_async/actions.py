@@ -13,9 +13,11 @@ import json
 import signal
 import sys
 import traceback
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 from .config import FrameConfig, Settings
 from .console import Display
@@ -63,29 +65,39 @@ class Invocation:
 
 
 def execute(job: Invocation) -> ExitCode:
+    """Do what the command line asked; return the exit code."""
     if job.verify:
         return _verify(job)
+    return _guarded(job.display, job.json_out, lambda reports: _main(job, reports))
+
+
+def _guarded(
+    display: Display,
+    json_out: bool,
+    start: Callable[[list[FrameReport]], Coroutine[Any, Any, ExitCode]],
+) -> ExitCode:
+    """Run ``start`` in an event loop; Ctrl-C, SIGTERM and bugs end in one clear way."""
     reports: list[FrameReport] = []
     try:
-        return asyncio.run(_main(job, reports))
+        return asyncio.run(start(reports))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM
-        job.display.stop()
+        display.stop()
         for report in reports:
             if not report.interrupted:
                 continue  # finished frames had their summary already
-            job.display.summary(report)
-            if job.json_out:
+            display.summary(report)
+            if json_out:
                 _print_json(report)
-        job.display.error(
+        display.error(
             "interrupted: finished files are kept, unfinished ones stay as "
             ".part and are fetched again next run"
         )
         return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: one line, the traceback only with --debug
-        job.display.stop()
-        if job.display.debug_enabled:
-            job.display.error(traceback.format_exc().rstrip())
-        job.display.error(
+        display.stop()
+        if display.debug_enabled:
+            display.error(traceback.format_exc().rstrip())
+        display.error(
             f"internal error: {type(exc).__name__}: {exc} (please report it; "
             "--debug shows the traceback)"
         )
@@ -266,7 +278,7 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
     # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
     from .emulator import Emulator, EmulatorConfig, FrameSpec
 
-    async def run() -> ExitCode:
+    async def run(reports: list[FrameReport]) -> ExitCode:
         config = EmulatorConfig(
             frames=[
                 FrameSpec(
@@ -296,7 +308,6 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
                 f"demo: an emulated Aura is serving on {emulator.base_url}; "
                 f"downloading its frame into {demo_dir}/"
             )
-            reports: list[FrameReport] = []
             job = Invocation(settings, ["demo"], options, display, json_out=json_out)
             code = await _main(job, reports)
         display.info(
@@ -304,9 +315,4 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
         )
         return code
 
-    try:
-        return asyncio.run(run())
-    except KeyboardInterrupt:
-        display.stop()
-        display.error("interrupted")
-        return ExitCode.INTERRUPTED
+    return _guarded(display, json_out, run)

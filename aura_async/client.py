@@ -77,6 +77,10 @@ def translate_errors(url: str) -> Iterator[None]:
     except aiohttp.InvalidURL as exc:
         where = redact(url)
         raise ProtocolError(f"invalid URL: {where}", url=where) from exc
+    except aiohttp.ClientConnectorError as exc:
+        where = redact(url)
+        reason = exc.os_error.strerror or str(exc.os_error)
+        raise TransportError(f"cannot connect to {where}: {reason}", url=where) from exc
     except aiohttp.ClientError as exc:
         where = redact(url)
         raise TransportError(

@@ -149,6 +149,7 @@ class Display:
                 f"{event.frame}: {event.to_fetch} to download, {event.present} already "
                 f"present, {event.placeholders} placeholders skipped"
             )
+            self._rate = event.rate
             self._start(event.frame, event.to_fetch)
 
     def _start(self, frame: str, total: int) -> None:
@@ -180,11 +181,10 @@ class Display:
             return
         elapsed = max(time.monotonic() - self._started, 1e-6)
         info = f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s"
+        if self._rate != float("inf"):
+            info += f" · limit {self._rate:.1f} req/s"
         if self._throttled:
-            info += (
-                f" · {self._throttled} throttled, waited {self._waited:.0f}s, "
-                f"limit {self._rate:.1f}/s"
-            )
+            info += f" · {self._throttled} throttled, waited {self._waited:.0f}s"
         self._progress.update(self._task, info=info)
 
     def stop(self) -> None:

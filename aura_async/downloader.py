@@ -219,7 +219,15 @@ class Downloader:
         report.excluded = plan.excluded
         report.missing = len(plan.missing)
         report.duplicates = plan.skipped_duplicates
-        self._emit(PlanReady(frame.name, len(plan.jobs), len(plan.present), plan.placeholders))
+        self._emit(
+            PlanReady(
+                frame.name,
+                len(plan.jobs),
+                len(plan.present),
+                plan.placeholders,
+                self.limiter.rate,
+            )
+        )
         if state is None:
             return plan
         records = loading.result().records

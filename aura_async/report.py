@@ -31,6 +31,8 @@ class PlanReady:
     to_fetch: int
     present: int
     placeholders: int
+    rate: float = float("inf")
+    """The limiter's requests per second as the downloads start (inf: no limit)."""
 
 
 @dataclass(frozen=True, slots=True)
