@@ -232,3 +232,40 @@ def test_demo(tmp_path: Path) -> None:
     code, _, err = invoke("--demo", "--demo-dir", str(folder), "--rate", "0")
     assert code == ExitCode.OK
     assert f"0 downloaded, {len(files)} skipped" in err
+
+
+class TestMoreActions:
+    def test_list_frames_json_and_count_of_unknown_frame(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--list-frames --json gives one object per frame; --count of a bad id exits 4."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, out, _ = invoke("--config", str(config), "--list-frames", "--json")
+        assert code == ExitCode.OK
+        frames = [json.loads(line) for line in out.splitlines()]
+        assert frames[0] == {"id": first_frame_id(threaded_emulator), "name": "Family Frame",
+                             "num_assets": 33, "section": "myframe"}
+        config.write_text(config.read_text().replace(first_frame_id(threaded_emulator), "bad"))
+        code, _, err = invoke("--config", str(config), "myframe", "--count")
+        assert code == ExitCode.NOT_FOUND
+        assert "not found" in err
+
+    def test_verify_before_any_download(self, tmp_path: Path) -> None:
+        """--verify on a folder never downloaded says so and exits 0, with no network."""
+        path = tmp_path / "c.ini"
+        path.write_text(f"[login]\nemail = a\npassword = b\n[f]\nframe_id = x\n"
+                        f"file_path = {tmp_path / 'f'}\n")
+        path.chmod(0o600)
+        code, _, err = invoke("--config", str(path), "f", "--verify")
+        assert code == ExitCode.OK
+        assert "nothing to verify yet" in err
+
+    def test_unwritable_folder_exits_1(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """A file_path that cannot be created: one line naming it, exit 1."""
+        config = write_config(threaded_emulator, tmp_path)
+        (tmp_path / "blocker").write_text("a file, not a folder")
+        config.write_text(config.read_text().replace(str(tmp_path / "photos"),
+                                                     str(tmp_path / "blocker" / "photos"), 1))
+        code, _, err = invoke("--config", str(config), "myframe")
+        assert code == ExitCode.FAILED
+        assert f"cannot create {tmp_path / 'blocker' / 'photos'}" in err

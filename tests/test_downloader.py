@@ -306,3 +306,39 @@ class TestBadAnswers:
         assert isinstance(info.value, OSError)
         # Workers cancelled mid-file keep their .part for the next run; no final name exists.
         assert all(n.endswith(".part") for n in files_on_disk(tmp_path / "myframe"))
+
+
+class TestOtherWriters:
+    async def test_any_async_writer_works(self, emulator: Emulator, tmp_path: Path) -> None:
+        """An injected writer (here a plain one, as aiofiles' would be) gives the same files
+        and the same checksums in the state."""
+
+        class PlainWriter:
+            def __init__(self, path: Path, append: bool) -> None:
+                self.handle = path.open("ab" if append else "wb")
+
+            async def write(self, data: bytes, /) -> int:
+                return self.handle.write(data)
+
+        @asynccontextmanager
+        async def opener(path: Path, append: bool) -> AsyncIterator[PlainWriter]:
+            writer = PlainWriter(path, append)
+            try:
+                yield writer
+            finally:
+                writer.handle.close()
+
+        settings = settings_for(emulator, tmp_path)
+        report = FrameReport("myframe")
+        async with Runner(settings, RunOptions(rate=None), opener=opener) as run:
+            await run.download(settings.frame("myframe"), report)
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emulator)
+        from aura_async.state import State
+
+        with State.open(tmp_path / "myframe") as state:
+            records = state.files()
+        import hashlib
+
+        for record in records.values():
+            data = (tmp_path / "myframe" / record.relpath).read_bytes()
+            assert record.sha256 == hashlib.sha256(data).hexdigest()
