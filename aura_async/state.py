@@ -457,36 +457,6 @@ class State:
             ).fetchall()
         return {(a, k): Indexed(relpath, md5, removed) for a, k, relpath, md5, removed in rows}
 
-    def by_md5(self, md5_hash: str) -> list[FileRecord]:
-        """Files whose server ``md5_hash`` is ``md5_hash`` (the same picture, any asset id).
-
-        Args:
-            md5_hash: the server's hash, as listed.
-
-        Returns:
-            Matching records, removed ones included, in ``relpath`` order.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        with self._locked("look up a hash"):
-            rows = self._conn.execute(
-                f"{_SELECT} WHERE md5_hash = ? ORDER BY relpath", (md5_hash,)
-            ).fetchall()
-            return [_record(row) for row in rows]
-
-    def known_relpaths(self) -> set[str]:
-        """Paths of every recorded file, removed ones included (nothing is deleted).
-
-        Returns:
-            The set of ``relpath`` values.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        with self._locked("read paths"):
-            return {row[0] for row in self._conn.execute("SELECT relpath FROM files")}
-
     def record(self, records: Iterable[FileRecord]) -> int:
         """Insert or replace records, all in one transaction.
 

@@ -243,8 +243,12 @@ class TestMoreActions:
         code, out, _ = invoke("--config", str(config), "--list-frames", "--json")
         assert code == ExitCode.OK
         frames = [json.loads(line) for line in out.splitlines()]
-        assert frames[0] == {"id": first_frame_id(threaded_emulator), "name": "Family Frame",
-                             "num_assets": 33, "section": "myframe"}
+        assert frames[0] == {
+            "id": first_frame_id(threaded_emulator),
+            "name": "Family Frame",
+            "num_assets": 33,
+            "section": "myframe",
+        }
         config.write_text(config.read_text().replace(first_frame_id(threaded_emulator), "bad"))
         code, _, err = invoke("--config", str(config), "myframe", "--count")
         assert code == ExitCode.NOT_FOUND
@@ -253,8 +257,9 @@ class TestMoreActions:
     def test_verify_before_any_download(self, tmp_path: Path) -> None:
         """--verify on a folder never downloaded says so and exits 0, with no network."""
         path = tmp_path / "c.ini"
-        path.write_text(f"[login]\nemail = a\npassword = b\n[f]\nframe_id = x\n"
-                        f"file_path = {tmp_path / 'f'}\n")
+        path.write_text(
+            f"[login]\nemail = a\npassword = b\n[f]\nframe_id = x\nfile_path = {tmp_path / 'f'}\n"
+        )
         path.chmod(0o600)
         code, _, err = invoke("--config", str(path), "f", "--verify")
         assert code == ExitCode.OK
@@ -264,8 +269,11 @@ class TestMoreActions:
         """A file_path that cannot be created: one line naming it, exit 1."""
         config = write_config(threaded_emulator, tmp_path)
         (tmp_path / "blocker").write_text("a file, not a folder")
-        config.write_text(config.read_text().replace(str(tmp_path / "photos"),
-                                                     str(tmp_path / "blocker" / "photos"), 1))
+        config.write_text(
+            config.read_text().replace(
+                str(tmp_path / "photos"), str(tmp_path / "blocker" / "photos"), 1
+            )
+        )
         code, _, err = invoke("--config", str(config), "myframe")
         assert code == ExitCode.FAILED
         assert f"cannot create {tmp_path / 'blocker' / 'photos'}" in err

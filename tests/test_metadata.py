@@ -26,8 +26,9 @@ NS = {
 
 @pytest.fixture
 def emulator_config() -> EmulatorConfig:
-    return small_config(frames=[FrameSpec(photos=40, videos=1, live_photos=1, placeholders=1,
-                                          hidden=0)])
+    return small_config(
+        frames=[FrameSpec(photos=40, videos=1, live_photos=1, placeholders=1, hidden=0)]
+    )
 
 
 def run(emu: Emulator, tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -41,8 +42,13 @@ def assets_by_id(emu: Emulator) -> dict[str, dict[str, object]]:
 
 
 def photos(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in
-                  (".jpg", ".jpeg", ".png", ".heic") and ".aura-async" not in p.parts)
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in (".jpg", ".jpeg", ".png", ".heic")
+        and ".aura-async" not in p.parts
+    )
 
 
 def asset_of(path: Path, emu: Emulator) -> dict[str, object]:
@@ -66,9 +72,12 @@ def test_write_exif_and_xmp_sidecars(threaded_emulator: Emulator, tmp_path: Path
         creator = tree.find(".//dc:creator/rdf:Seq/rdf:li", NS)
         assert creator is not None
         assert creator.text == asset["user"]["name"]  # type: ignore[index]
-        date = tree.find(".//exif:DateTimeOriginal", NS)
-        date_text = date.text if date is not None else tree.getroot().find(
-            ".//rdf:Description", NS).get(f"{{{NS['exif']}}}DateTimeOriginal")  # type: ignore[union-attr]
+        description = tree.find(".//rdf:Description", NS)
+        assert description is not None
+        date = tree.find(".//exif:DateTimeOriginal", NS)  # an element, or an attribute
+        date_text = (
+            date.text if date is not None else description.get(f"{{{NS['exif']}}}DateTimeOriginal")
+        )
         assert date_text is not None
         assert date_text.startswith(taken[:19])
         captions = asset["attachments"]
@@ -114,8 +123,14 @@ def test_json_sidecars_added_to_an_existing_folder(
 
 def test_templates(threaded_emulator: Emulator, tmp_path: Path) -> None:
     """--folder-template and --name-template lay files out by tokens."""
-    code, _, err = run(threaded_emulator, tmp_path, "--folder-template", "{uploader}/{year}",
-                       "--name-template", "{year}-{month}-{day}_{id}{ext}")
+    code, _, err = run(
+        threaded_emulator,
+        tmp_path,
+        "--folder-template",
+        "{uploader}/{year}",
+        "--name-template",
+        "{year}-{month}-{day}_{id}{ext}",
+    )
     assert code == ExitCode.OK, err
     for path in photos(tmp_path / "photos"):
         asset = asset_of(path, threaded_emulator)
@@ -127,9 +142,13 @@ def test_templates(threaded_emulator: Emulator, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--folder-template", "{nope}"], ["--name-template", "{year}"],
-     ["--years", "--folder-template", "{year}"], ["--since", "last week"],
-     ["--sidecars", "yaml"]],
+    [
+        ["--folder-template", "{nope}"],
+        ["--name-template", "{year}"],
+        ["--years", "--folder-template", "{year}"],
+        ["--since", "last week"],
+        ["--sidecars", "yaml"],
+    ],
 )
 def test_bad_templates_and_dates_are_usage_errors(args: list[str], tmp_path: Path) -> None:
     """Bad templates, dates or sidecar kinds: one line, exit 2, before anything runs."""
@@ -140,14 +159,25 @@ def test_bad_templates_and_dates_are_usage_errors(args: list[str], tmp_path: Pat
 
 def test_selection_filters(threaded_emulator: Emulator, tmp_path: Path) -> None:
     """--since/--until keep a date range; --uploader keeps one relative's photos."""
-    code, _, _ = run(threaded_emulator, tmp_path, "--since", "2020", "--until", "2022-06",
-                     "--uploader", "dad", "--no-videos")
+    code, _, _ = run(
+        threaded_emulator,
+        tmp_path,
+        "--since",
+        "2020",
+        "--until",
+        "2022-06",
+        "--uploader",
+        "dad",
+        "--no-videos",
+    )
     assert code == ExitCode.OK
     files = photos(tmp_path / "photos")
     assert files
     expected = [
-        a for a in assets_by_id(threaded_emulator).values()
-        if a["file_name"] and "2020" <= str(a["taken_at"])[:7] <= "2022-06"
+        a
+        for a in assets_by_id(threaded_emulator).values()
+        if a["file_name"]
+        and "2020" <= str(a["taken_at"])[:7] <= "2022-06"
         and a["user"]["name"] == "Dad"  # type: ignore[index]
     ]
     assert len(files) == len(expected)

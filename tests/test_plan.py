@@ -10,14 +10,39 @@ from aura_async.state import Indexed
 from aura_async.templates import Templates
 
 BASE = "https://img.example"
-PHOTO = Asset(id="p1", user_id="u1", file_name="a.jpeg", taken_at="2023-10-04T13:10:37.690Z",
-              md5_hash="m1", uploader_name="Dad")
-COPY = Asset(id="p2", user_id="u2", file_name="b.jpeg", taken_at="2024-01-01T00:00:00.000Z",
-             md5_hash="m1", uploader_name="Grandma Rose")
-VIDEO = Asset(id="v1", user_id="u1", file_name="poster.jpg", taken_at="2022-05-05T05:05:05.000Z",
-              video_url="https://cdn/v1.mp4?Signature=s", video_file_name="v1.mp4")
-LIVE = Asset(id="l1", user_id="u1", file_name="l.heic", taken_at="2021-02-02T02:02:02.000Z",
-             video_url="https://cdn/l1.mov?Signature=s", video_file_name="l1.mov", is_live=True)
+PHOTO = Asset(
+    id="p1",
+    user_id="u1",
+    file_name="a.jpeg",
+    taken_at="2023-10-04T13:10:37.690Z",
+    md5_hash="m1",
+    uploader_name="Dad",
+)
+COPY = Asset(
+    id="p2",
+    user_id="u2",
+    file_name="b.jpeg",
+    taken_at="2024-01-01T00:00:00.000Z",
+    md5_hash="m1",
+    uploader_name="Grandma Rose",
+)
+VIDEO = Asset(
+    id="v1",
+    user_id="u1",
+    file_name="poster.jpg",
+    taken_at="2022-05-05T05:05:05.000Z",
+    video_url="https://cdn/v1.mp4?Signature=s",
+    video_file_name="v1.mp4",
+)
+LIVE = Asset(
+    id="l1",
+    user_id="u1",
+    file_name="l.heic",
+    taken_at="2021-02-02T02:02:02.000Z",
+    video_url="https://cdn/l1.mov?Signature=s",
+    video_file_name="l1.mov",
+    is_live=True,
+)
 PLACEHOLDER = Asset(id="x1", user_id="u1")
 
 PHOTO_NAME = "2023-10-04T13-10-37.690Z_p1.jpeg"
@@ -36,8 +61,12 @@ class TestBuckets:
         """An empty folder: every still and clip is a job with its URL; placeholders counted."""
         p = plan(PHOTO, VIDEO, LIVE, PLACEHOLDER).plan
         assert [(j.asset.id, j.kind) for j in p.jobs] == [
-            ("p1", MediaKind.PHOTO), ("v1", MediaKind.PHOTO), ("v1", MediaKind.VIDEO),
-            ("l1", MediaKind.PHOTO), ("l1", MediaKind.LIVE)]
+            ("p1", MediaKind.PHOTO),
+            ("v1", MediaKind.PHOTO),
+            ("v1", MediaKind.VIDEO),
+            ("l1", MediaKind.PHOTO),
+            ("l1", MediaKind.LIVE),
+        ]
         assert p.jobs[0].url == image_url(BASE, PHOTO) == f"{BASE}/u1/a.jpeg"
         assert p.jobs[2].url == VIDEO.video_url
         assert p.jobs[2].relpath.endswith("_v1.mp4")
@@ -55,8 +84,12 @@ class TestBuckets:
         """A file the state knows, still where it put it, is present even after a template
         change, and costs no URL."""
         known = {("p1", "photo"): Indexed("old/place.jpeg", "m1", None)}
-        p = plan(PHOTO, found={"place.jpeg": ["old/place.jpeg"]}, known=known,
-                 layout=Templates(folder="{uploader}")).plan
+        p = plan(
+            PHOTO,
+            found={"place.jpeg": ["old/place.jpeg"]},
+            known=known,
+            layout=Templates(folder="{uploader}"),
+        ).plan
         assert [(j.relpath, j.url) for j in p.present] == [("old/place.jpeg", "")]
         assert p.adopt == []
 
@@ -76,10 +109,9 @@ class TestBuckets:
     ) -> None:
         """The same md5 twice: fetched once, the other linked or skipped, unless off."""
         p = plan(COPY, PHOTO, dedupe=dedupe).plan
-        assert (len(p.jobs), len(p.duplicates), p.skipped_duplicates) == (jobs, duplicates,
-                                                                          skipped)
+        assert (len(p.jobs), len(p.duplicates), p.skipped_duplicates) == (jobs, duplicates, skipped)
         if duplicates:
-            (job, source), = p.duplicates
+            ((job, source),) = p.duplicates
             assert (job.asset.id, source) == ("p1", COPY_NAME)
 
     def test_duplicate_of_a_file_already_here(self) -> None:

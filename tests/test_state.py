@@ -150,7 +150,7 @@ class TestMigrations:
             assert set(state.files()) == {("a1", "photo"), ("a1", "live")}
             assert state.get_value("rate") == 2.5
             assert state.runs() == []
-            assert [r.kind for r in state.by_md5("m1")] == [MediaKind.PHOTO, MediaKind.LIVE]
+            assert state.get("a1", MediaKind.LIVE) is not None  # v1 rows kept
 
     def test_migrated_schema_equals_fresh_schema(self, tmp_path: Path) -> None:
         """A migrated v1 database has exactly the tables and columns of a new one."""
@@ -263,22 +263,14 @@ class TestFiles:
         assert list(state.files()) == [("c", "photo"), ("a", "photo"), ("b", "photo")]
         assert list(state.files(include_removed=False)) == [("c", "photo"), ("b", "photo")]
 
-    def test_by_md5(self, state: State) -> None:
-        """by_md5 finds every file of the same server hash, removed ones too."""
+    def test_index(self, state: State) -> None:
+        """index gives every row's path, md5 and removal, removed rows included."""
         state.record(
-            [
-                rec("a", md5_hash="m", relpath="a.jpg"),
-                rec("b", md5_hash="m", relpath="b.jpg", removed_at=3.0),
-                rec("c", md5_hash="other"),
-            ]
+            [rec("a", md5_hash="m", relpath="x/a.jpg"), rec("b", relpath="b.jpg", removed_at=1.0)]
         )
-        assert [r.asset_id for r in state.by_md5("m")] == ["a", "b"]
-        assert state.by_md5("none") == []
-
-    def test_known_relpaths(self, state: State) -> None:
-        """known_relpaths holds the path of every row, removed ones included."""
-        state.record([rec("a", relpath="x/a.jpg"), rec("b", relpath="b.jpg", removed_at=1.0)])
-        assert state.known_relpaths() == {"x/a.jpg", "b.jpg"}
+        index = state.index()
+        assert index[("a", "photo")] == ("x/a.jpg", "m", None)
+        assert index[("b", "photo")].removed_at == 1.0
 
 
 class TestListing:
