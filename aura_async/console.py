@@ -27,6 +27,7 @@ from .report import (
     FileFailed,
     FrameReport,
     PlanReady,
+    Retrying,
     Throttled,
     human_bytes,
 )
@@ -135,6 +136,8 @@ class Display:
         elif isinstance(event, FileFailed):
             self.warning(f"failed {event.relpath}: {event.reason}")
             self._advance()
+        elif isinstance(event, Retrying):
+            self.debug(f"retrying {event.relpath}: {event.reason}")
         elif isinstance(event, Throttled):
             self._throttled += 1
             self._rate = event.rate

@@ -37,8 +37,16 @@ from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
 from .plan import Dedupe, Job, Plan, Planner, Selection
-from .report import EventHandler, FileDone, FileFailed, FrameReport, PlanReady, Throttled
-from .retry import RetryPolicy, retrying
+from .report import (
+    EventHandler,
+    FileDone,
+    FileFailed,
+    FrameReport,
+    PlanReady,
+    Retrying,
+    Throttled,
+)
+from .retry import RetryPolicy, is_retryable, retrying
 from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
 from .state import FileRecord, Indexed, Key, State
 from .state_writer import StateWriter
@@ -433,6 +441,8 @@ class Downloader:
                             maybe_part = True  # a failed attempt may have left a .part
                             if isinstance(exc, RateLimited):
                                 self._throttled(exc, report)
+                            elif is_retryable(exc):
+                                self._emit(Retrying(job.relpath, str(exc)))
                             raise
                         self.limiter.on_success()
                         return fetched

@@ -18,6 +18,7 @@ __all__ = [
     "FileFailed",
     "FrameReport",
     "PlanReady",
+    "Retrying",
     "Throttled",
     "human_bytes",
 ]
@@ -59,6 +60,14 @@ class FileFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class Retrying:
+    """An attempt at a file failed in a way worth another try."""
+
+    relpath: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Throttled:
     """The server throttled a request; every worker now waits ``wait`` seconds."""
 
@@ -67,7 +76,7 @@ class Throttled:
     rate: float
 
 
-Event = PlanReady | BytesReceived | FileDone | FileFailed | Throttled
+Event = PlanReady | BytesReceived | FileDone | FileFailed | Retrying | Throttled
 EventHandler = Callable[[Event], None]
 
 

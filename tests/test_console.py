@@ -13,6 +13,7 @@ from aura_async.report import (
     FileFailed,
     FrameReport,
     PlanReady,
+    Retrying,
     Throttled,
 )
 
@@ -77,11 +78,13 @@ class TestPlain:
         assert "shown" in text
 
     def test_debug_lines(self) -> None:
-        """--debug adds throttling detail."""
+        """--debug adds throttling and retry detail."""
         out = StringIO()
         display = Display(Console(file=out, width=200), interactive=False, debug=True)
         display.handle(Throttled(503, 1.5, 10.0))
+        display.handle(Retrying("a.jpg", "response cut short"))
         assert "throttled (HTTP 503); waiting 1.5s, rate now 10.0/s" in out.getvalue()
+        assert "retrying a.jpg: response cut short" in out.getvalue()
 
 
 def test_summary_line_extras() -> None:
