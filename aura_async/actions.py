@@ -27,7 +27,6 @@ from .exceptions import (
     LockHeld,
     NotFound,
     RateLimited,
-    StorageError,
 )
 from .models import Asset, MediaKind
 from .report import FrameReport
@@ -104,6 +103,19 @@ def _guarded(
         return ExitCode.FAILED
 
 
+def _code_for(exc: AuraError) -> ExitCode:
+    """The exit code of an error that stopped a frame."""
+    for kind, code in (
+        (AuthError, ExitCode.LOGIN),
+        (RateLimited, ExitCode.THROTTLED),
+        (NotFound, ExitCode.NOT_FOUND),
+        (LockHeld, ExitCode.LOCKED),
+    ):
+        if isinstance(exc, kind):
+            return code
+    return ExitCode.FAILED
+
+
 def _overall(codes: list[ExitCode]) -> ExitCode:
     """One exit code for several frames: a locked folder (another run is at work, which a
     scheduler may treat as benign) never hides a real failure of another frame."""
@@ -130,21 +142,15 @@ async def _main(job: Invocation, reports: list[FrameReport]) -> ExitCode:
             if job.list_frames:
                 await _list_frames(run, job)
                 return ExitCode.OK
-            codes = [
-                await _frame(run, job.settings.frame(name), job, reports) for name in job.names
-            ]
+            codes = []
+            for name in job.names:
+                codes.append(await _frame(run, job.settings.frame(name), job, reports))
+                if codes[-1] in (ExitCode.LOGIN, ExitCode.THROTTLED):
+                    break  # the account or the server, not this frame: the others would fail too
             return _overall(codes)
-    except AuthError as exc:
+    except AuraError as exc:  # logging in, or listing the account's frames
         display.error(str(exc))
-        return ExitCode.LOGIN
-    except RateLimited as exc:
-        display.error(
-            f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
-        )
-        return ExitCode.THROTTLED
-    except AuraError as exc:
-        display.error(str(exc))
-        return ExitCode.FAILED
+        return _code_for(exc)
 
 
 async def _frame(
@@ -169,23 +175,24 @@ async def _frame(
     except asyncio.CancelledError:
         report.interrupted = True
         raise
-    except RateLimited:
+    except AuraError as exc:
+        # This frame cannot go on. Login trouble and endless throttling stop the whole run
+        # (see _main); anything else lets the other frames of an --all run go on.
         display.stop()
-        display.summary(report)
-        raise
-    except (NotFound, LockHeld, StorageError) as exc:
-        # This frame cannot go on; the others of an --all run still can.
-        display.stop()
-        report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
+        if isinstance(exc, RateLimited):
+            report.error = (
+                f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
+            )
+        else:
+            report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
         display.error(report.error)
-        code = {NotFound: ExitCode.NOT_FOUND, LockHeld: ExitCode.LOCKED}.get(
-            type(exc), ExitCode.FAILED
-        )
+        code = _code_for(exc)
     display.stop()
+    display.secrets.update(run.client.secrets())  # a token renewed during the frame
     if plan is not None and job.options.download.dry_run and not job.json_out:
         for planned in plan.jobs:
             sys.stdout.write(f"would download {frame.file_path / planned.relpath}\n")
-    if code in (ExitCode.OK, ExitCode.FAILED):
+    if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
         _print_json(report)

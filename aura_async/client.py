@@ -86,7 +86,7 @@ def translate_errors(url: str) -> Iterator[None]:
         raise TransportError(
             f"connection failed ({type(exc).__name__}): {where}", url=where
         ) from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = redact(url)
         raise TransportError(f"malformed JSON from {where}", url=where) from exc
 

@@ -175,14 +175,22 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"{where}: section [{LOGIN_SECTION}] has no '{key}'")
         return value
 
+    frames = {name: dict(parser[name]) for name in parser.sections() if name != LOGIN_SECTION}
+    folders: dict[str, str] = {}
+    for name, section in frames.items():
+        folder = section.get("file_path", "").strip()
+        if folder and folder in folders:
+            warnings.append(
+                f"{where}: frames [{folders[folder]}] and [{name}] share file_path {folder}; "
+                "give each frame its own folder (each folder keeps one frame's state)"
+            )
+        folders.setdefault(folder, name)
     return Settings(
         email=pick("email", "AURA_EMAIL"),
         password=pick("password", "AURA_PASSWORD"),
         api_url=check_url(pick("api_url", "AURA_API_URL", DEFAULT_API_URL), "api_url"),
         image_url=check_url(pick("image_url", "AURA_IMAGE_URL", DEFAULT_IMAGE_URL), "image_url"),
         config_path=path,
-        frame_sections={
-            name: dict(parser[name]) for name in parser.sections() if name != LOGIN_SECTION
-        },
+        frame_sections=frames,
         warnings=tuple(warnings),
     )

@@ -32,7 +32,7 @@ from .exceptions import (
     RateLimited,
     StorageError,
 )
-from .fetch import Fetched, Fetcher, Finish, Opener, open_part, write_atomic
+from .fetch import PART_SUFFIX, Fetched, Fetcher, Finish, Opener, open_part, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
@@ -203,8 +203,8 @@ class Downloader:
         """What the folder holds and the state remembers (blocking: runs in a thread)."""
         self._parts.clear()
         found = scan_relpaths(frame.file_path, self._parts)
-        if state is None:
-            return _Loaded({}, found, None)
+        if state is None:  # --dry-run: read what there is, write nothing
+            return _Loaded(State.peek_index(frame.file_path), found, None)
         return _Loaded(state.index(), found, state.get_value(RATE_KEY))
 
     async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
@@ -220,7 +220,8 @@ class Downloader:
                 loading.cancel()
         plan = planner.plan
         if raw is not None and options.save_assets is not None and not options.dry_run:
-            await self._save_listing(options.save_assets, raw)
+            target = Path(str(options.save_assets).replace("{frame}", frame.name))
+            await self._save_listing(target, raw)
         report.listed = plan.listed
         report.skipped = len(plan.present)
         report.placeholders = plan.placeholders
@@ -241,17 +242,32 @@ class Downloader:
         records = loading.result().records
         throttles_before = self.limiter.throttles
         await asyncio.to_thread(self._adopt, state, plan, now)
-        async with StateWriter(state) as writer:
-            if plan.jobs:
-                await self._pool(frame, plan, report, writer)
-            await self._link_duplicates(frame, plan, report, writer)
-            await self._sidecars_for_present(frame, plan)
-        done = self._wallclock()
-        report.removed = await asyncio.to_thread(
-            self._record_listing, state, plan, records if complete else None, done
-        )
-        await asyncio.to_thread(self._remember_rate, state, throttles_before)
-        await asyncio.to_thread(state.add_run, frame.name, now, done, report.to_json())
+        try:
+            async with StateWriter(state) as writer:  # records what was fetched, even on errors
+                if plan.jobs:
+                    await self._pool(frame, plan, report, writer)
+                await self._link_duplicates(frame, plan, report, writer)
+                await self._sidecars_for_present(frame, plan)
+            report.removed = await asyncio.to_thread(
+                self._record_listing,
+                state,
+                plan,
+                records if complete else None,
+                self._wallclock(),
+            )
+        except asyncio.CancelledError:
+            report.interrupted = True
+            raise
+        except AuraError as exc:
+            report.error = str(exc)
+            raise
+        finally:
+            # A run that gave up (throttled, interrupted) still keeps what it learned.
+            with contextlib.suppress(AuraError):  # never hide the first error
+                await asyncio.to_thread(self._remember_rate, state, throttles_before)
+                await asyncio.to_thread(
+                    state.add_run, frame.name, now, self._wallclock(), report.to_json()
+                )
         return plan
 
     @staticmethod
@@ -388,8 +404,9 @@ class Downloader:
         try:
             await self._ensure_folder(final.parent)
             fetched = await self._fetch(frame, job, report, final)
-        except (RateLimited, StorageError, AuthError):
+        except (RateLimited, StorageError, AuthError) as exc:
             report.failed += 1
+            report.failures.append((job.relpath, str(exc)))
             raise
         except ApiError as exc:
             report.failed += 1
@@ -425,7 +442,7 @@ class Downloader:
         self, frame: FrameConfig, job: Job, report: FrameReport, final: Path
     ) -> Fetched:
         url = job.url
-        refreshed = False
+        refreshes = 0
         finish = self._finish_for(frame, job)
         maybe_part = job.relpath in self._parts
         while True:
@@ -447,10 +464,13 @@ class Downloader:
                         self.limiter.on_success()
                         return fetched
             except ExpiredUrl:
-                if refreshed or job.kind is MediaKind.PHOTO:
+                # A signed clip URL expired: get a newer one from the listing (twice at most,
+                # for a run longer than the URLs live).
+                fresh = await self._fresh_url(frame, job.asset.id, url)
+                if job.kind is MediaKind.PHOTO or refreshes >= 2 or fresh == url:
                     raise
-                refreshed = True
-                url = await self._fresh_url(frame, job.asset.id, url)
+                refreshes += 1
+                url = fresh
 
     def _throttled(self, exc: RateLimited, report: FrameReport) -> None:
         report.throttled += 1
@@ -458,14 +478,15 @@ class Downloader:
         wait = exc.retry_after if exc.retry_after is not None else 0.0
         self._emit(Throttled(exc.status, wait, self.limiter.rate))
 
-    async def _fresh_url(self, frame: FrameConfig, asset_id: str, stale: str) -> str:
-        """A newly signed URL for the asset's clip, from one shared re-listing."""
+    async def _fresh_url(self, frame: FrameConfig, asset_id: str, failed: str) -> str:
+        """A newer signed URL for the asset's clip than ``failed``: from the last re-listing
+        if it has one, else from a new one shared by every worker."""
         async with self._refresh_lock:
-            if self._fresh_urls.get(asset_id, stale) == stale:
+            if self._fresh_urls.get(asset_id, failed) == failed:
                 for asset in await self.list_assets(frame):
                     if asset.video_url:
                         self._fresh_urls[asset.id] = asset.video_url
-        return self._fresh_urls.get(asset_id, stale)
+        return self._fresh_urls.get(asset_id, failed)
 
     async def _link_duplicates(
         self, frame: FrameConfig, plan: Plan, report: FrameReport, writer: StateWriter
@@ -480,12 +501,19 @@ class Downloader:
             if not src.exists():
                 return None  # the first copy failed to download: nothing to link to
             dst.parent.mkdir(parents=True, exist_ok=True)
+            temp = dst.with_name(dst.name + PART_SUFFIX)
             with contextlib.suppress(FileNotFoundError):
-                dst.unlink()
+                temp.unlink()
             try:
-                os.link(src, dst)
+                try:
+                    os.link(src, temp)
+                except OSError:  # FAT, exFAT and many NAS shares have no hard links
+                    shutil.copy2(src, temp)
+                temp.replace(dst)  # like every download: complete, or not there at all
             except OSError:
-                shutil.copy2(src, dst)
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                raise
             return dst.stat().st_size
 
         for job, source in plan.duplicates:

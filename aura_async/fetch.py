@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -85,6 +86,8 @@ class PartWriter:
         self.size = 0
         self._file: BinaryIO | None = None
         self._pending: bytes | None = None
+        self._lock = threading.Lock()  # a cancelled write may still run while we close
+        self._closed = False
         self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
         """Run after a successful close, in the same thread hop, with ``(size, sha256)``."""
         self.result: tuple[int, str] | None = None
@@ -109,6 +112,10 @@ class PartWriter:
         if exc_type is None:
             self.result = await asyncio.to_thread(self._close_then, pending)
             return
+        if issubclass(exc_type, asyncio.CancelledError):
+            # A write cancelled mid-flight may land after this close, or not at all: keep
+            # only what is surely in order (a prefix), never a chunk that may jump the queue.
+            pending = None
         with contextlib.suppress(OSError):  # keep what arrived; the first error is the news
             await asyncio.to_thread(self._close, pending)
 
@@ -123,9 +130,12 @@ class PartWriter:
         return self._file
 
     def _write(self, data: bytes) -> None:
-        self._open().write(data)
-        self.digest.update(data)
-        self.size += len(data)
+        with self._lock:
+            if self._closed:
+                return  # a write that lost the race with a cancellation's close
+            self._open().write(data)
+            self.digest.update(data)
+            self.size += len(data)
 
     def _close_then(self, pending: bytes | None) -> tuple[int, str]:
         self._close(pending)
@@ -133,16 +143,18 @@ class PartWriter:
         return self.then(known) if self.then is not None else known
 
     def _close(self, pending: bytes | None) -> None:
-        try:
-            out = self._open()  # an empty body still leaves an (empty) file
-            if pending is not None:
-                out.write(pending)
-                self.digest.update(pending)
-                self.size += len(pending)
-        finally:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        with self._lock:
+            try:
+                out = self._open()  # an empty body still leaves an (empty) file
+                if pending is not None:
+                    out.write(pending)
+                    self.digest.update(pending)
+                    self.size += len(pending)
+            finally:
+                self._closed = True
+                if self._file is not None:
+                    self._file.close()
+                    self._file = None
 
 
 def open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
@@ -345,7 +357,7 @@ class Fetcher:
                     chunks: AsyncIterator[bytes] = response.content.iter_any()
                     if response.status == 206 and offset:
                         span = _content_range(response.headers.get("Content-Range"))
-                        if span is None or span[0] != offset - overlap or span[1] <= offset:
+                        if span is None or span[0] != offset - overlap or span[1] < offset:
                             raise _StalePart("partial file does not fit the server's file")
                         total = span[1]
                         tail = await asyncio.to_thread(_read_tail, part, overlap)

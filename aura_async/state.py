@@ -266,6 +266,11 @@ def _record(row: tuple[Any, ...]) -> FileRecord:
     return FileRecord(**values)
 
 
+def _index(conn: sqlite3.Connection) -> dict[Key, Indexed]:
+    rows = conn.execute("SELECT asset_id, kind, relpath, md5_hash, removed_at FROM files")
+    return {(a, k): Indexed(relpath, md5, removed) for a, k, relpath, md5, removed in rows}
+
+
 def _row(record: FileRecord) -> tuple[Any, ...]:
     return tuple(record.kind.value if c == "kind" else getattr(record, c) for c in _COLUMNS)
 
@@ -324,6 +329,32 @@ class State:
             conn.close()
             raise
         return state
+
+    @staticmethod
+    def peek_index(folder: Path) -> dict[Key, Indexed]:
+        """:meth:`index` of the folder's state without writing anything (for ``--dry-run``).
+
+        Returns:
+            The index; empty when there is no state yet, or only one of an older schema.
+
+        Raises:
+            StorageError: the file is there but cannot be read.
+        """
+        path = folder / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            return {}
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise _storage_error(path, "open", exc) from exc
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != CURRENT_VERSION:
+                return {}
+            return _index(conn)
+        except sqlite3.Error as exc:
+            raise _storage_error(path, "read", exc) from exc
+        finally:
+            conn.close()
 
     def _setup(self) -> None:
         with self._locked("open"):
@@ -452,10 +483,7 @@ class State:
             StorageError: the database cannot be read.
         """
         with self._locked("read files"):
-            rows = self._conn.execute(
-                "SELECT asset_id, kind, relpath, md5_hash, removed_at FROM files"
-            ).fetchall()
-        return {(a, k): Indexed(relpath, md5, removed) for a, k, relpath, md5, removed in rows}
+            return _index(self._conn)
 
     def record(self, records: Iterable[FileRecord]) -> int:
         """Insert or replace records, all in one transaction.

@@ -189,3 +189,11 @@ class TestPaths:
         else:
             with pytest.raises(ConfigError):
                 check_url(url, "api_url")
+
+
+def test_frames_sharing_a_folder_warn(tmp_path: Path) -> None:
+    """Two frames with one file_path get a warning: a folder keeps one frame's state."""
+    text = GOOD.replace("~/images-frame_2", "./images")
+    settings = load_settings(write(tmp_path, text), {})
+    (warning,) = settings.warnings
+    assert "[frame_1] and [frame_2] share file_path ./images" in warning

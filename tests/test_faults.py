@@ -120,7 +120,8 @@ class TestVideoUrls:
             clips = sum(n.endswith((".mov", ".mp4")) for n in expected_files(emu))
             assert report.failed == clips
             assert report.downloaded == len(expected_files(emu)) - clips
-            assert emu.counters.count("video", 403) == 2 * clips
+            # one refresh per 403, twice at most (fewer when a re-listing signs the same URL)
+            assert clips <= emu.counters.count("video", 403) <= 3 * clips
 
 
 class TestHostileData:

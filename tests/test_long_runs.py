@@ -1,0 +1,166 @@
+"""Edge cases of long and unlucky runs: copied duplicates, URLs expiring twice, runs that
+give up, dry runs over a state, complete .part files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from aura_async.cli import ExitCode, app
+from aura_async.downloader import RATE_KEY, DownloadOptions
+from aura_async.emulator import Emulator, Faults, FrameSpec, Throttle
+from aura_async.emulator.thread import emulator_in_thread
+from aura_async.exceptions import RateLimited
+from aura_async.report import Event, FileDone, FrameReport, PlanReady
+from aura_async.retry import RetryPolicy
+from aura_async.run import Runner, RunOptions
+from aura_async.state import State
+
+from .conftest import first_frame_id, settings_for, small_config, write_config
+from .test_downloader import expected_files, files_on_disk
+
+
+async def sync(emu: Emulator, tmp_path: Path, on_event: Any = None, **options: Any) -> FrameReport:
+    settings = settings_for(emu, tmp_path)
+    report = FrameReport("myframe")
+    async with Runner(
+        settings, RunOptions(download=DownloadOptions(**options), rate=None), on_event=on_event
+    ) as run:
+        await run.download(settings.frame("myframe"), report)
+    return report
+
+
+async def test_duplicates_are_copied_atomically_without_hard_links(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where hard links fail (FAT, many NAS shares), the duplicate is a complete copy made
+    through a temporary name."""
+    frame = emulator.library.frames[first_frame_id(emulator)]
+    first = next(
+        a
+        for a in frame.assets
+        if a["file_name"] and not a["video_url"] and a["id"] not in frame.hidden_ids
+    )
+    copy = emulator.library.add_asset(frame, "photo", md5_of=first["id"])
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)  # the OS refuses, as a FAT drive would
+    report = await sync(emulator, tmp_path)
+    assert report.linked == 1
+    on_disk = files_on_disk(tmp_path / "myframe")
+    assert on_disk == expected_files(emulator)
+    names = [n for n in on_disk if first["id"] in n or copy["id"] in n]
+    assert (tmp_path / "myframe" / names[0]).stat().st_ino != (
+        tmp_path / "myframe" / names[1]
+    ).stat().st_ino
+    assert not any(n.endswith(".part") for n in on_disk)
+
+
+async def test_urls_that_expire_twice_are_refreshed_twice(tmp_path: Path) -> None:
+    """On a run longer than two URL lifetimes, every clip still arrives."""
+    now = [1_000_000.0]
+    config = small_config(video_url_ttl=100.0)
+    emu = Emulator(config, wallclock=lambda: now[0])
+    await emu.start()
+    try:
+
+        def age(event: Event) -> None:
+            if isinstance(event, PlanReady) or (
+                isinstance(event, FileDone) and event.relpath.endswith((".mp4", ".mov"))
+            ):
+                now[0] += 150.0  # every signed URL handed out so far is now stale
+
+        report = await sync(emu, tmp_path, on_event=age, concurrency=1)
+        assert report.failed == 0, report.failures
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emu)
+        assert emu.counters.count("assets") > 2
+    finally:
+        await emu.close()
+
+
+async def test_a_run_that_gives_up_keeps_its_rate_and_row(tmp_path: Path) -> None:
+    """Endless throttling ends the run, but the learned rate and the run's row are kept."""
+    config = small_config(throttle=Throttle(rate=1000.0, burst=0, retry_after="none"))
+    async with Emulator(config) as emu:
+        settings = settings_for(emu, tmp_path)
+        options = RunOptions(
+            download=DownloadOptions(policy=RetryPolicy(attempts=2, backoff=0.001)), rate=500.0
+        )
+        report = FrameReport("myframe")
+        async with Runner(settings, options) as run:
+            with pytest.raises(RateLimited):
+                await run.download(settings.frame("myframe"), report)
+    with State.open(tmp_path / "myframe") as state:
+        assert isinstance(state.get_value(RATE_KEY), float)
+        (row,) = state.runs()
+    assert "throttled" in row.summary["error"]
+    assert report.failures
+
+
+def test_all_goes_on_past_a_broken_listing(tmp_path: Path) -> None:
+    """A frame whose listing keeps failing is reported in --json; the next frame is tried."""
+    config = small_config(faults=Faults(malformed_listing=1.0))
+    config.frames.append(
+        FrameSpec(name="Cabin", photos=2, videos=0, live_photos=0, placeholders=0, hidden=0)
+    )
+    with emulator_in_thread(config) as emu:
+        path = write_config(emu, tmp_path)
+        result = CliRunner().invoke(app, ["--config", str(path), "--all", "--json", "--rate", "0"])
+    assert result.exit_code == ExitCode.FAILED
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["frame"] for line in lines] == ["myframe", "frame2"]
+    assert all("malformed JSON" in line["error"] for line in lines)
+
+
+def test_dry_run_knows_what_the_state_knows(threaded_emulator: Emulator, tmp_path: Path) -> None:
+    """--dry-run does not offer to fetch files the user deleted (a real run would not)."""
+    config = write_config(threaded_emulator, tmp_path)
+    runner = CliRunner()
+    runner.invoke(app, ["--config", str(config), "myframe", "--rate", "0"])
+    victim = sorted(p for p in (tmp_path / "photos").iterdir() if p.is_file())[0]
+    victim.unlink()
+    state_files = sorted((tmp_path / "photos" / ".aura-async").iterdir())
+    before = [p.stat().st_mtime_ns for p in state_files]
+    result = runner.invoke(app, ["--config", str(config), "myframe", "--dry-run"])
+    assert result.exit_code == ExitCode.OK
+    assert result.stdout == ""
+    assert "0 to download" in result.stderr
+    assert [p.stat().st_mtime_ns for p in state_files] == before  # nothing written
+
+
+def test_save_assets_per_frame(tmp_path: Path) -> None:
+    """--save-assets FILE with {frame} in it keeps one listing per frame."""
+    config = small_config()
+    config.frames.append(
+        FrameSpec(name="Cabin", photos=2, videos=0, live_photos=0, placeholders=0, hidden=0)
+    )
+    with emulator_in_thread(config) as emu:
+        path = write_config(emu, tmp_path)
+        target = tmp_path / "listing-{frame}.json"
+        result = CliRunner().invoke(
+            app, ["--config", str(path), "--all", "--rate", "0", "--save-assets", str(target)]
+        )
+    assert result.exit_code == ExitCode.OK
+    assert len(json.loads((tmp_path / "listing-frame2.json").read_text())) == 2
+    assert len(json.loads((tmp_path / "listing-myframe.json").read_text())) == 35  # rows
+
+
+async def test_a_complete_part_is_finished_not_fetched_again(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A .part holding the whole file (killed before the rename) costs only the overlap."""
+    root = tmp_path / "myframe"
+    root.mkdir()
+    expected = expected_files(emulator)
+    name = next(n for n in sorted(expected) if n.endswith(".mov"))
+    (root / (name + ".part")).write_bytes(expected[name])
+    await sync(emulator, tmp_path)
+    assert files_on_disk(root) == expected
+    assert emulator.counters.count("video", 206) == 1
