@@ -190,7 +190,11 @@ def command(
     ] = Dedupe.HARDLINK,
     sidecars: Annotated[
         str,
-        typer.Option("--sidecars", help="Write a sidecar beside each file: json, xmp or off."),
+        typer.Option(
+            "--sidecars",
+            metavar="<json|xmp|off>",
+            help="Write a sidecar beside each file: json, xmp or off.",
+        ),
     ] = "off",
     write_exif: Annotated[
         bool,
