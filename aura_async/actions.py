@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import traceback
@@ -191,7 +192,7 @@ async def _frame(
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
     if plan is not None and job.options.download.dry_run and not job.json_out:
         for planned in plan.jobs:
-            sys.stdout.write(f"would download {frame.file_path / planned.relpath}\n")
+            _out(f"would download {frame.file_path / planned.relpath}\n")
     if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
@@ -218,7 +219,7 @@ def _verify(job: Invocation) -> ExitCode:
             job.display.error(report.summary_line())
             code = ExitCode.FAILED
         if job.json_out:
-            sys.stdout.write(json.dumps(report.to_json()) + "\n")
+            _out(json.dumps(report.to_json()) + "\n")
     return code
 
 
@@ -229,9 +230,21 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
+def _out(text: str) -> None:
+    """Write to stdout; a reader that went away (``| head``) never stops a download."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null so later writes, and Python's own flush at exit, are
+        # silent: the files still matter even if nobody reads the listing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _print_json(report: FrameReport) -> None:
-    sys.stdout.write(json.dumps(report.to_json()) + "\n")
-    sys.stdout.flush()
+    _out(json.dumps(report.to_json()) + "\n")
 
 
 def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> None:
@@ -245,9 +258,9 @@ def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> Non
         "placeholders": len(assets) - len(real),
     }
     if json_out:
-        sys.stdout.write(json.dumps(counts) + "\n")
+        _out(json.dumps(counts) + "\n")
     else:
-        sys.stdout.write(
+        _out(
             f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
             f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
             "uploads not counted)\n"
@@ -261,7 +274,7 @@ async def _list_frames(run: Runner, job: Invocation) -> None:
     }
     if job.json_out:
         for frame in frames:
-            sys.stdout.write(
+            _out(
                 json.dumps(
                     {
                         "id": frame.id,
@@ -278,7 +291,7 @@ async def _list_frames(run: Runner, job: Invocation) -> None:
     for frame in frames:
         section = f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)"
         photos = "?" if frame.num_assets is None else str(frame.num_assets)
-        sys.stdout.write(f"{frame.id}  {frame.name or '(unnamed)'}  {photos} photos  {section}\n")
+        _out(f"{frame.id}  {frame.name or '(unnamed)'}  {photos} photos  {section}\n")
 
 
 def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:

@@ -11,19 +11,19 @@ run holds the lock; 130 interrupted.
 from __future__ import annotations
 
 import os
-import re
 import sys
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.console import Console
 
 from . import __version__
 from .actions import ExitCode, Invocation, execute, run_demo
 from .client import Timeouts
 from .config import Settings, default_config_path, load_settings
-from .console import Display
+from .console import Display, StderrConsole
 from .downloader import DownloadOptions
 from .exceptions import ConfigError
 from .plan import Dedupe, Selection
@@ -100,8 +100,8 @@ def command(
         str | None,
         typer.Option(
             "--folder-template",
-            help="Sub-folders from tokens {year} {month} {day} {uploader} {frame} {id}, "
-            "'/'-separated; --years is \"{year}\".",
+            help="Sub-folders from tokens {year} {month} {day} {taken_at} {uploader} {frame} "
+            "{id}, '/'-separated; --years is \"{year}\".",
             show_default=False,
         ),
     ] = None,
@@ -291,8 +291,12 @@ def command(
         )
     except ConfigError as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
-    if demo and (names or all_frames or list_frames):
-        raise _fail("--demo runs on its own; drop the frame names", ExitCode.USAGE)
+    if demo and (names or all_frames or list_frames or count or verify):
+        raise _fail(
+            "--demo runs on its own; drop the frame names and other actions", ExitCode.USAGE
+        )
+    if list_frames and (names or all_frames or count or verify):
+        raise _fail("--list-frames takes no frame names and no other action", ExitCode.USAGE)
     if all_frames and names:
         raise _fail("give frame names or --all, not both", ExitCode.USAGE)
     if not (demo or names or all_frames or list_frames):
@@ -311,7 +315,7 @@ def command(
         except OSError as exc:
             raise _fail(f"cannot open log file {log_file}: {exc.strerror}", ExitCode.USAGE) from exc
     display = Display(
-        Console(stderr=True), interactive=interactive, quiet=quiet, debug=debug, log_file=log_handle
+        StderrConsole(), interactive=interactive, quiet=quiet, debug=debug, log_file=log_handle
     )
     options = RunOptions(
         download=DownloadOptions(
@@ -342,6 +346,7 @@ def command(
                     raise ConfigError(f"config file {settings.config_path}: no frame sections")
             for name in names:
                 settings.frame(name)  # every name checked before any request
+            options = _one_listing_per_frame(options, len(names))
             code = execute(
                 Invocation(
                     settings,
@@ -363,12 +368,27 @@ def command(
     raise typer.Exit(code)
 
 
+def _one_listing_per_frame(options: RunOptions, frames: int) -> RunOptions:
+    """With several frames, ``--save-assets x.json`` writes ``x-{frame}.json`` each, so no
+    frame's listing overwrites another's."""
+    target = options.download.save_assets
+    if target is None or frames < 2 or "{frame}" in target.name:
+        return options
+    named = target.with_name(f"{target.stem}-{{frame}}{target.suffix}")
+    return replace(options, download=replace(options.download, save_assets=named))
+
+
 def _date(value: str | None, flag: str) -> str | None:
     """Check a YYYY, YYYY-MM or YYYY-MM-DD date (compared with taken_at's prefix)."""
     if value is None:
         return None
-    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
-        raise ConfigError(f"{flag} takes a date like 2024, 2024-06 or 2024-06-30, not {value!r}")
+    formats = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}
+    try:
+        datetime.strptime(value, formats[len(value)])
+    except (KeyError, ValueError):
+        raise ConfigError(
+            f"{flag} takes a date like 2024, 2024-06 or 2024-06-30, not {value!r}"
+        ) from None
     return value
 
 

@@ -5,6 +5,8 @@ Part of the CLI layer (only the CLI constructs it); the library reports through 
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from datetime import datetime
 from typing import TextIO
@@ -32,7 +34,22 @@ from .report import (
     human_bytes,
 )
 
-__all__ = ["Display"]
+__all__ = ["Display", "StderrConsole"]
+
+
+class StderrConsole(Console):
+    """rich's console on stderr, except that a reader going away (``2>&1 | head``) only
+    silences it: rich's default exits the program, which would stop a download."""
+
+    def __init__(self) -> None:
+        super().__init__(stderr=True)
+
+    def on_broken_pipe(self) -> None:
+        """Go quiet and carry on."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
 
 
 class Display:

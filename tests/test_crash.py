@@ -129,3 +129,23 @@ def test_sigterm_stops_like_ctrl_c(threaded_emulator: Emulator, tmp_path: Path) 
     text = err.decode()
     assert proc.returncode == 130, text
     assert "interrupted" in text.strip().splitlines()[-2]
+
+
+def test_a_reader_going_away_never_stops_the_download(
+    threaded_emulator: Emulator, tmp_path: Path
+) -> None:
+    """`aura-async ... 2>&1 | head -1`: the pipe closes, the run still fetches every file."""
+    import os
+
+    config = write_config(threaded_emulator, tmp_path)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aura_async", "--config", str(config), "myframe", "--rate", "0"],
+        stdout=write_end,
+        stderr=write_end,
+    )
+    os.close(write_end)
+    os.read(read_end, 100)
+    os.close(read_end)  # the reader is gone, like `head` after one line
+    assert proc.wait(timeout=60) == 0
+    assert files_on_disk(tmp_path / "photos") == expected_files(threaded_emulator)

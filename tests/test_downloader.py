@@ -107,9 +107,10 @@ class TestWholeFrame:
 class TestConcurrency:
     @pytest.fixture
     def emulator_config(self) -> EmulatorConfig:
+        # 30 ms per request: even on a loaded machine, every worker is mid-request at once.
         return small_config(
-            frames=[FrameSpec(photos=60, videos=0, live_photos=0, placeholders=0, hidden=0)],
-            media_latency=0.01,
+            frames=[FrameSpec(photos=24, videos=0, live_photos=0, placeholders=0, hidden=0)],
+            media_latency=0.03,
         )
 
     @pytest.mark.parametrize("workers", [1, 3, 8])

@@ -135,15 +135,16 @@ def test_dry_run_knows_what_the_state_knows(threaded_emulator: Emulator, tmp_pat
     assert [p.stat().st_mtime_ns for p in state_files] == before  # nothing written
 
 
-def test_save_assets_per_frame(tmp_path: Path) -> None:
-    """--save-assets FILE with {frame} in it keeps one listing per frame."""
+@pytest.mark.parametrize("name", ["listing-{frame}.json", "listing.json"])
+def test_save_assets_per_frame(tmp_path: Path, name: str) -> None:
+    """With several frames, --save-assets keeps one listing per frame, {frame} or not."""
     config = small_config()
     config.frames.append(
         FrameSpec(name="Cabin", photos=2, videos=0, live_photos=0, placeholders=0, hidden=0)
     )
     with emulator_in_thread(config) as emu:
         path = write_config(emu, tmp_path)
-        target = tmp_path / "listing-{frame}.json"
+        target = tmp_path / name
         result = CliRunner().invoke(
             app, ["--config", str(path), "--all", "--rate", "0", "--save-assets", str(target)]
         )

@@ -147,7 +147,11 @@ def test_templates(threaded_emulator: Emulator, tmp_path: Path) -> None:
         ["--name-template", "{year}"],
         ["--years", "--folder-template", "{year}"],
         ["--since", "last week"],
+        ["--since", "2024-13"],
+        ["--until", "2024-02-30"],
         ["--sidecars", "yaml"],
+        ["--demo", "--count"],
+        ["--list-frames", "--count"],
     ],
 )
 def test_bad_templates_and_dates_are_usage_errors(args: list[str], tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ rem The config is the default %USERPROFILE%\etc\aura\credentials.ini.
 rem
 rem AURA_EXE: where pip put aura-async.exe. `where aura-async` prints it; with a virtual
 rem environment it is <venv>\Scripts\aura-async.exe, with pipx %USERPROFILE%\.local\bin.
-rem LOG: every log line is appended to it (--log-file). The folder must exist.
+rem LOG: every log line is appended to it (--log-file creates its folder).
 rem
 rem --quiet keeps the console silent unless something failed; the Task Scheduler does not
 rem keep console output, so the log file is where to look. The task's "Last Run Result"
