@@ -247,7 +247,7 @@ class Downloader:
                 if plan.jobs:
                     await self._pool(frame, plan, report, writer)
                 await self._link_duplicates(frame, plan, report, writer)
-                await self._sidecars_for_present(frame, plan)
+                await self._missing_sidecars(frame, plan)
             report.removed = await asyncio.to_thread(
                 self._record_listing,
                 state,
@@ -355,14 +355,15 @@ class Downloader:
             exif=self.options.write_exif and job.kind is MediaKind.PHOTO, sidecars=sidecars
         )
 
-    async def _sidecars_for_present(self, frame: FrameConfig, plan: Plan) -> None:
-        """Give files already here the sidecars they lack (``--sidecars`` on an old folder)."""
+    async def _missing_sidecars(self, frame: FrameConfig, plan: Plan) -> None:
+        """Give files already here (``--sidecars`` on an old folder) and duplicates just
+        linked the sidecars they lack, each with its own asset's details."""
         if not self.options.sidecars:
             return
         suffix = SIDECAR_SUFFIX[self.options.sidecars]
 
         def write() -> None:
-            for job in plan.present:
+            for job in [*plan.present, *(job for job, _ in plan.duplicates)]:
                 final = frame.file_path / job.relpath
                 sidecar = final.with_name(final.name + suffix)
                 if final.exists() and not sidecar.exists():

@@ -319,3 +319,16 @@ async def test_a_year_of_nightly_runs(tmp_path: Path) -> None:
         assert {r.relpath for r in records.values() if r.removed_at is None} >= listed_now
         with State.open(root) as state:
             assert len(state.runs()) == 366
+
+
+async def test_linked_duplicates_get_their_own_sidecars(emulator: Emulator, tmp_path: Path) -> None:
+    """A hard-linked duplicate still gets a sidecar naming its own asset and uploader."""
+    import json
+
+    frame = frame_of(emulator)
+    first = next(a for a in frame.assets if a["file_name"])
+    copy = emulator.library.add_asset(frame, "photo", md5_of=first["id"])
+    await sync(emulator, tmp_path, sidecars="json")
+    for asset in (first, copy):
+        (sidecar,) = (tmp_path / "myframe").glob(f"*{asset['id']}*.json")
+        assert json.loads(sidecar.read_text())["id"] == asset["id"]
