@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmarks.common import (
     Sample,
+    add_workdir,
     aura_async_command,
     emulator_process,
     list_jobs,
@@ -40,13 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", "-n", type=int, default=3, help="rounds (default 3)")
     p.add_argument("--size", type=int, default=10**9, help="video bytes (default 10**9)")
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        default=None,
-        help="where run folders go (default: the system temp dir; /dev/shm keeps disk "
-        "writeback out of the figures)",
-    )
+    add_workdir(p)
     return p
 
 

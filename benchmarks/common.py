@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -221,6 +222,17 @@ def process_cpu(pid: int) -> float:
 def median(values: Sequence[float]) -> float:
     """The median (NaN for no values)."""
     return statistics.median(values) if values else float("nan")
+
+
+def add_workdir(parser: argparse.ArgumentParser) -> None:
+    """The ``--workdir`` option every benchmark that writes files shares."""
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where run folders go (default: the system temp dir; /dev/shm keeps disk "
+        "writeback out of the figures)",
+    )
 
 
 def machine_line() -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from benchmarks.common import (
     Sample,
+    add_workdir,
     aura_async_command,
     emulator_process,
     list_jobs,
@@ -44,13 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", "-n", type=int, default=3, help="rounds (default 3)")
     p.add_argument("--assets", type=int, default=20_000, help="photos in the frame (20000)")
     p.add_argument("--photo-size", type=int, default=2048, help="bytes per photo (2048)")
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        default=None,
-        help="where the folder goes (default: the system temp dir; /dev/shm keeps disk "
-        "writeback out of the figures)",
-    )
+    add_workdir(p)
     return p
 
 

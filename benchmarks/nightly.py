@@ -33,7 +33,7 @@ from aura_async.emulator import EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
 from aura_async.plan import Planner
 from aura_async.run import Runner
-from benchmarks.common import aura_async_command, machine_line, measure, median
+from benchmarks.common import add_workdir, aura_async_command, machine_line, measure, median
 
 RATIO_TARGET = 1.3
 UNTIL_FOUND_SECONDS = 1.0
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", "-n", type=int, default=3, help="rounds (default 3)")
     p.add_argument("--assets", type=int, default=20_000, help="photos in the frame (20000)")
-    p.add_argument("--workdir", type=Path, default=None, help="parent of the folder")
+    add_workdir(p)
     return p
 
 
@@ -73,8 +73,7 @@ def main() -> int:
         print("aura-async is not installed in this environment", file=sys.stderr)
         return 2
     config = EmulatorConfig(
-        frames=[FrameSpec(photos=args.assets, videos=0, live_photos=0, placeholders=0,
-                          hidden=0)],
+        frames=[FrameSpec(photos=args.assets, videos=0, live_photos=0, placeholders=0, hidden=0)],
         photo_size=1024,
     )
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp, emulator_in_thread(config) as emu:
@@ -83,9 +82,13 @@ def main() -> int:
         cfg.write_text(emu.config_text(str(folder)), encoding="utf-8")
         cfg.chmod(0o600)
         settings = Settings(
-            email=emu.config.email, password=emu.config.password, api_url=emu.api_url,
-            image_url=emu.image_url, frame_sections={"myframe": {
-                "frame_id": next(iter(emu.library.frames)), "file_path": str(folder)}},
+            email=emu.config.email,
+            password=emu.config.password,
+            api_url=emu.api_url,
+            image_url=emu.image_url,
+            frame_sections={
+                "myframe": {"frame_id": next(iter(emu.library.frames)), "file_path": str(folder)}
+            },
         )
         count = _prepare(settings, folder)
         base = [aura, "--config", str(cfg), "myframe", "--quiet", "--json"]
@@ -101,18 +104,24 @@ def main() -> int:
             emu.counters.reset()
             until.append(measure([*base, "--until-found", "50"]).wall)
             pages.append(emu.counters.count("assets"))
-            print(f"round {round_ + 1}: listing {listing[-1]:.2f}s, rerun {rerun[-1]:.2f}s, "
-                  f"--until-found 50 {until[-1]:.2f}s ({pages[-1]} page)")
+            print(
+                f"round {round_ + 1}: listing {listing[-1]:.2f}s, rerun {rerun[-1]:.2f}s, "
+                f"--until-found 50 {until[-1]:.2f}s ({pages[-1]} page)"
+            )
         check = subprocess.run(base, capture_output=True, text=True, check=True)
         summary = json.loads(check.stdout.splitlines()[-1])
         assert summary["downloaded"] == 0, summary
     ratio = median(rerun) / median(listing)
     ok_ratio = ratio <= RATIO_TARGET
     ok_until = max(pages) == 1 and median(until) < UNTIL_FOUND_SECONDS
-    print(f"\nno-op rerun / listing alone: {median(rerun):.2f}s / {median(listing):.2f}s = "
-          f"x{ratio:.3f} (target <= {RATIO_TARGET}: {'met' if ok_ratio else 'MISSED'})")
-    print(f"--until-found 50: {max(pages)} page(s), {median(until):.2f}s (target one page, "
-          f"< {UNTIL_FOUND_SECONDS:.0f}s: {'met' if ok_until else 'MISSED'})")
+    print(
+        f"\nno-op rerun / listing alone: {median(rerun):.2f}s / {median(listing):.2f}s = "
+        f"x{ratio:.3f} (target <= {RATIO_TARGET}: {'met' if ok_ratio else 'MISSED'})"
+    )
+    print(
+        f"--until-found 50: {max(pages)} page(s), {median(until):.2f}s (target one page, "
+        f"< {UNTIL_FOUND_SECONDS:.0f}s: {'met' if ok_until else 'MISSED'})"
+    )
     return 0 if ok_ratio and ok_until else 1
 
 

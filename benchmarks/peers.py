@@ -33,6 +33,7 @@ from pathlib import Path
 from aura_async.plan import Job
 from benchmarks.common import (
     Sample,
+    add_workdir,
     aura_async_command,
     emulator_process,
     list_jobs,
@@ -72,13 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         default="aura-async,curl,aria2c",
         help="comma-separated peers to run (default aura-async,curl,aria2c)",
     )
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        default=None,
-        help="where run folders go (default: the system temp dir; /dev/shm keeps disk "
-        "writeback out of the figures)",
-    )
+    add_workdir(p)
     return p
 
 
