@@ -15,13 +15,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from .exceptions import StorageError
+from .paths import PART_SUFFIX
 from .state import FileRecord
 
 __all__ = ["HASH_CHUNK", "FileStatus", "check_file", "scan_relpaths", "sha256_file"]
 
 HASH_CHUNK = 1024 * 1024
 """Bytes read at a time by :func:`sha256_file`."""
-PART_SUFFIX = ".part"
 
 
 def sha256_file(path: Path, chunk_size: int = HASH_CHUNK) -> str:

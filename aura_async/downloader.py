@@ -32,10 +32,11 @@ from .exceptions import (
     RateLimited,
     StorageError,
 )
-from .fetch import PART_SUFFIX, Fetched, Fetcher, Finish, Opener, open_part, write_atomic
+from .fetch import Fetched, Fetcher, Finish, Opener, open_part, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
+from .paths import PART_SUFFIX
 from .plan import Dedupe, Job, Plan, Planner, Selection
 from .report import (
     EventHandler,

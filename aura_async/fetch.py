@@ -35,6 +35,7 @@ from .client import error_for_status, redact, translate_errors
 from .exceptions import ServerError, StorageError, TransportError
 from .exif import add_exif
 from .models import Asset, MediaKind
+from .paths import PART_SUFFIX
 from .plan import Job
 from .report import BytesReceived, EventHandler
 
@@ -49,7 +50,6 @@ __all__ = [
     "Writer",
 ]
 
-PART_SUFFIX = ".part"
 CHUNK_SIZE = 1024 * 1024
 """Bytes buffered before each write: one thread hop per MiB (benchmarks/bigfile.py)."""
 RESUME_OVERLAP = 16 * 1024

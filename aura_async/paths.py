@@ -34,6 +34,8 @@ _RESERVED = frozenset(
     + [f"LPT{i}" for i in range(1, 10)]
 )
 _PLAIN_EXT = re.compile(r"\.[A-Za-z0-9]{1,10}")
+PART_SUFFIX = ".part"
+"""Appended to a file's name while it is being written; never a final name."""
 MAX_NAME_BYTES = 200
 """Below every common file system's 255-byte limit, leaving room for ``.part``."""
 DEFAULT_CLIP_EXT = ".mp4"

@@ -64,12 +64,19 @@ __all__ = [
     "Key",
     "RunRecord",
     "State",
+    "state_path",
 ]
 
 STATE_DIR = ".aura-async"
 """The hidden folder, inside the download folder, that holds the state."""
 STATE_FILE = "state.db"
 """The database file inside :data:`STATE_DIR`."""
+
+
+def state_path(folder: Path) -> Path:
+    """Where the state database of a download folder lives."""
+    return folder / STATE_DIR / STATE_FILE
+
 
 Key = tuple[str, str]
 """A file's identity: ``(asset_id, kind)`` where kind is a :class:`MediaKind` value."""
@@ -310,7 +317,7 @@ class State:
             StorageError: the folder cannot be created, or the file is locked, corrupt, not
                 a database, or from a newer version of aura-async.
         """
-        path = folder / STATE_DIR / STATE_FILE
+        path = state_path(folder)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -340,7 +347,7 @@ class State:
         Raises:
             StorageError: the file is there but cannot be read.
         """
-        path = folder / STATE_DIR / STATE_FILE
+        path = state_path(folder)
         if not path.is_file():
             return {}
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .adoption import FileStatus, check_file
 from .config import FrameConfig
-from .state import STATE_DIR, STATE_FILE, State
+from .state import State, state_path
 
 __all__ = ["VerifyReport", "verify_frame"]
 
@@ -55,7 +55,7 @@ def verify_frame(frame: FrameConfig) -> VerifyReport:
         StorageError: the state or a file cannot be read.
     """
     report = VerifyReport(frame.name)
-    if not (frame.file_path / STATE_DIR / STATE_FILE).is_file():
+    if not state_path(frame.file_path).is_file():
         report.has_state = False
         return report
     with State.open(frame.file_path) as state:
