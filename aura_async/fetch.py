@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 1024 * 1024
-"""Bytes buffered before each write: one thread hop per MiB (benchmarks/bigfile.py)."""
+"""Bytes gathered before each background write: one thread hop per MiB (benchmarks/bigfile.py)."""
 RESUME_OVERLAP = 16 * 1024
 """Bytes of an existing ``.part`` fetched again and compared before resuming it."""
 
@@ -67,16 +67,18 @@ Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 
 
 class PartWriter:
-    """Writes a ``.part`` file off the event loop in as few thread hops as possible.
+    """Writes a ``.part`` file off the event loop, overlapping the disk with the network.
 
     aiofiles spends a worker-thread round trip on ``open``, one per ``write`` and one on
-    ``close``: three for a photo that arrives in one chunk. This writer holds each chunk
-    back until the next one (or the close) and hands it to the thread together with that
-    step, so a one-chunk photo costs one round trip and a big video one per chunk. It also
-    hashes what it writes (SHA-256, seeded with the existing bytes when appending), so the
-    finished file need not be read again, and it can run the finishing step (:func:`finish_file`:
-    dates, rename) in that same round trip: set :attr:`then` before leaving the block. At
-    most one chunk is held back.
+    ``close``: three for a photo, and each write blocks the download while it runs. This
+    writer gathers chunks (no copying) until :data:`CHUNK_SIZE` bytes are held, then writes
+    them in the background while the next ones arrive, so the disk and the network overlap;
+    whatever is held at the close goes with the close, so a photo smaller than
+    :data:`CHUNK_SIZE` costs one round trip. One batch is written at a time, in order, so at
+    most two batches are in memory. It hashes what it writes (SHA-256, seeded with the
+    existing bytes when appending), so the finished file need not be read again, and it can
+    run the finishing step (:func:`finish_file`: dates, rename) in the closing round trip:
+    set :attr:`then` before leaving the block.
     """
 
     def __init__(self, path: Path, append: bool) -> None:
@@ -85,7 +87,9 @@ class PartWriter:
         self.digest = hashlib.sha256()
         self.size = 0
         self._file: BinaryIO | None = None
-        self._pending: bytes | None = None
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._writing: asyncio.Future[None] | None = None
         self._lock = threading.Lock()  # a cancelled write may still run while we close
         self._closed = False
         self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
@@ -96,11 +100,27 @@ class PartWriter:
         return self
 
     async def write(self, data: bytes, /) -> int:
-        """Queue ``data``; the chunk queued before it is written now, off the loop."""
-        pending, self._pending = self._pending, data
-        if pending is not None:
-            await asyncio.to_thread(self._write, pending)
+        """Hold ``data``; once a batch is held, write it in the background.
+
+        Waits only for the batch before it, so the writes stay in order.
+        """
+        self._held.append(data)
+        self._held_bytes += len(data)
+        if self._held_bytes >= CHUNK_SIZE:
+            batch = self._take()
+            await self._settle()
+            self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
         return len(data)
+
+    def _take(self) -> list[bytes]:
+        batch, self._held, self._held_bytes = self._held, [], 0
+        return batch
+
+    async def _settle(self) -> None:
+        """Wait for the write in flight, if any; its error (a full disk) is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            await writing
 
     async def __aexit__(
         self,
@@ -108,53 +128,71 @@ class PartWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        pending, self._pending = self._pending, None
+        held = self._take()
         if exc_type is None:
-            self.result = await asyncio.to_thread(self._close_then, pending)
+            try:
+                await self._settle()
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(self._close, [])
+                raise
+            self.result = await asyncio.to_thread(self._close_then, held)
             return
         if issubclass(exc_type, asyncio.CancelledError):
-            # A write cancelled mid-flight may land after this close, or not at all: keep
-            # only what is surely in order (a prefix), never a chunk that may jump the queue.
-            pending = None
+            # A write in flight may land after this close, or not at all: keep only what is
+            # surely in order (a prefix), never a batch that may jump the queue.
+            held = []
+            if self._writing is not None:  # its error, if any, is not news any more
+                self._writing.add_done_callback(_ignore_outcome)
+        else:
+            try:
+                await self._settle()  # keep the order: what is held goes after it
+            except OSError:
+                held = []
         with contextlib.suppress(OSError):  # keep what arrived; the first error is the news
-            await asyncio.to_thread(self._close, pending)
+            await asyncio.to_thread(self._close, held)
 
     def _open(self) -> BinaryIO:
         if self._file is None:
             if self.append:
                 with self.path.open("rb") as existing:
-                    while chunk := existing.read(1 << 20):
+                    while chunk := existing.read(CHUNK_SIZE):
                         self.digest.update(chunk)
                         self.size += len(chunk)
             self._file = self.path.open("ab" if self.append else "wb")
         return self._file
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, batch: list[bytes]) -> None:
         with self._lock:
-            if self._closed:
-                return  # a write that lost the race with a cancellation's close
-            self._open().write(data)
+            if not self._closed:  # else a write that lost the race with a cancelled close
+                self._write_locked(batch)
+
+    def _write_locked(self, batch: list[bytes]) -> None:
+        out = self._open()
+        for data in batch:
+            out.write(data)
             self.digest.update(data)
             self.size += len(data)
 
-    def _close_then(self, pending: bytes | None) -> tuple[int, str]:
-        self._close(pending)
+    def _close_then(self, held: list[bytes]) -> tuple[int, str]:
+        self._close(held)
         known = self.size, self.digest.hexdigest()
         return self.then(known) if self.then is not None else known
 
-    def _close(self, pending: bytes | None) -> None:
+    def _close(self, held: list[bytes]) -> None:
         with self._lock:
             try:
-                out = self._open()  # an empty body still leaves an (empty) file
-                if pending is not None:
-                    out.write(pending)
-                    self.digest.update(pending)
-                    self.size += len(pending)
+                self._write_locked(held)  # an empty body still leaves an (empty) file
             finally:
                 self._closed = True
                 if self._file is not None:
                     self._file.close()
                     self._file = None
+
+
+def _ignore_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
@@ -404,43 +442,32 @@ class Fetcher:
         then: Callable[[tuple[int, str]], tuple[int, str]],
     ) -> tuple[int, tuple[int, str] | None]:
         """Write the body to ``part``, check its length, and finish it when the writer can
-        (see :class:`PartWriter`).
+        (see :class:`PartWriter`). On network trouble, what arrived stays in the ``.part``
+        (the writer keeps it) for the retry to resume.
 
         Returns:
             The bytes received, and the final ``(size, sha256)`` if the file was finished.
         """
         written = 0
-        buffer: list[bytes] = []
-        buffered = 0
+        unreported = 0
         try:
             async with self._opener(part, append) as out:
                 async for chunk in chunks:
-                    buffer.append(chunk)
-                    buffered += len(chunk)
-                    if buffered >= CHUNK_SIZE:
-                        await out.write(b"".join(buffer))  # one copy per write
-                        written += buffered
-                        self._emit(BytesReceived(buffered))
-                        buffer, buffered = [], 0
-                if buffer:
-                    await out.write(b"".join(buffer))
-                    written += buffered
-                    self._emit(BytesReceived(buffered))
-                    buffer, buffered = [], 0
+                    await out.write(chunk)
+                    written += len(chunk)
+                    unreported += len(chunk)
+                    if unreported >= CHUNK_SIZE:
+                        self._emit(BytesReceived(unreported))
+                        unreported = 0
+                if unreported:
+                    self._emit(BytesReceived(unreported))
                 if expected is not None and written != expected:
                     raise TransportError(f"got {written} of {expected} bytes")
                 if isinstance(out, PartWriter):
                     out.then = then
         except (aiohttp.ClientError, TimeoutError):
-            if buffer:  # keep what arrived: the retry resumes from it
-                await self._keep(part, b"".join(buffer))
-            raise  # network trouble while reading: translated and retried by the caller
+            raise  # network trouble (some are OSErrors too): translated and retried by the caller
         except OSError as exc:
             await self._discard(part)
             raise StorageError(f"cannot write {part}: {exc.strerror or exc}") from exc
         return written, out.result if isinstance(out, PartWriter) else None
-
-    async def _keep(self, part: Path, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            async with self._opener(part, True) as out:
-                await out.write(data)
