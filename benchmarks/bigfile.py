@@ -2,8 +2,10 @@
 
 An emulator process serves a frame holding a single video of ``--size`` bytes (default
 1 GB) and nothing else. Each round fetches the clip with ``aura-async --videos-only`` (so
-the video's poster still is left out) and with ``curl`` from the same signed URL, into a
-fresh folder, in alternating order. It prints the median throughput of each, the median
+the video's poster still is left out), with ``curl`` from the same signed URL, and with
+``benchmarks/bare_client.py --stream`` (the floor: aiohttp streaming the body, hashing and
+writing it on the loop, no ``.part``, retry or state), each into a fresh folder, in a
+rotating order. It prints the median throughput of each, the median
 ratio aura-async/curl (target >= 0.9) and aura-async's peak RSS (target <= 100 MB), read
 from ``os.wait4``. curl missing: the throughput ratio is skipped, the RSS still measured.
 
@@ -22,6 +24,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import (
+    BARE,
+    BARE_CLIENT,
     Sample,
     add_workdir,
     aura_async_command,
@@ -52,6 +56,11 @@ def _check(folder: Path, size: int) -> str | None:
     return None
 
 
+def _throughput_ratio(mine: list[Sample], other: list[Sample]) -> float:
+    """Median per-round throughput ratio mine/other (the same bytes: other's wall / mine)."""
+    return median([b.wall / a.wall for a, b in zip(mine, other, strict=True)])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the rounds and print the report; exit 1 if a run failed."""
     args = _parser().parse_args(argv)
@@ -69,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         *("--photos", "0", "--videos", "1", "--live-photos", "0", "--placeholders", "0"),
         *("--hidden", "0", "--extra-frames", "0", "--video-size", str(args.size)),
     ]
-    samples: dict[str, list[Sample]] = {"aura-async": [], "curl": []}
+    samples: dict[str, list[Sample]] = {"aura-async": [], "curl": [], BARE: []}
     with (
         tempfile.TemporaryDirectory(prefix="aura-bench-", dir=args.workdir) as tmp,
         emulator_process(emulator_args) as info,
@@ -91,9 +100,16 @@ def main(argv: list[str] | None = None) -> int:
                 curl,
                 *("--silent", "--show-error", "--fail", "--output", "video.bin", jobs[0].url),
             ]
+        bare_list = work / "bare.tsv"
+        bare_list.write_text(f"{jobs[0].url}\tvideo.bin\n", encoding="utf-8")
+        commands[BARE] = lambda folder: [
+            sys.executable,
+            *(str(BARE_CLIENT), str(bare_list), "--stream"),
+        ]
         names = list(commands)
         for round_no in range(args.runs):
-            order = names if round_no % 2 == 0 else names[::-1]
+            shift = round_no % len(names)
+            order = names[shift:] + names[:shift]
             for name in order:
                 folder = work / f"{name}-{round_no}"
                 folder.mkdir()
@@ -119,18 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         runs = samples[name]
         print(
-            f"{name:<11} {median([args.size / s.wall / 1e6 for s in runs]):>6.0f} MB/s  "
+            f"{name:<12} {median([args.size / s.wall / 1e6 for s in runs]):>6.0f} MB/s  "
             f"cpu {median([s.cpu for s in runs]):.2f}s  "
             f"peak RSS {median([s.maxrss_mb for s in runs]):.0f} MB (max "
             f"{max(s.maxrss_mb for s in runs):.0f})"
         )
     print()
     if "curl" in names:
-        ratio = median(
-            [c.wall / a.wall for a, c in zip(samples["aura-async"], samples["curl"], strict=True)]
-        )
+        ratio = _throughput_ratio(samples["aura-async"], samples["curl"])
         verdict = "met" if ratio >= THROUGHPUT_TARGET else "MISSED"
         print(f"throughput aura-async/curl x{ratio:.3f} (target >= {THROUGHPUT_TARGET}: {verdict})")
+        floor = _throughput_ratio(samples[BARE], samples["curl"])
+        print(f"throughput {BARE}/curl x{floor:.3f} (the floor: no .part, retry or state)")
+    mine = _throughput_ratio(samples["aura-async"], samples[BARE])
+    print(f"throughput aura-async/{BARE} x{mine:.3f}")
     rss = max(s.maxrss_mb for s in samples["aura-async"])
     verdict = "met" if rss <= RSS_TARGET_MB else "MISSED"
     print(

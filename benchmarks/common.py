@@ -34,6 +34,8 @@ from aura_async.models import parse_asset_page, parse_login
 from aura_async.plan import Job, Planner, Selection
 
 __all__ = [
+    "BARE",
+    "BARE_CLIENT",
     "EmulatorInfo",
     "Sample",
     "aura_async_command",
@@ -45,6 +47,10 @@ __all__ = [
     "process_cpu",
     "write_config",
 ]
+
+BARE = "bare-aiohttp"
+"""The floor peer's name: :mod:`benchmarks.bare_client`, the least an aiohttp client does."""
+BARE_CLIENT = Path(__file__).with_name("bare_client.py")
 
 _MAX_CONFIG_LINES = 100
 _MAX_PAGES = 10_000

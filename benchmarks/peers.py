@@ -7,6 +7,9 @@ peer once, in a rotating order, into a fresh temporary folder:
 - ``aura-async --config CFG myframe -j J --rate 0 --quiet``
 - ``curl --parallel --parallel-max J --config LIST`` (``url``/``output`` pairs)
 - ``aria2c -j J --input-file LIST`` (``out=`` lines)
+- ``python benchmarks/bare_client.py LIST -j J``: the floor, the least work any aiohttp
+  client can do (fetch, SHA-256, write; no ``.part``, retry, limiter or state), so the
+  report can tell what Python and aiohttp cost from what aura-async adds
 
 over the image URLs that the listing API gives (``{image_url}/{user_id}/{file_name}``).
 Wall time is measured around each client process, CPU time is user + sys of that process
@@ -32,6 +35,8 @@ from pathlib import Path
 
 from aura_async.plan import Job
 from benchmarks.common import (
+    BARE,
+    BARE_CLIENT,
     Sample,
     add_workdir,
     aura_async_command,
@@ -70,24 +75,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", "-j", type=int, default=8, help="parallel downloads (8)")
     p.add_argument(
         "--peers",
-        default="aura-async,curl,aria2c",
-        help="comma-separated peers to run (default aura-async,curl,aria2c)",
+        default=f"aura-async,curl,aria2c,{BARE}",
+        help=f"comma-separated peers to run (default aura-async,curl,aria2c,{BARE})",
     )
     add_workdir(p)
     return p
 
 
-def _write_lists(jobs: list[Job], work: Path) -> tuple[Path, Path]:
+def _write_lists(jobs: list[Job], work: Path) -> tuple[Path, Path, Path]:
     curl_list = work / "curl.cfg"
     aria_list = work / "aria2.txt"
+    bare_list = work / "bare.tsv"
     with (
         curl_list.open("w", encoding="utf-8") as curl,
         aria_list.open("w", encoding="utf-8") as aria,
+        bare_list.open("w", encoding="utf-8") as bare,
     ):
         for job in jobs:
             curl.write(f'url = "{job.url}"\noutput = "{job.relpath}"\n')
             aria.write(f"{job.url}\n  out={job.relpath}\n")
-    return curl_list, aria_list
+            bare.write(f"{job.url}\t{job.relpath}\n")
+    return curl_list, aria_list, bare_list
 
 
 def _config_path(folder: Path) -> Path:
@@ -95,7 +103,7 @@ def _config_path(folder: Path) -> Path:
 
 
 def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
-    curl_list, aria_list = _write_lists(jobs, work)
+    curl_list, aria_list, bare_list = _write_lists(jobs, work)
     j = str(args.concurrency)
     peers: list[Peer] = []
     aura = aura_async_command()
@@ -165,6 +173,14 @@ def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
                 [],
             )
         )
+    peers.append(
+        Peer(
+            BARE,
+            lambda _folder: [sys.executable, str(BARE_CLIENT), str(bare_list), "-j", j],
+            [],
+            [],
+        )
+    )
     wanted = set(args.peers.split(","))
     return [peer for peer in peers if peer.name in wanted]
 
@@ -175,6 +191,12 @@ def _check_folder(folder: Path, jobs: list[Job], size: int) -> str | None:
     if missing:
         return f"{len(missing)} of {len(jobs)} files missing or of the wrong size"
     return None
+
+
+def _ratios(mine: Peer, other: Peer) -> tuple[list[float], list[float]]:
+    """Per-round ratios mine/other: wall times, CPU times."""
+    pairs = list(zip(mine.samples, other.samples, strict=True))
+    return [a.wall / b.wall for a, b in pairs], [a.cpu / b.cpu for a, b in pairs]
 
 
 def _ratio_line(name: str, walls: list[float], cpus: list[float]) -> tuple[str, bool, bool]:
@@ -258,10 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         print("no complete round: no figures")
         return 1
     print(f"{len(peers[0].samples)} complete rounds")
-    print(f"{'peer':<11} {'wall':>7} {'cpu':>7} {'peak RSS':>9} {'server cpu':>11}  (medians)")
+    print(f"{'peer':<12} {'wall':>7} {'cpu':>7} {'peak RSS':>9} {'server cpu':>11}  (medians)")
     for peer in peers:
         print(
-            f"{peer.name:<11} {median([s.wall for s in peer.samples]):>6.2f}s "
+            f"{peer.name:<12} {median([s.wall for s in peer.samples]):>6.2f}s "
             f"{median([s.cpu for s in peer.samples]):>6.2f}s "
             f"{median([s.maxrss_mb for s in peer.samples]):>6.0f} MB "
             f"{median(peer.server_cpu):>10.2f}s"
@@ -278,9 +300,16 @@ def main(argv: list[str] | None = None) -> int:
             why = "not selected" if name not in args.peers.split(",") else f"{name} is missing"
             print(f"aura-async/{name:<7} not measured: {why}")
             continue
-        walls = [a.wall / b.wall for a, b in zip(aura.samples, other.samples, strict=True)]
-        cpus = [a.cpu / b.cpu for a, b in zip(aura.samples, other.samples, strict=True)]
-        print(_ratio_line(name, walls, cpus)[0])
+        print(_ratio_line(name, *_ratios(aura, other))[0])
+    bare, curl = by_name.get(BARE), by_name.get("curl")
+    if bare is not None:
+        print()
+        print(f"{BARE} (no .part, retry, limiter or state) is the floor of a Python client:")
+        if curl is not None:
+            walls, cpus = _ratios(bare, curl)
+            print(f"{BARE}/curl     wall x{median(walls):.3f}  cpu x{median(cpus):.3f}")
+        walls, cpus = _ratios(aura, bare)
+        print(f"aura-async/{BARE} wall x{median(walls):.3f}  cpu x{median(cpus):.3f}")
     return 1 if failed else 0
 
 
