@@ -57,7 +57,12 @@ RESUME_OVERLAP = 16 * 1024
 
 
 class Writer(Protocol):
-    """What the fetcher needs of an open file (aiofiles' async file object fits too)."""
+    """What the fetcher needs of an open file (aiofiles' async file object fits too).
+
+    ``write`` gets each chunk as the network delivers it (tens to hundreds of KB), so a
+    writer that pays a thread round trip per call should gather chunks itself, as
+    :class:`PartWriter` does.
+    """
 
     async def write(self, data: bytes, /) -> int: ...
 
@@ -92,6 +97,7 @@ class PartWriter:
         self._writing: asyncio.Future[None] | None = None
         self._lock = threading.Lock()  # a cancelled write may still run while we close
         self._closed = False
+        self._hashing = True
         self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
         """Run after a successful close, in the same thread hop, with ``(size, sha256)``."""
         self.result: tuple[int, str] | None = None
@@ -131,30 +137,40 @@ class PartWriter:
         held = self._take()
         if exc_type is None:
             try:
-                await self._settle()
+                await self._settle()  # a batch that failed must not become a finished file
             except BaseException:
-                with contextlib.suppress(OSError):
-                    await asyncio.to_thread(self._close, [])
+                await self._close_quietly([])
                 raise
             self.result = await asyncio.to_thread(self._close_then, held)
             return
+        self._hashing = False  # the file will not be finished: its hash is not needed
         if issubclass(exc_type, asyncio.CancelledError):
             # A write in flight may land after this close, or not at all: keep only what is
             # surely in order (a prefix), never a batch that may jump the queue.
-            held = []
             if self._writing is not None:  # its error, if any, is not news any more
                 self._writing.add_done_callback(_ignore_outcome)
-        else:
-            try:
-                await self._settle()  # keep the order: what is held goes after it
-            except OSError:
-                held = []
-        with contextlib.suppress(OSError):  # keep what arrived; the first error is the news
+            await self._close_quietly([])
+            return
+        try:
+            await self._settle()  # keep the order: what is held goes after it
+        except OSError as disk:
+            # A full disk is worse news than the network error that ended the body: the
+            # download must stop, not be retried.
+            await self._close_quietly([])
+            raise disk from exc
+        except BaseException:  # cancelled while waiting for it
+            await self._close_quietly([])
+            raise
+        await self._close_quietly(held)  # keep what arrived, for the retry to resume
+
+    async def _close_quietly(self, held: list[bytes]) -> None:
+        """Close after an error: write ``held`` if the disk lets us; the error is the news."""
+        with contextlib.suppress(OSError):
             await asyncio.to_thread(self._close, held)
 
     def _open(self) -> BinaryIO:
         if self._file is None:
-            if self.append:
+            if self.append and self._hashing:
                 with self.path.open("rb") as existing:
                     while chunk := existing.read(CHUNK_SIZE):
                         self.digest.update(chunk)
@@ -171,7 +187,8 @@ class PartWriter:
         out = self._open()
         for data in batch:
             out.write(data)
-            self.digest.update(data)
+            if self._hashing:
+                self.digest.update(data)
             self.size += len(data)
 
     def _close_then(self, held: list[bytes]) -> tuple[int, str]:
@@ -182,7 +199,8 @@ class PartWriter:
     def _close(self, held: list[bytes]) -> None:
         with self._lock:
             try:
-                self._write_locked(held)  # an empty body still leaves an (empty) file
+                if held or self._hashing:  # a finished empty body still leaves an empty file
+                    self._write_locked(held)
             finally:
                 self._closed = True
                 if self._file is not None:

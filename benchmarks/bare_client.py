@@ -1,11 +1,11 @@
-"""The least work any aiohttp client can do for these downloads: the benchmarks' floor.
+"""A plain aiohttp client doing much less than aura-async: the benchmarks' baseline.
 
 It starts Python, imports aiohttp, and fetches ``URL<TAB>PATH`` lines from a list file with
 ``--concurrency`` requests at a time; each body is read whole into memory, hashed with
 SHA-256 (the checksum aura-async's state keeps) and written straight to its final name on
 the event loop's thread. No ``.part`` and rename, no resume, no retry, no rate limiter, no
 state database, no progress: so it is *not* a safe downloader, only a yardstick. Its ratio
-to curl, measured in the same run, is the bound a Python client on aiohttp cannot beat on
+to curl, measured in the same run, shows what a plain Python client on aiohttp costs on
 that machine; aura-async's ratio to it is what aura-async itself adds.
 
 Usage (the benchmarks run it; by hand)::

@@ -3,7 +3,7 @@
 An emulator process serves a frame holding a single video of ``--size`` bytes (default
 1 GB) and nothing else. Each round fetches the clip with ``aura-async --videos-only`` (so
 the video's poster still is left out), with ``curl`` from the same signed URL, and with
-``benchmarks/bare_client.py --stream`` (the floor: aiohttp streaming the body, hashing and
+``benchmarks/bare_client.py --stream`` (the baseline: aiohttp streaming the body, hashing and
 writing it on the loop, no ``.part``, retry or state), each into a fresh folder, in a
 rotating order. It prints the median throughput of each, the median
 ratio aura-async/curl (target >= 0.9) and aura-async's peak RSS (target <= 100 MB), read
@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = _throughput_ratio(samples["aura-async"], samples["curl"])
         verdict = "met" if ratio >= THROUGHPUT_TARGET else "MISSED"
         print(f"throughput aura-async/curl x{ratio:.3f} (target >= {THROUGHPUT_TARGET}: {verdict})")
-        floor = _throughput_ratio(samples[BARE], samples["curl"])
-        print(f"throughput {BARE}/curl x{floor:.3f} (the floor: no .part, retry or state)")
+        base = _throughput_ratio(samples[BARE], samples["curl"])
+        print(f"throughput {BARE}/curl x{base:.3f} (the baseline: no .part, retry or state)")
     mine = _throughput_ratio(samples["aura-async"], samples[BARE])
     print(f"throughput aura-async/{BARE} x{mine:.3f}")
     rss = max(s.maxrss_mb for s in samples["aura-async"])

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 BARE = "bare-aiohttp"
-"""The floor peer's name: :mod:`benchmarks.bare_client`, the least an aiohttp client does."""
+"""The baseline peer's name: :mod:`benchmarks.bare_client`, a plain aiohttp client."""
 BARE_CLIENT = Path(__file__).with_name("bare_client.py")
 
 _MAX_CONFIG_LINES = 100

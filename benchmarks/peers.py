@@ -7,9 +7,9 @@ peer once, in a rotating order, into a fresh temporary folder:
 - ``aura-async --config CFG myframe -j J --rate 0 --quiet``
 - ``curl --parallel --parallel-max J --config LIST`` (``url``/``output`` pairs)
 - ``aria2c -j J --input-file LIST`` (``out=`` lines)
-- ``python benchmarks/bare_client.py LIST -j J``: the floor, the least work any aiohttp
-  client can do (fetch, SHA-256, write; no ``.part``, retry, limiter or state), so the
-  report can tell what Python and aiohttp cost from what aura-async adds
+- ``python benchmarks/bare_client.py LIST -j J``: the baseline, a plain aiohttp client
+  (fetch, SHA-256, write; no ``.part``, retry, limiter or state), so the report can tell
+  what Python and aiohttp cost from what aura-async adds
 
 over the image URLs that the listing API gives (``{image_url}/{user_id}/{file_name}``).
 Wall time is measured around each client process, CPU time is user + sys of that process
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     bare, curl = by_name.get(BARE), by_name.get("curl")
     if bare is not None:
         print()
-        print(f"{BARE} (no .part, retry, limiter or state) is the floor of a Python client:")
+        print(f"{BARE} (no .part, retry, limiter or state) is a plain aiohttp baseline:")
         if curl is not None:
             walls, cpus = _ratios(bare, curl)
             print(f"{BARE}/curl     wall x{median(walls):.3f}  cpu x{median(cpus):.3f}")

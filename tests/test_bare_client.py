@@ -1,4 +1,4 @@
-"""benchmarks/bare_client.py, the benchmarks' floor, really fetches every byte it is timed on."""
+"""benchmarks/bare_client.py, the benchmarks' baseline, really fetches every byte it is timed on."""
 
 from __future__ import annotations
 

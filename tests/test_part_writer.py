@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,27 +25,43 @@ def _chunks(data: bytes) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
-async def _write_all(part: Path, data: bytes, then_raise: Exception | None = None) -> None:
+async def _write_all(
+    part: Path,
+    data: bytes,
+    *,
+    then: Callable[[tuple[int, str]], tuple[int, str]] | None = None,
+    then_raise: Exception | None = None,
+    stall: asyncio.Event | None = None,
+) -> None:
+    """Stream ``data`` in network-sized chunks; then raise, or stall, as a network may."""
     async with PartWriter(part, append=False) as out:
         for chunk in _chunks(data):
             await out.write(chunk)
         if then_raise is not None:
             raise then_raise
+        if stall is not None:
+            await stall.wait()
+        out.then = then
 
 
 class _Gate:
-    """Holds :meth:`PartWriter._write_locked` in its thread until released."""
+    """Holds the first :meth:`PartWriter._write_locked` in its thread until released."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, fail: bool = False) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.calls = 0
+        self.writers: list[PartWriter] = []
         real = PartWriter._write_locked
 
         def gated(writer: PartWriter, batch: list[bytes]) -> None:
             self.calls += 1
-            self.entered.set()
-            assert self.release.wait(10), "the test never released the write"
+            self.writers.append(writer)
+            if self.calls == 1:
+                self.entered.set()
+                assert self.release.wait(10), "the test never released the write"
+                if fail:
+                    raise OSError(errno.ENOSPC, "No space left on device")
             real(writer, batch)
 
         monkeypatch.setattr(PartWriter, "_write_locked", gated)
@@ -110,18 +128,47 @@ class TestBatches:
         assert (tmp_path / "v.part").read_bytes() == data
 
 
+def _fail_first_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first batch written hits a full disk; every later write works."""
+    real = PartWriter._write_locked
+    calls = 0
+
+    def flaky(writer: PartWriter, batch: list[bytes]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(writer, batch)
+
+    monkeypatch.setattr(PartWriter, "_write_locked", flaky)
+
+
+def _never_finished(known: tuple[int, str]) -> tuple[int, str]:
+    raise AssertionError("a file missing a batch was finished")
+
+
 class TestErrors:
-    async def test_a_background_write_error_surfaces(
+    @pytest.mark.parametrize("size", [3 * CHUNK_SIZE, CHUNK_SIZE + CHUNK])
+    async def test_a_failed_background_write_stops_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+    ) -> None:
+        """Only the first batch fails (mid-stream, or the last one as the body ends): the
+        error is raised and the file is never finished with a hole in it."""
+        _fail_first_write(monkeypatch)
+        with pytest.raises(OSError, match="No space"):
+            await _write_all(tmp_path / "v.part", os.urandom(size), then=_never_finished)
+
+    async def test_a_full_disk_outranks_the_network_error(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A full disk during a background write is raised to the download, not lost."""
-
-        def full(writer: PartWriter, batch: list[bytes]) -> None:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        monkeypatch.setattr(PartWriter, "_write_locked", full)
-        with pytest.raises(OSError, match="No space"):
-            await _write_all(tmp_path / "v.part", os.urandom(3 * CHUNK_SIZE))
+        """A batch failed on a full disk, then the connection broke: the disk error is
+        raised (it stops the run), not the retryable network error."""
+        _fail_first_write(monkeypatch)
+        with pytest.raises(OSError, match="No space") as raised:
+            await _write_all(
+                tmp_path / "v.part", os.urandom(2 * CHUNK_SIZE), then_raise=ConnectionResetError()
+            )
+        assert isinstance(raised.value.__cause__, ConnectionResetError)
 
     async def test_network_error_keeps_what_arrived_in_order(self, tmp_path: Path) -> None:
         """A broken connection leaves every received byte in the .part, for the resume."""
@@ -134,18 +181,12 @@ class TestErrors:
     async def test_a_cancelled_download_leaves_a_prefix(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Cancelled while a batch is on its way to disk: the .part is a prefix, never a
-        file with a hole or with chunks out of order."""
+        """Cancelled while waiting for a batch on its way to disk: the .part is a prefix,
+        never a file with a hole or with chunks out of order."""
         gate = _Gate(monkeypatch)
         data = os.urandom(3 * CHUNK_SIZE)
         part = tmp_path / "v.part"
-
-        async def stream() -> None:
-            async with PartWriter(part, append=False) as out:
-                for chunk in _chunks(data):
-                    await out.write(chunk)
-
-        task = asyncio.create_task(stream())
+        task = asyncio.create_task(_write_all(part, data))
         await asyncio.to_thread(gate.entered.wait, 10)
         await asyncio.sleep(0.05)  # the stream is now waiting for that first batch
         task.cancel()
@@ -156,6 +197,85 @@ class TestErrors:
         kept = part.read_bytes()
         assert kept
         assert data.startswith(kept)
+
+    async def test_cancelled_on_the_network_with_a_failing_batch_in_flight(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Cancelled while the network stalls, a batch in flight that then fails: the
+        held bytes are dropped (a prefix stays), the file is closed, and the batch's
+        error is not logged as an unretrieved task exception."""
+        gate = _Gate(monkeypatch, fail=True)
+        data = os.urandom(CHUNK_SIZE + 5 * CHUNK)
+        part = tmp_path / "v.part"
+        stalled = asyncio.Event()
+        task = asyncio.create_task(_write_all(part, data, stall=stalled))
+        await asyncio.to_thread(gate.entered.wait, 10)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        gate.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.05)
+        gc.collect()  # an unretrieved exception is logged when its task is collected
+        assert not part.exists()  # the one batch failed, the held bytes were dropped
+        assert not gate.writers[0]._file
+        assert "never retrieved" not in caplog.text
+
+    async def test_cancelled_while_a_network_error_waits_for_the_disk(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The connection broke while a batch was on its way to a slow disk, then the run
+        was cancelled (Ctrl-C, a sibling's fatal error) during that wait: the file is
+        still closed and stays a prefix."""
+        gate = _Gate(monkeypatch)
+        data = os.urandom(CHUNK_SIZE + 5 * CHUNK)
+        part = tmp_path / "v.part"
+        task = asyncio.create_task(_write_all(part, data, then_raise=ConnectionResetError()))
+        await asyncio.to_thread(gate.entered.wait, 10)
+        await asyncio.sleep(0.05)  # __aexit__ now waits for that batch
+        task.cancel()
+        await asyncio.sleep(0.05)
+        gate.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.2)  # the batch lands in its thread
+        writer = gate.writers[0]
+        assert writer._closed
+        assert writer._file is None
+        assert data.startswith(part.read_bytes())
+
+    async def test_a_write_that_loses_the_race_with_the_close_does_not_land(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The second batch's thread is slow to start; the download is cancelled and its
+        .part closed first: that batch must not reopen (and truncate) the closed file."""
+        real = PartWriter._write
+        started, release = threading.Event(), threading.Event()
+        calls = 0
+
+        def slow_second(writer: PartWriter, batch: list[bytes]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                started.set()
+                assert release.wait(10)
+            real(writer, batch)
+
+        monkeypatch.setattr(PartWriter, "_write", slow_second)
+        data = os.urandom(2 * CHUNK_SIZE + 5 * CHUNK)
+        part = tmp_path / "v.part"
+        stalled = asyncio.Event()
+        task = asyncio.create_task(_write_all(part, data, stall=stalled))
+        await asyncio.to_thread(started.wait, 10)
+        await asyncio.sleep(0.05)  # the stream now waits on the network
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task  # the close ran: the first batch is in the .part
+        release.set()
+        await asyncio.sleep(0.2)  # the late write runs now, and must do nothing
+        first_batch = -(-CHUNK_SIZE // CHUNK) * CHUNK  # whole chunks up to a MiB
+        assert part.read_bytes() == data[:first_batch]
 
 
 @pytest.mark.parametrize("resume", [False, True])
