@@ -42,6 +42,7 @@ from .report import BytesReceived, EventHandler
 __all__ = [
     "CHUNK_SIZE",
     "PART_SUFFIX",
+    "DiskPace",
     "Fetched",
     "Fetcher",
     "Finish",
@@ -71,19 +72,44 @@ Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 """Opens a ``.part`` file for writing: ``opener(path, append)``."""
 
 
+class DiskPace:
+    """Whether closing files on the event loop has stayed quick, for one run.
+
+    Closing a file (its last bytes, the close, its date, the rename) takes a local disk
+    well under a millisecond, less than the worker-thread round trip that would keep it off
+    the loop; that round trip per file cost 20 % of the CPU of 1,000 photos
+    (benchmarks/peers.py). A network share can take tens of milliseconds, each a stall of
+    every download; so the first close slower than :attr:`LIMIT` sends it and every later
+    close of the run to a worker thread.
+    """
+
+    LIMIT = 0.02
+    """Seconds: a close on the loop slower than this ends closing on the loop."""
+
+    def __init__(self) -> None:
+        self.inline = True
+
+    def observe(self, seconds: float) -> None:
+        """Record how long a close on the loop took."""
+        if seconds > self.LIMIT:
+            self.inline = False
+
+
 class PartWriter:
-    """Writes a ``.part`` file off the event loop, overlapping the disk with the network.
+    """Writes a ``.part`` file, overlapping the disk with the network.
 
     aiofiles spends a worker-thread round trip on ``open``, one per ``write`` and one on
     ``close``: three for a photo, and each write blocks the download while it runs. This
     writer gathers chunks (no copying) until :data:`CHUNK_SIZE` bytes are held, then writes
-    them in the background while the next ones arrive, so the disk and the network overlap;
-    whatever is held at the close goes with the close, so a photo smaller than
-    :data:`CHUNK_SIZE` costs one round trip. One batch is written at a time, in order, so at
-    most two batches are in memory. It hashes what it writes (SHA-256, seeded with the
-    existing bytes when appending), so the finished file need not be read again, and it can
-    run the finishing step (:func:`finish_file`: dates, rename) in the closing round trip:
-    set :attr:`then` before leaving the block.
+    them in a worker thread while the next ones arrive, so the disk and the network
+    overlap. What is held at the end goes with the close, in one more round trip, or on
+    the event loop itself while a shared :class:`DiskPace` (:attr:`pace`) says the disk is
+    quick: so a photo smaller than :data:`CHUNK_SIZE` costs no round trip at all on a local
+    disk. One batch is written at a time, in order, so at most two batches are in memory.
+    It hashes what it writes (SHA-256, seeded with the existing bytes when appending), so
+    the finished file need not be read again, and it runs the finishing step
+    (:func:`finish_file`: dates, rename) in the close: set :attr:`then` before leaving the
+    block.
     """
 
     def __init__(self, path: Path, append: bool) -> None:
@@ -99,7 +125,9 @@ class PartWriter:
         self._closed = False
         self._hashing = True
         self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
-        """Run after a successful close, in the same thread hop, with ``(size, sha256)``."""
+        """Run after a successful close, in the same step, with ``(size, sha256)``."""
+        self.pace: DiskPace | None = None
+        """Set it to close (and finish) on the event loop while the disk keeps up."""
         self.result: tuple[int, str] | None = None
 
     async def __aenter__(self) -> PartWriter:
@@ -141,7 +169,15 @@ class PartWriter:
             except BaseException:
                 await self._close_quietly([])
                 raise
-            self.result = await asyncio.to_thread(self._close_then, held)
+            pace = self.pace
+            if pace is None or not pace.inline:
+                self.result = await asyncio.to_thread(self._close_then, held)
+                return
+            started = time.perf_counter()
+            try:
+                self.result = self._close_then(held)
+            finally:
+                pace.observe(time.perf_counter() - started)
             return
         self._hashing = False  # the file will not be finished: its hash is not needed
         if issubclass(exc_type, asyncio.CancelledError):
@@ -383,6 +419,7 @@ class Fetcher:
         self.session = session
         self._emit = on_event
         self._opener = opener
+        self._pace = DiskPace()
         self._wallclock = wallclock
 
     async def fetch(
@@ -483,6 +520,7 @@ class Fetcher:
                     raise TransportError(f"got {written} of {expected} bytes")
                 if isinstance(out, PartWriter):
                     out.then = then
+                    out.pace = self._pace
         except (aiohttp.ClientError, TimeoutError):
             raise  # network trouble (some are OSErrors too): translated and retried by the caller
         except OSError as exc:

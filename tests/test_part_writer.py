@@ -8,13 +8,14 @@ import gc
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from aura_async.emulator import Emulator
-from aura_async.fetch import CHUNK_SIZE, PartWriter
+from aura_async.fetch import CHUNK_SIZE, DiskPace, PartWriter
 from tests.conftest import small_config
 from tests.test_downloader import download, expected_files, files_on_disk
 
@@ -32,9 +33,11 @@ async def _write_all(
     then: Callable[[tuple[int, str]], tuple[int, str]] | None = None,
     then_raise: Exception | None = None,
     stall: asyncio.Event | None = None,
+    pace: DiskPace | None = None,
 ) -> None:
     """Stream ``data`` in network-sized chunks; then raise, or stall, as a network may."""
     async with PartWriter(part, append=False) as out:
+        out.pace = pace
         for chunk in _chunks(data):
             await out.write(chunk)
         if then_raise is not None:
@@ -42,6 +45,19 @@ async def _write_all(
         if stall is not None:
             await stall.wait()
         out.then = then
+
+
+def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of every function sent to a worker thread."""
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counting(func: Callable[..., object], /, *args: object) -> object:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    return hops
 
 
 class _Gate:
@@ -92,24 +108,43 @@ class TestBatches:
         assert part.read_bytes() == old + new
         assert out.result == (len(old + new), hashlib.sha256(old + new).hexdigest())
 
-    async def test_a_small_file_is_written_in_one_thread_hop(
+    async def test_without_a_pace_a_small_file_takes_one_thread_hop(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        hops = 0
-        real = asyncio.to_thread
-
-        async def counting(*args: object, **kwargs: object) -> object:
-            nonlocal hops
-            hops += 1
-            return await real(*args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(asyncio, "to_thread", counting)
+        hops = _count_hops(monkeypatch)
         data = os.urandom(CHUNK_SIZE - 1)
-        async with PartWriter(tmp_path / "a.jpg.part", append=False) as out:
-            for chunk in _chunks(data):
-                await out.write(chunk)
-        assert hops == 1
+        await _write_all(tmp_path / "a.jpg.part", data)
+        assert hops == ["_close_then"]
         assert (tmp_path / "a.jpg.part").read_bytes() == data
+
+    async def test_with_a_quick_disk_a_small_file_is_closed_on_the_loop(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        hops = _count_hops(monkeypatch)
+        pace = DiskPace()
+        data = os.urandom(CHUNK_SIZE - 1)
+        await _write_all(tmp_path / "a.jpg.part", data, pace=pace)
+        assert hops == []
+        assert pace.inline
+        assert (tmp_path / "a.jpg.part").read_bytes() == data
+
+    async def test_one_slow_close_sends_every_later_close_to_a_thread(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A network share that takes 30 ms to finish a file: the loop pays that once."""
+        hops = _count_hops(monkeypatch)
+        pace = DiskPace()
+
+        def slow(known: tuple[int, str]) -> tuple[int, str]:
+            time.sleep(DiskPace.LIMIT + 0.01)
+            return known
+
+        await _write_all(tmp_path / "a.jpg.part", b"first", then=slow, pace=pace)
+        assert hops == []
+        assert not pace.inline
+        await _write_all(tmp_path / "b.jpg.part", b"second", pace=pace)
+        assert hops == ["_close_then"]
+        assert (tmp_path / "b.jpg.part").read_bytes() == b"second"
 
     async def test_the_next_chunks_arrive_while_a_batch_is_written(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
