@@ -77,8 +77,8 @@ class DiskPace:
 
     Closing a file (its last bytes, the close, its date, the rename) takes a local disk
     well under a millisecond, less than the worker-thread round trip that would keep it off
-    the loop; that round trip per file cost 20 % of the CPU of 1,000 photos
-    (benchmarks/peers.py). A network share can take tens of milliseconds, each a stall of
+    the loop (measured on 1,000 photos from the emulator: 2.28 s of CPU with it, 1.79 s
+    without). A network share can take tens of milliseconds, each a stall of
     every download; so the first close slower than :attr:`LIMIT` sends it and every later
     close of the run to a worker thread.
     """
