@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 import aiohttp
 
@@ -56,6 +56,8 @@ CHUNK_SIZE = 1024 * 1024
 RESUME_OVERLAP = 16 * 1024
 """Bytes of an existing ``.part`` fetched again and compared before resuming it."""
 
+_T = TypeVar("_T")
+
 
 class Writer(Protocol):
     """What the fetcher needs of an open file (aiofiles' async file object fits too).
@@ -73,43 +75,48 @@ Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 
 
 class DiskPace:
-    """Whether closing files on the event loop has stayed quick, for one run.
+    """Whether disk work on the event loop has stayed quick, for one run.
 
-    Closing a file (its last bytes, the close, its date, the rename) takes a local disk
-    well under a millisecond, less than the worker-thread round trip that would keep it off
-    the loop (measured on 1,000 photos from the emulator: 2.28 s of CPU with it, 1.79 s
-    without). A network share can take tens of milliseconds, each a stall of
-    every download; so the first close slower than :attr:`LIMIT` sends it and every later
-    close of the run to a worker thread.
+    Writing a MiB, or closing a file (its last bytes, the close, its date, the rename),
+    takes a local disk about a millisecond: less than a worker-thread round trip, whose
+    Python holds the GIL while the loop waits to send and receive (measured from the
+    emulator: 1,000 photos took 2.28 s of CPU with a round trip per file, 1.79 s without;
+    a 1 GB video 2.51 s with a round trip per MiB, 2.15 s without). A network share, or a
+    disk whose cache is full, can take tens of milliseconds, each a stall of every
+    download; so the first write or close slower than :attr:`LIMIT` sends it and all the
+    rest of the run's disk work to worker threads.
     """
 
     LIMIT = 0.02
-    """Seconds: a close on the loop slower than this ends closing on the loop."""
+    """Seconds: disk work on the loop slower than this ends disk work on the loop."""
 
     def __init__(self) -> None:
         self.inline = True
 
-    def observe(self, seconds: float) -> None:
-        """Record how long a close on the loop took."""
-        if seconds > self.LIMIT:
-            self.inline = False
+    def run(self, work: Callable[[], _T]) -> _T:
+        """Do ``work`` here, on the loop, timing it."""
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            if time.perf_counter() - started > self.LIMIT:
+                self.inline = False
 
 
 class PartWriter:
-    """Writes a ``.part`` file, overlapping the disk with the network.
+    """Writes a ``.part`` file, hashing it as it goes, in as few thread hops as it can.
 
     aiofiles spends a worker-thread round trip on ``open``, one per ``write`` and one on
-    ``close``: three for a photo, and each write blocks the download while it runs. This
-    writer gathers chunks (no copying) until :data:`CHUNK_SIZE` bytes are held, then writes
-    them in a worker thread while the next ones arrive, so the disk and the network
-    overlap. What is held at the end goes with the close, in one more round trip, or on
-    the event loop itself while a shared :class:`DiskPace` (:attr:`pace`) says the disk is
-    quick: so a photo smaller than :data:`CHUNK_SIZE` costs no round trip at all on a local
-    disk. One batch is written at a time, in order, so at most two batches are in memory.
-    It hashes what it writes (SHA-256, seeded with the existing bytes when appending), so
-    the finished file need not be read again, and it runs the finishing step
-    (:func:`finish_file`: dates, rename) in the close: set :attr:`then` before leaving the
-    block.
+    ``close``: three for a photo. This writer gathers chunks (no copying) until
+    :data:`CHUNK_SIZE` bytes are held and writes them as one batch; what is held at the
+    end goes with the close. While a :class:`DiskPace` (:attr:`pace`) says the disk is
+    quick, batches and the close run on the event loop, so a file costs no round trip at
+    all; otherwise each batch is written in a worker thread while the next one arrives
+    (one in flight, in order, so at most two in memory) and the close takes one more round
+    trip. It hashes what it writes (SHA-256, seeded with the existing bytes when
+    appending), so the finished file need not be read again, and it runs the finishing
+    step (:func:`finish_file`: dates, rename) in the close: set :attr:`then` before leaving
+    the block.
     """
 
     def __init__(self, path: Path, append: bool) -> None:
@@ -127,23 +134,24 @@ class PartWriter:
         self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
         """Run after a successful close, in the same step, with ``(size, sha256)``."""
         self.pace: DiskPace | None = None
-        """Set it to close (and finish) on the event loop while the disk keeps up."""
+        """Set it to write and close on the event loop while the disk keeps up."""
         self.result: tuple[int, str] | None = None
 
     async def __aenter__(self) -> PartWriter:
         return self
 
     async def write(self, data: bytes, /) -> int:
-        """Hold ``data``; once a batch is held, write it in the background.
-
-        Waits only for the batch before it, so the writes stay in order.
-        """
+        """Hold ``data``; once a batch is held, write it (on the loop, or in the background
+        after the batch before it, so the writes stay in order)."""
         self._held.append(data)
         self._held_bytes += len(data)
         if self._held_bytes >= CHUNK_SIZE:
             batch = self._take()
             await self._settle()
-            self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+            if self.pace is not None and self.pace.inline:
+                self.pace.run(lambda: self._write(batch))
+            else:
+                self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
         return len(data)
 
     def _take(self) -> list[bytes]:
@@ -169,15 +177,10 @@ class PartWriter:
             except BaseException:
                 await self._close_quietly([])
                 raise
-            pace = self.pace
-            if pace is None or not pace.inline:
+            if self.pace is not None and self.pace.inline:
+                self.result = self.pace.run(lambda: self._close_then(held))
+            else:
                 self.result = await asyncio.to_thread(self._close_then, held)
-                return
-            started = time.perf_counter()
-            try:
-                self.result = self._close_then(held)
-            finally:
-                pace.observe(time.perf_counter() - started)
             return
         self._hashing = False  # the file will not be finished: its hash is not needed
         if issubclass(exc_type, asyncio.CancelledError):
@@ -507,6 +510,8 @@ class Fetcher:
         unreported = 0
         try:
             async with self._opener(part, append) as out:
+                if isinstance(out, PartWriter):
+                    out.pace = self._pace
                 async for chunk in chunks:
                     await out.write(chunk)
                     written += len(chunk)
@@ -520,7 +525,6 @@ class Fetcher:
                     raise TransportError(f"got {written} of {expected} bytes")
                 if isinstance(out, PartWriter):
                     out.then = then
-                    out.pace = self._pace
         except (aiohttp.ClientError, TimeoutError):
             raise  # network trouble (some are OSErrors too): translated and retried by the caller
         except OSError as exc:

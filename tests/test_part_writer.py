@@ -128,6 +128,43 @@ class TestBatches:
         assert pace.inline
         assert (tmp_path / "a.jpg.part").read_bytes() == data
 
+    async def test_with_a_quick_disk_a_big_file_takes_no_thread_hop(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        hops = _count_hops(monkeypatch)
+        pace = DiskPace()
+        data = os.urandom(3 * CHUNK_SIZE + CHUNK_SIZE // 2)
+        await _write_all(tmp_path / "v.part", data, pace=pace)
+        assert hops == []
+        assert pace.inline
+        assert (tmp_path / "v.part").read_bytes() == data
+
+    async def test_one_slow_batch_sends_the_rest_of_the_run_to_threads(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A write that stalls (a full cache, a share): later batches and closes, of this
+        file and of the next, go to worker threads; the bytes stay in order."""
+        hops = _count_hops(monkeypatch)
+        real = PartWriter._write_locked
+        calls = 0
+
+        def first_slow(writer: PartWriter, batch: list[bytes]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                time.sleep(DiskPace.LIMIT + 0.01)
+            real(writer, batch)
+
+        monkeypatch.setattr(PartWriter, "_write_locked", first_slow)
+        pace = DiskPace()
+        data = os.urandom(3 * CHUNK_SIZE)
+        await _write_all(tmp_path / "v.part", data, pace=pace)
+        assert not pace.inline
+        assert hops == ["_write", "_close_then"]  # batch 1 on the loop (slow), 2 and the rest not
+        assert (tmp_path / "v.part").read_bytes() == data
+        await _write_all(tmp_path / "a.jpg.part", b"next", pace=pace)
+        assert hops[-1] == "_close_then"
+
     async def test_one_slow_close_sends_every_later_close_to_a_thread(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
