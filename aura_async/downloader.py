@@ -32,7 +32,7 @@ from .exceptions import (
     RateLimited,
     StorageError,
 )
-from .fetch import Fetched, Fetcher, Finish, Opener, open_part, write_atomic
+from .fetch import DiskPace, Fetched, Fetcher, Finish, Opener, open_part, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
@@ -143,6 +143,7 @@ class Downloader:
         self._refresh_lock = asyncio.Lock()
         self._folders: set[Path] = set()
         self._parts: set[str] = set()  # .part files the folder scan found: resumable
+        self._paces: dict[Path, DiskPace] = {}  # per frame folder: its disk may be a share
 
     async def list_assets(self, frame: FrameConfig) -> list[Asset]:
         """The frame's whole listing, every page.
@@ -447,6 +448,7 @@ class Downloader:
         refreshes = 0
         finish = self._finish_for(frame, job)
         maybe_part = job.relpath in self._parts
+        pace = self._paces.setdefault(frame.file_path, DiskPace())
         while True:
             try:
                 async for attempt in retrying(self.options.policy, sleep=self._sleep):
@@ -454,7 +456,7 @@ class Downloader:
                         await self.limiter.acquire()
                         try:
                             fetched = await self._fetcher.fetch(
-                                job, url, final, finish, maybe_part=maybe_part
+                                job, url, final, finish, maybe_part=maybe_part, pace=pace
                             )
                         except ApiError as exc:
                             maybe_part = True  # a failed attempt may have left a .part

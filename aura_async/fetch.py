@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import aiohttp
 
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 1024 * 1024
-"""Bytes gathered before each background write: one thread hop per MiB (benchmarks/bigfile.py)."""
+"""Bytes gathered into one write (and, on a slow disk, one thread hop): benchmarks/bigfile.py."""
 RESUME_OVERLAP = 16 * 1024
 """Bytes of an existing ``.part`` fetched again and compared before resuming it."""
 
@@ -75,32 +75,41 @@ Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 
 
 class DiskPace:
-    """Whether disk work on the event loop has stayed quick, for one run.
+    """Whether a folder's disk is quick enough to be written from the event loop.
 
     Writing a MiB, or closing a file (its last bytes, the close, its date, the rename),
     takes a local disk about a millisecond: less than a worker-thread round trip, whose
     Python holds the GIL while the loop waits to send and receive (measured from the
-    emulator: 1,000 photos took 2.28 s of CPU with a round trip per file, 1.79 s without;
-    a 1 GB video 2.51 s with a round trip per MiB, 2.15 s without). A network share, or a
-    disk whose cache is full, can take tens of milliseconds, each a stall of every
-    download; so the first write or close slower than :attr:`LIMIT` sends it and all the
-    rest of the run's disk work to worker threads.
+    emulator: 1,000 photos took 2.28 s of CPU with a round trip per file, 1.79 s without).
+    A network share, a USB disk or a full disk cache can take far longer, and on the loop
+    every such wait stalls every download. So each step on the loop is timed, and one
+    slower than :attr:`LIMIT` sends the folder's disk work to worker threads for
+    :attr:`RETRY_AFTER` seconds; then one step tries the loop again. A slow share thus
+    stalls the loop for one step every :attr:`RETRY_AFTER` seconds (a share that hangs
+    outright stalls it until it answers).
     """
 
-    LIMIT = 0.02
-    """Seconds: disk work on the loop slower than this ends disk work on the loop."""
+    LIMIT = 0.005
+    """Seconds a step on the loop (a MiB written, a file closed) may take."""
+    RETRY_AFTER = 10.0
+    """Seconds of disk work in worker threads after a slow step, before trying again."""
 
     def __init__(self) -> None:
-        self.inline = True
+        self._threads_until = 0.0
 
-    def run(self, work: Callable[[], _T]) -> _T:
-        """Do ``work`` here, on the loop, timing it."""
+    @property
+    def inline(self) -> bool:
+        """Whether the next step runs on the loop."""
+        return time.monotonic() >= self._threads_until
+
+    def run(self, work: Callable[..., _T], *args: Any) -> _T:
+        """Do ``work(*args)`` here, on the loop, timing it."""
         started = time.perf_counter()
         try:
-            return work()
+            return work(*args)
         finally:
             if time.perf_counter() - started > self.LIMIT:
-                self.inline = False
+                self._threads_until = time.monotonic() + self.RETRY_AFTER
 
 
 class PartWriter:
@@ -109,14 +118,14 @@ class PartWriter:
     aiofiles spends a worker-thread round trip on ``open``, one per ``write`` and one on
     ``close``: three for a photo. This writer gathers chunks (no copying) until
     :data:`CHUNK_SIZE` bytes are held and writes them as one batch; what is held at the
-    end goes with the close. While a :class:`DiskPace` (:attr:`pace`) says the disk is
-    quick, batches and the close run on the event loop, so a file costs no round trip at
-    all; otherwise each batch is written in a worker thread while the next one arrives
-    (one in flight, in order, so at most two in memory) and the close takes one more round
-    trip. It hashes what it writes (SHA-256, seeded with the existing bytes when
-    appending), so the finished file need not be read again, and it runs the finishing
-    step (:func:`finish_file`: dates, rename) in the close: set :attr:`then` before leaving
-    the block.
+    end goes with the close. Without a quick :class:`DiskPace` (:attr:`pace`), each batch
+    is written in a worker thread while the next one arrives (one in flight, in order, so
+    at most two in memory) and the close takes one more round trip; with one, batches and
+    the close run on the event loop, so a file costs no round trip at all. It hashes what
+    it writes (SHA-256, seeded with the existing bytes when appending, read off the loop
+    on entry), so the finished file need not be read again, and it runs the finishing step
+    (:func:`finish_file`: dates, rename) in the close: set :attr:`then` before leaving the
+    block.
     """
 
     def __init__(self, path: Path, append: bool) -> None:
@@ -134,25 +143,27 @@ class PartWriter:
         self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
         """Run after a successful close, in the same step, with ``(size, sha256)``."""
         self.pace: DiskPace | None = None
-        """Set it to write and close on the event loop while the disk keeps up."""
+        """The folder's :class:`DiskPace`: times the disk work and says where it runs."""
         self.result: tuple[int, str] | None = None
 
-    async def __aenter__(self) -> PartWriter:
-        return self
-
     async def write(self, data: bytes, /) -> int:
-        """Hold ``data``; once a batch is held, write it (on the loop, or in the background
-        after the batch before it, so the writes stay in order)."""
+        """Hold ``data``; once a batch is held, write it (on the loop if the pace allows,
+        else in the background after the batch before it, so the writes stay in order)."""
         self._held.append(data)
         self._held_bytes += len(data)
         if self._held_bytes >= CHUNK_SIZE:
             batch = self._take()
             await self._settle()
             if self.pace is not None and self.pace.inline:
-                self.pace.run(lambda: self._write(batch))
+                self.pace.run(self._write, batch)
             else:
                 self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
         return len(data)
+
+    async def __aenter__(self) -> PartWriter:
+        if self.append and self._file is None:  # hash what is there off the loop
+            await asyncio.to_thread(self._open)
+        return self
 
     def _take(self) -> list[bytes]:
         batch, self._held, self._held_bytes = self._held, [], 0
@@ -178,7 +189,7 @@ class PartWriter:
                 await self._close_quietly([])
                 raise
             if self.pace is not None and self.pace.inline:
-                self.result = self.pace.run(lambda: self._close_then(held))
+                self.result = self.pace.run(self._close_then, held)
             else:
                 self.result = await asyncio.to_thread(self._close_then, held)
             return
@@ -352,7 +363,7 @@ def finish_file(
         finish: what to add (EXIF, sidecars).
         known: the part's size and SHA-256 if the writer computed them (else it is read).
 
-    Blocking: run it in a thread.
+    Blocking: run it in a thread (or on the loop where a :class:`DiskPace` allows).
     """
     if finish.exif:
         data = part.read_bytes()
@@ -422,11 +433,17 @@ class Fetcher:
         self.session = session
         self._emit = on_event
         self._opener = opener
-        self._pace = DiskPace()
         self._wallclock = wallclock
 
     async def fetch(
-        self, job: Job, url: str, final: Path, finish: Finish, *, maybe_part: bool = True
+        self,
+        job: Job,
+        url: str,
+        final: Path,
+        finish: Finish,
+        *,
+        maybe_part: bool = True,
+        pace: DiskPace | None = None,
     ) -> Fetched:
         """Fetch ``url`` into ``final``.
 
@@ -437,6 +454,8 @@ class Fetcher:
             finish: what to add before the rename.
             maybe_part: a ``.part`` may exist; ``False`` (the folder scan saw none, and no
                 attempt has failed yet) saves a look at the disk.
+            pace: the destination folder's :class:`DiskPace`, shared by its downloads;
+                ``None`` keeps all disk work in worker threads.
 
         Raises:
             ApiError: HTTP or transport trouble (the caller's retry policy decides).
@@ -471,6 +490,7 @@ class Fetcher:
                     written, done = await self._stream(
                         part,
                         chunks,
+                        pace=pace,
                         append=offset > 0,
                         expected=expected,
                         then=lambda known: finish_file(part, final, job.asset, finish, known),
@@ -495,6 +515,7 @@ class Fetcher:
         part: Path,
         chunks: AsyncIterator[bytes],
         *,
+        pace: DiskPace | None,
         append: bool,
         expected: int | None,
         then: Callable[[tuple[int, str]], tuple[int, str]],
@@ -511,7 +532,7 @@ class Fetcher:
         try:
             async with self._opener(part, append) as out:
                 if isinstance(out, PartWriter):
-                    out.pace = self._pace
+                    out.pace = pace
                 async for chunk in chunks:
                     await out.write(chunk)
                     written += len(chunk)

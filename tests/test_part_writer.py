@@ -52,9 +52,9 @@ def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     hops: list[str] = []
     real = asyncio.to_thread
 
-    async def counting(func: Callable[..., object], /, *args: object) -> object:
+    async def counting(func: Callable[..., object], /, *args: object, **kwargs: object) -> object:
         hops.append(getattr(func, "__name__", repr(func)))
-        return await real(func, *args)
+        return await real(func, *args, **kwargs)
 
     monkeypatch.setattr(asyncio, "to_thread", counting)
     return hops
@@ -117,72 +117,6 @@ class TestBatches:
         assert hops == ["_close_then"]
         assert (tmp_path / "a.jpg.part").read_bytes() == data
 
-    async def test_with_a_quick_disk_a_small_file_is_closed_on_the_loop(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        hops = _count_hops(monkeypatch)
-        pace = DiskPace()
-        data = os.urandom(CHUNK_SIZE - 1)
-        await _write_all(tmp_path / "a.jpg.part", data, pace=pace)
-        assert hops == []
-        assert pace.inline
-        assert (tmp_path / "a.jpg.part").read_bytes() == data
-
-    async def test_with_a_quick_disk_a_big_file_takes_no_thread_hop(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        hops = _count_hops(monkeypatch)
-        pace = DiskPace()
-        data = os.urandom(3 * CHUNK_SIZE + CHUNK_SIZE // 2)
-        await _write_all(tmp_path / "v.part", data, pace=pace)
-        assert hops == []
-        assert pace.inline
-        assert (tmp_path / "v.part").read_bytes() == data
-
-    async def test_one_slow_batch_sends_the_rest_of_the_run_to_threads(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """A write that stalls (a full cache, a share): later batches and closes, of this
-        file and of the next, go to worker threads; the bytes stay in order."""
-        hops = _count_hops(monkeypatch)
-        real = PartWriter._write_locked
-        calls = 0
-
-        def first_slow(writer: PartWriter, batch: list[bytes]) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                time.sleep(DiskPace.LIMIT + 0.01)
-            real(writer, batch)
-
-        monkeypatch.setattr(PartWriter, "_write_locked", first_slow)
-        pace = DiskPace()
-        data = os.urandom(3 * CHUNK_SIZE)
-        await _write_all(tmp_path / "v.part", data, pace=pace)
-        assert not pace.inline
-        assert hops == ["_write", "_close_then"]  # batch 1 on the loop (slow), 2 and the rest not
-        assert (tmp_path / "v.part").read_bytes() == data
-        await _write_all(tmp_path / "a.jpg.part", b"next", pace=pace)
-        assert hops[-1] == "_close_then"
-
-    async def test_one_slow_close_sends_every_later_close_to_a_thread(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """A network share that takes 30 ms to finish a file: the loop pays that once."""
-        hops = _count_hops(monkeypatch)
-        pace = DiskPace()
-
-        def slow(known: tuple[int, str]) -> tuple[int, str]:
-            time.sleep(DiskPace.LIMIT + 0.01)
-            return known
-
-        await _write_all(tmp_path / "a.jpg.part", b"first", then=slow, pace=pace)
-        assert hops == []
-        assert not pace.inline
-        await _write_all(tmp_path / "b.jpg.part", b"second", pace=pace)
-        assert hops == ["_close_then"]
-        assert (tmp_path / "b.jpg.part").read_bytes() == b"second"
-
     async def test_the_next_chunks_arrive_while_a_batch_is_written(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -198,6 +132,91 @@ class TestBatches:
             assert gate.calls == 1
             gate.release.set()
         assert (tmp_path / "v.part").read_bytes() == data
+
+
+def _slow(known: tuple[int, str]) -> tuple[int, str]:
+    time.sleep(DiskPace.LIMIT + 0.01)
+    return known
+
+
+class TestDiskPace:
+    async def test_on_a_quick_disk_a_file_takes_no_thread_hop(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(DiskPace, "LIMIT", 60.0)  # however loaded the machine
+        pace = DiskPace()
+        hops = _count_hops(monkeypatch)
+        small, big = os.urandom(CHUNK_SIZE - 1), os.urandom(3 * CHUNK_SIZE + CHUNK_SIZE // 2)
+        await _write_all(tmp_path / "a.jpg.part", small, pace=pace)
+        await _write_all(tmp_path / "v.part", big, pace=pace)
+        assert hops == []
+        assert pace.inline
+        assert (tmp_path / "a.jpg.part").read_bytes() == small
+        assert (tmp_path / "v.part").read_bytes() == big
+
+    async def test_one_slow_batch_on_the_loop_sends_the_rest_to_threads(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A write that stalls (a full cache, a share): the next batch and the close, of
+        this file and of the next, go to worker threads; the bytes stay in order."""
+        pace = DiskPace()
+        hops = _count_hops(monkeypatch)
+        real = PartWriter._write_locked
+        calls = 0
+
+        def first_slow(writer: PartWriter, batch: list[bytes]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                time.sleep(DiskPace.LIMIT + 0.01)
+            real(writer, batch)
+
+        monkeypatch.setattr(PartWriter, "_write_locked", first_slow)
+        data = os.urandom(3 * CHUNK_SIZE)
+        await _write_all(tmp_path / "v.part", data, pace=pace)
+        assert hops == ["_write", "_close_then"]  # batch 1 on the loop (slow), the rest not
+        assert (tmp_path / "v.part").read_bytes() == data
+        await _write_all(tmp_path / "a.jpg.part", b"next", pace=pace)
+        assert hops == ["_write", "_close_then", "_close_then"]
+
+    async def test_after_a_while_in_threads_one_step_tries_the_loop_again(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A slow close sends the next closes to threads; RETRY_AFTER later one tries the
+        loop again, and stays there if it is quick (a hiccup costs one period, not the
+        whole run)."""
+        monkeypatch.setattr(DiskPace, "RETRY_AFTER", 0.3)
+        pace = DiskPace()
+        hops = _count_hops(monkeypatch)
+        await _write_all(tmp_path / "a.jpg.part", b"first", then=_slow, pace=pace)
+        assert hops == []  # that slow one ran on the loop: it could not be known before
+        assert not pace.inline
+        await _write_all(tmp_path / "b.jpg.part", b"second", pace=pace)
+        assert hops == ["_close_then"]
+        await asyncio.sleep(0.35)
+        monkeypatch.setattr(DiskPace, "LIMIT", 60.0)
+        for name in ("c", "d"):
+            await _write_all(tmp_path / f"{name}.jpg.part", name.encode(), pace=pace)
+        assert hops == ["_close_then"]
+        assert (tmp_path / "d.jpg.part").read_bytes() == b"d"
+
+    async def test_a_resumed_part_is_hashed_off_the_loop(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Reading back a big .part to seed the hash must not stall the loop, even when
+        the rest of the file is written on it."""
+        monkeypatch.setattr(DiskPace, "LIMIT", 60.0)
+        pace = DiskPace()
+        hops = _count_hops(monkeypatch)
+        old, new = os.urandom(2 * CHUNK_SIZE), os.urandom(300_000)
+        part = tmp_path / "v.part"
+        part.write_bytes(old)
+        async with PartWriter(part, append=True) as out:
+            out.pace = pace
+            for chunk in _chunks(new):
+                await out.write(chunk)
+        assert hops == ["_open"]
+        assert out.result == (len(old + new), hashlib.sha256(old + new).hexdigest())
 
 
 def _fail_first_write(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,15 +239,20 @@ def _never_finished(known: tuple[int, str]) -> tuple[int, str]:
 
 
 class TestErrors:
+    @pytest.mark.parametrize("on_loop", [False, True], ids=["threads", "loop"])
     @pytest.mark.parametrize("size", [3 * CHUNK_SIZE, CHUNK_SIZE + CHUNK])
-    async def test_a_failed_background_write_stops_the_file(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+    async def test_a_failed_write_stops_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, on_loop: bool
     ) -> None:
-        """Only the first batch fails (mid-stream, or the last one as the body ends): the
-        error is raised and the file is never finished with a hole in it."""
+        """Only the first batch fails (mid-stream, or the last one as the body ends), in a
+        thread or on the loop: the error is raised and the file is never finished with a
+        hole in it."""
+        if on_loop:
+            monkeypatch.setattr(DiskPace, "LIMIT", 60.0)  # stays on the loop, however slow
+        pace = DiskPace() if on_loop else None
         _fail_first_write(monkeypatch)
         with pytest.raises(OSError, match="No space"):
-            await _write_all(tmp_path / "v.part", os.urandom(size), then=_never_finished)
+            await _write_all(tmp_path / "v.part", os.urandom(size), then=_never_finished, pace=pace)
 
     async def test_a_full_disk_outranks_the_network_error(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -242,12 +266,18 @@ class TestErrors:
             )
         assert isinstance(raised.value.__cause__, ConnectionResetError)
 
-    async def test_network_error_keeps_what_arrived_in_order(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("on_loop", [False, True], ids=["threads", "loop"])
+    async def test_network_error_keeps_what_arrived_in_order(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_loop: bool
+    ) -> None:
         """A broken connection leaves every received byte in the .part, for the resume."""
         data = os.urandom(2 * CHUNK_SIZE + 5000)
         part = tmp_path / "v.part"
+        if on_loop:
+            monkeypatch.setattr(DiskPace, "LIMIT", 60.0)
+        pace = DiskPace() if on_loop else None
         with pytest.raises(ConnectionResetError):
-            await _write_all(part, data, then_raise=ConnectionResetError())
+            await _write_all(part, data, then_raise=ConnectionResetError(), pace=pace)
         assert part.read_bytes() == data
 
     async def test_a_cancelled_download_leaves_a_prefix(
@@ -363,3 +393,19 @@ async def test_a_video_of_several_batches_arrives_intact(tmp_path: Path, resume:
             (root / (name + ".part")).write_bytes(expected[name][: CHUNK_SIZE + 12345])
         await download(emu, tmp_path)
         assert files_on_disk(root) == expected
+
+
+async def test_a_frames_downloads_are_finished_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the downloader: each frame folder has its DiskPace, so on a quick disk
+    no file of the frame takes a thread hop to be finished."""
+    monkeypatch.setattr(DiskPace, "LIMIT", 60.0)
+    async with Emulator(small_config()) as emu:
+        root = tmp_path / "myframe"
+        root.mkdir()
+        expected = expected_files(emu)
+        hops = _count_hops(monkeypatch)
+        await download(emu, tmp_path)
+        assert files_on_disk(root) == expected
+    assert "_close_then" not in hops
