@@ -146,6 +146,16 @@ class PartWriter:
         """The folder's :class:`DiskPace`: times the disk work and says where it runs."""
         self.result: tuple[int, str] | None = None
 
+    async def __aenter__(self) -> PartWriter:
+        if self.append:  # read back (and hash) what is there off the loop
+            try:
+                await asyncio.to_thread(self._resume)
+            except BaseException:
+                self._hashing = False
+                await self._close_quietly([])
+                raise
+        return self
+
     async def write(self, data: bytes, /) -> int:
         """Hold ``data``; once a batch is held, write it (on the loop if the pace allows,
         else in the background after the batch before it, so the writes stay in order)."""
@@ -159,11 +169,6 @@ class PartWriter:
             else:
                 self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
         return len(data)
-
-    async def __aenter__(self) -> PartWriter:
-        if self.append and self._file is None:  # hash what is there off the loop
-            await asyncio.to_thread(self._open)
-        return self
 
     def _take(self) -> list[bytes]:
         batch, self._held, self._held_bytes = self._held, [], 0
@@ -227,6 +232,11 @@ class PartWriter:
                         self.size += len(chunk)
             self._file = self.path.open("ab" if self.append else "wb")
         return self._file
+
+    def _resume(self) -> None:
+        with self._lock:
+            if not self._closed:  # else the open lost the race with a cancelled close
+                self._open()
 
     def _write(self, batch: list[bytes]) -> None:
         with self._lock:

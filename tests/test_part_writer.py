@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -215,7 +216,7 @@ class TestDiskPace:
             out.pace = pace
             for chunk in _chunks(new):
                 await out.write(chunk)
-        assert hops == ["_open"]
+        assert hops == ["_resume"]
         assert out.result == (len(old + new), hashlib.sha256(old + new).hexdigest())
 
 
@@ -346,6 +347,41 @@ class TestErrors:
         assert writer._closed
         assert writer._file is None
         assert data.startswith(part.read_bytes())
+
+    async def test_cancelled_while_reading_back_a_part_closes_it(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Ctrl-C while a big .part is read back for its hash: the file is closed (not
+        left to the garbage collector), and the .part is left as it was."""
+        old = os.urandom(CHUNK_SIZE)
+        part = tmp_path / "v.part"
+        part.write_bytes(old)
+        entered, release = threading.Event(), threading.Event()
+        real = PartWriter._open
+        writers: list[PartWriter] = []
+
+        def slow_open(writer: PartWriter) -> BinaryIO:
+            writers.append(writer)
+            entered.set()
+            assert release.wait(10)
+            return real(writer)
+
+        monkeypatch.setattr(PartWriter, "_open", slow_open)
+
+        async def resume() -> None:
+            async with PartWriter(part, append=True) as out:
+                await out.write(b"more")
+
+        task = asyncio.create_task(resume())
+        await asyncio.to_thread(entered.wait, 10)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert writers[0]._closed
+        assert writers[0]._file is None
+        assert part.read_bytes() == old
 
     async def test_a_write_that_loses_the_race_with_the_close_does_not_land(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
