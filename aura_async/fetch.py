@@ -87,6 +87,9 @@ class DiskPace:
     :attr:`RETRY_AFTER` seconds; then one step tries the loop again. A slow share thus
     stalls the loop for one step every :attr:`RETRY_AFTER` seconds (a share that hangs
     outright stalls it until it answers).
+
+    Args:
+        clock: seconds, monotonic and fine-grained (tests pass a fake one).
     """
 
     LIMIT = 0.005
@@ -94,22 +97,24 @@ class DiskPace:
     RETRY_AFTER = 10.0
     """Seconds of disk work in worker threads after a slow step, before trying again."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
         self._threads_until = 0.0
 
     @property
     def inline(self) -> bool:
         """Whether the next step runs on the loop."""
-        return time.monotonic() >= self._threads_until
+        return self._clock() >= self._threads_until
 
     def run(self, work: Callable[..., _T], *args: Any) -> _T:
         """Do ``work(*args)`` here, on the loop, timing it."""
-        started = time.perf_counter()
+        started = self._clock()
         try:
             return work(*args)
         finally:
-            if time.perf_counter() - started > self.LIMIT:
-                self._threads_until = time.monotonic() + self.RETRY_AFTER
+            ended = self._clock()
+            if ended - started > self.LIMIT:
+                self._threads_until = ended + self.RETRY_AFTER
 
 
 class PartWriter:
