@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -45,6 +45,8 @@ __all__ = [
     "DiskPace",
     "Fetched",
     "Fetcher",
+    "File",
+    "FileOpener",
     "Finish",
     "Opener",
     "PartWriter",
@@ -72,6 +74,26 @@ class Writer(Protocol):
 
 Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 """Opens a ``.part`` file for writing: ``opener(path, append)``."""
+
+
+class File(Protocol):
+    """What :class:`PartWriter` needs of a file: blocking reads and writes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+FileOpener = Callable[[Path, str], File]
+"""Opens a file in mode ``rb``, ``wb`` or ``ab`` (tests inject slow or failing disks)."""
+
+
+def open_file(path: Path, mode: str) -> File:
+    """The default :data:`FileOpener`: the file itself."""
+    handle: File = path.open(mode)
+    return handle
 
 
 class DiskPace:
@@ -133,12 +155,13 @@ class PartWriter:
     block.
     """
 
-    def __init__(self, path: Path, append: bool) -> None:
+    def __init__(self, path: Path, append: bool, *, opener: FileOpener = open_file) -> None:
         self.path = path
         self.append = append
         self.digest = hashlib.sha256()
         self.size = 0
-        self._file: BinaryIO | None = None
+        self._open_file = opener
+        self._file: File | None = None
         self._held: list[bytes] = []
         self._held_bytes = 0
         self._writing: asyncio.Future[None] | None = None
@@ -228,14 +251,17 @@ class PartWriter:
         with contextlib.suppress(OSError):
             await asyncio.to_thread(self._close, held)
 
-    def _open(self) -> BinaryIO:
+    def _open(self) -> File:
         if self._file is None:
             if self.append and self._hashing:
-                with self.path.open("rb") as existing:
+                existing = self._open_file(self.path, "rb")
+                try:
                     while chunk := existing.read(CHUNK_SIZE):
                         self.digest.update(chunk)
                         self.size += len(chunk)
-            self._file = self.path.open("ab" if self.append else "wb")
+                finally:
+                    existing.close()
+            self._file = self._open_file(self.path, "ab" if self.append else "wb")
         return self._file
 
     def _resume(self) -> None:
