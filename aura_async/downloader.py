@@ -32,10 +32,11 @@ from .exceptions import (
     RateLimited,
     StorageError,
 )
-from .fetch import DiskPace, Fetched, Fetcher, Finish, Opener, open_part, write_atomic
+from .fetch import Fetched, Fetcher, Finish, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
+from .partfile import DiskPace, Opener, open_part
 from .paths import PART_SUFFIX
 from .plan import Dedupe, Job, Plan, Planner, Selection
 from .report import (

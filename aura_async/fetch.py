@@ -19,15 +19,11 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -35,278 +31,20 @@ from .client import error_for_status, redact, translate_errors
 from .exceptions import ServerError, StorageError, TransportError
 from .exif import add_exif
 from .models import Asset, MediaKind
+from .partfile import CHUNK_SIZE, DiskPace, Opener, PartWriter, open_part
 from .paths import PART_SUFFIX
 from .plan import Job
 from .report import BytesReceived, EventHandler
 
 __all__ = [
-    "CHUNK_SIZE",
     "PART_SUFFIX",
-    "DiskPace",
     "Fetched",
     "Fetcher",
-    "File",
-    "FileOpener",
     "Finish",
-    "Opener",
-    "PartWriter",
-    "Writer",
 ]
 
-CHUNK_SIZE = 1024 * 1024
-"""Bytes gathered into one write (and, on a slow disk, one thread hop): benchmarks/bigfile.py."""
 RESUME_OVERLAP = 16 * 1024
 """Bytes of an existing ``.part`` fetched again and compared before resuming it."""
-
-_T = TypeVar("_T")
-
-
-class Writer(Protocol):
-    """What the fetcher needs of an open file (aiofiles' async file object fits too).
-
-    ``write`` gets each chunk as the network delivers it (tens to hundreds of KB), so a
-    writer that pays a thread round trip per call should gather chunks itself, as
-    :class:`PartWriter` does.
-    """
-
-    async def write(self, data: bytes, /) -> int: ...
-
-
-Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
-"""Opens a ``.part`` file for writing: ``opener(path, append)``."""
-
-
-class File(Protocol):
-    """What :class:`PartWriter` needs of a file: blocking reads and writes."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
-
-    def write(self, data: bytes, /) -> int: ...
-
-    def close(self) -> None: ...
-
-
-FileOpener = Callable[[Path, str], File]
-"""Opens a file in mode ``rb``, ``wb`` or ``ab`` (tests inject slow or failing disks)."""
-
-
-def open_file(path: Path, mode: str) -> File:
-    """The default :data:`FileOpener`: the file itself."""
-    handle: File = path.open(mode)
-    return handle
-
-
-class DiskPace:
-    """Whether a folder's disk is quick enough to be written from the event loop.
-
-    Writing a MiB, or closing a file (its last bytes, the close, its date, the rename),
-    takes a local disk about a millisecond: less than a worker-thread round trip, whose
-    Python holds the GIL while the loop waits to send and receive (measured from the
-    emulator: 1,000 photos took 2.28 s of CPU with a round trip per file, 1.79 s without).
-    A network share, a USB disk or a full disk cache can take far longer, and on the loop
-    every such wait stalls every download. So each step on the loop is timed, and one
-    slower than :attr:`LIMIT` sends the folder's disk work to worker threads for
-    :attr:`RETRY_AFTER` seconds; then one step tries the loop again. A slow share thus
-    stalls the loop for one step every :attr:`RETRY_AFTER` seconds (a share that hangs
-    outright stalls it until it answers).
-
-    Args:
-        clock: seconds, monotonic and fine-grained (tests pass a fake one).
-    """
-
-    LIMIT = 0.005
-    """Seconds a step on the loop (a MiB written, a file closed) may take."""
-    RETRY_AFTER = 10.0
-    """Seconds of disk work in worker threads after a slow step, before trying again."""
-
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        self._clock = clock
-        self._threads_until = 0.0
-
-    @property
-    def inline(self) -> bool:
-        """Whether the next step runs on the loop."""
-        return self._clock() >= self._threads_until
-
-    def run(self, work: Callable[..., _T], *args: Any) -> _T:
-        """Do ``work(*args)`` here, on the loop, timing it."""
-        started = self._clock()
-        try:
-            return work(*args)
-        finally:
-            ended = self._clock()
-            if ended - started > self.LIMIT:
-                self._threads_until = ended + self.RETRY_AFTER
-
-
-class PartWriter:
-    """Writes a ``.part`` file, hashing it as it goes, in as few thread hops as it can.
-
-    aiofiles spends a worker-thread round trip on ``open``, one per ``write`` and one on
-    ``close``: three for a photo. This writer gathers chunks (no copying) until
-    :data:`CHUNK_SIZE` bytes are held and writes them as one batch; what is held at the
-    end goes with the close. Without a quick :class:`DiskPace` (:attr:`pace`), each batch
-    is written in a worker thread while the next one arrives (one in flight, in order, so
-    at most two in memory) and the close takes one more round trip; with one, batches and
-    the close run on the event loop, so a file costs no round trip at all. It hashes what
-    it writes (SHA-256, seeded with the existing bytes when appending, read off the loop
-    on entry), so the finished file need not be read again, and it runs the finishing step
-    (:func:`finish_file`: dates, rename) in the close: set :attr:`then` before leaving the
-    block.
-    """
-
-    def __init__(self, path: Path, append: bool, *, opener: FileOpener = open_file) -> None:
-        self.path = path
-        self.append = append
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self._open_file = opener
-        self._file: File | None = None
-        self._held: list[bytes] = []
-        self._held_bytes = 0
-        self._writing: asyncio.Future[None] | None = None
-        self._lock = threading.Lock()  # a cancelled write may still run while we close
-        self._closed = False
-        self._hashing = True
-        self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
-        """Run after a successful close, in the same step, with ``(size, sha256)``."""
-        self.pace: DiskPace | None = None
-        """The folder's :class:`DiskPace`: times the disk work and says where it runs."""
-        self.result: tuple[int, str] | None = None
-
-    async def __aenter__(self) -> PartWriter:
-        if self.append:  # read back (and hash) what is there off the loop
-            try:
-                await asyncio.to_thread(self._resume)
-            except BaseException:
-                self._hashing = False
-                await self._close_quietly([])
-                raise
-        return self
-
-    async def write(self, data: bytes, /) -> int:
-        """Hold ``data``; once a batch is held, write it (on the loop if the pace allows,
-        else in the background after the batch before it, so the writes stay in order)."""
-        self._held.append(data)
-        self._held_bytes += len(data)
-        if self._held_bytes >= CHUNK_SIZE:
-            batch = self._take()
-            await self._settle()
-            if self.pace is not None and self.pace.inline:
-                self.pace.run(self._write, batch)
-            else:
-                self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
-        return len(data)
-
-    def _take(self) -> list[bytes]:
-        batch, self._held, self._held_bytes = self._held, [], 0
-        return batch
-
-    async def _settle(self) -> None:
-        """Wait for the write in flight, if any; its error (a full disk) is raised here."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            await writing
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        held = self._take()
-        if exc_type is None:
-            try:
-                await self._settle()  # a batch that failed must not become a finished file
-            except BaseException:
-                await self._close_quietly([])
-                raise
-            if self.pace is not None and self.pace.inline:
-                self.result = self.pace.run(self._close_then, held)
-            else:
-                self.result = await asyncio.to_thread(self._close_then, held)
-            return
-        self._hashing = False  # the file will not be finished: its hash is not needed
-        if issubclass(exc_type, asyncio.CancelledError):
-            # A write in flight may land after this close, or not at all: keep only what is
-            # surely in order (a prefix), never a batch that may jump the queue.
-            if self._writing is not None:  # its error, if any, is not news any more
-                self._writing.add_done_callback(_ignore_outcome)
-            await self._close_quietly([])
-            return
-        try:
-            await self._settle()  # keep the order: what is held goes after it
-        except OSError as disk:
-            # A full disk is worse news than the network error that ended the body: the
-            # download must stop, not be retried.
-            await self._close_quietly([])
-            raise disk from exc
-        except BaseException:  # cancelled while waiting for it
-            await self._close_quietly([])
-            raise
-        await self._close_quietly(held)  # keep what arrived, for the retry to resume
-
-    async def _close_quietly(self, held: list[bytes]) -> None:
-        """Close after an error: write ``held`` if the disk lets us; the error is the news."""
-        with contextlib.suppress(OSError):
-            await asyncio.to_thread(self._close, held)
-
-    def _open(self) -> File:
-        if self._file is None:
-            if self.append and self._hashing:
-                existing = self._open_file(self.path, "rb")
-                try:
-                    while chunk := existing.read(CHUNK_SIZE):
-                        self.digest.update(chunk)
-                        self.size += len(chunk)
-                finally:
-                    existing.close()
-            self._file = self._open_file(self.path, "ab" if self.append else "wb")
-        return self._file
-
-    def _resume(self) -> None:
-        with self._lock:
-            if not self._closed:  # else the open lost the race with a cancelled close
-                self._open()
-
-    def _write(self, batch: list[bytes]) -> None:
-        with self._lock:
-            if not self._closed:  # else a write that lost the race with a cancelled close
-                self._write_locked(batch)
-
-    def _write_locked(self, batch: list[bytes]) -> None:
-        out = self._open()
-        for data in batch:
-            out.write(data)
-            if self._hashing:
-                self.digest.update(data)
-            self.size += len(data)
-
-    def _close_then(self, held: list[bytes]) -> tuple[int, str]:
-        self._close(held)
-        known = self.size, self.digest.hexdigest()
-        return self.then(known) if self.then is not None else known
-
-    def _close(self, held: list[bytes]) -> None:
-        with self._lock:
-            try:
-                if held or self._hashing:  # a finished empty body still leaves an empty file
-                    self._write_locked(held)
-            finally:
-                self._closed = True
-                if self._file is not None:
-                    self._file.close()
-                    self._file = None
-
-
-def _ignore_outcome(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-def open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
-    """The default :data:`Opener`: a :class:`PartWriter`."""
-    return PartWriter(path, append)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ import aiohttp
 from .client import USER_AGENT, AuraClient, Timeouts
 from .config import FrameConfig, Settings
 from .downloader import Downloader, DownloadOptions
-from .fetch import Opener, open_part
 from .limiter import AdaptiveLimiter
 from .models import Asset, Frame
+from .partfile import Opener, open_part
 from .plan import Plan
 from .report import EventHandler, FrameReport
 

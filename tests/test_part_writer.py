@@ -1,4 +1,4 @@
-"""fetch.PartWriter: batches in order, where the disk work runs, errors and cancels.
+"""partfile.PartWriter: batches in order, where the disk work runs, errors and cancels.
 
 The writer's files come from an injected :class:`_Disk`: real files, but every read,
 write and close notes whether it ran on the event loop's thread, and a test can hold,
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from aura_async.emulator import Emulator
-from aura_async.fetch import CHUNK_SIZE, DiskPace, File, PartWriter
+from aura_async.partfile import CHUNK_SIZE, DiskPace, File, PartWriter
 from aura_async.report import FrameReport
 from aura_async.run import Runner, RunOptions
 from tests.conftest import settings_for, small_config
