@@ -116,6 +116,7 @@ class Downloader:
         sleep: injected sleep for retry waits.
         wallclock: Unix time (state timestamps, Retry-After dates).
         opener: opens a ``.part`` file for writing (injected by tests to fail writes).
+        disk_pace: makes each frame folder's :class:`DiskPace` (tests give it a fake clock).
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class Downloader:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         wallclock: Callable[[], float] = time.time,
         opener: Opener = open_part,
+        disk_pace: Callable[[], DiskPace] = DiskPace,
     ) -> None:
         self.client = client
         self.limiter = limiter
@@ -144,6 +146,7 @@ class Downloader:
         self._refresh_lock = asyncio.Lock()
         self._folders: set[Path] = set()
         self._parts: set[str] = set()  # .part files the folder scan found: resumable
+        self._new_pace = disk_pace
         self._paces: dict[Path, DiskPace] = {}  # per frame folder: its disk may be a share
 
     async def list_assets(self, frame: FrameConfig) -> list[Asset]:
@@ -449,7 +452,9 @@ class Downloader:
         refreshes = 0
         finish = self._finish_for(frame, job)
         maybe_part = job.relpath in self._parts
-        pace = self._paces.setdefault(frame.file_path, DiskPace())
+        pace = self._paces.get(frame.file_path)
+        if pace is None:
+            pace = self._paces[frame.file_path] = self._new_pace()
         while True:
             try:
                 async for attempt in retrying(self.options.policy, sleep=self._sleep):

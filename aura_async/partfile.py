@@ -24,13 +24,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Literal, ParamSpec, Protocol, TypeVar
 
 __all__ = [
     "CHUNK_SIZE",
     "DiskPace",
     "File",
     "FileOpener",
+    "Mode",
     "Opener",
     "PartWriter",
     "Writer",
@@ -42,6 +43,7 @@ CHUNK_SIZE = 1024 * 1024
 """Bytes gathered into one write (and, on a slow disk, one thread hop): benchmarks/bigfile.py."""
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class Writer(Protocol):
@@ -69,11 +71,12 @@ class File(Protocol):
     def close(self) -> None: ...
 
 
-FileOpener = Callable[[Path, str], File]
+Mode = Literal["rb", "wb", "ab"]
+FileOpener = Callable[[Path, Mode], File]
 """Opens a file in mode ``rb``, ``wb`` or ``ab`` (tests inject slow or failing disks)."""
 
 
-def open_file(path: Path, mode: str) -> File:
+def open_file(path: Path, mode: Mode) -> File:
     """The default :data:`FileOpener`: the file itself."""
     handle: File = path.open(mode)
     return handle
@@ -91,7 +94,9 @@ class DiskPace:
     slower than :attr:`LIMIT` sends the folder's disk work to worker threads for
     :attr:`RETRY_AFTER` seconds; then one step tries the loop again. A slow share thus
     stalls the loop for one step every :attr:`RETRY_AFTER` seconds (a share that hangs
-    outright stalls it until it answers).
+    outright stalls it until it answers). A step can also look slow when another Python
+    thread kept the GIL from the loop (:attr:`LIMIT` is CPython's switch interval); that
+    costs only speed, as the threads are the safe way.
 
     Args:
         clock: seconds, monotonic and fine-grained (tests pass a fake one).
@@ -111,11 +116,11 @@ class DiskPace:
         """Whether the next step runs on the loop."""
         return self._clock() >= self._threads_until
 
-    def run(self, work: Callable[..., _T], *args: Any) -> _T:
-        """Do ``work(*args)`` here, on the loop, timing it."""
+    def run(self, work: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Do ``work(*args, **kwargs)`` here, on the loop, timing it."""
         started = self._clock()
         try:
-            return work(*args)
+            return work(*args, **kwargs)
         finally:
             ended = self._clock()
             if ended - started > self.LIMIT:

@@ -23,7 +23,7 @@ from .config import FrameConfig, Settings
 from .downloader import Downloader, DownloadOptions
 from .limiter import AdaptiveLimiter
 from .models import Asset, Frame
-from .partfile import Opener, open_part
+from .partfile import DiskPace, Opener, open_part
 from .plan import Plan
 from .report import EventHandler, FrameReport
 
@@ -58,6 +58,7 @@ class Runner:
         on_event: progress callback.
         sleep: injected sleep (retry waits, limiter).
         opener: opens ``.part`` files (tests inject failing writers).
+        disk_pace: makes each frame folder's :class:`~aura_async.partfile.DiskPace`.
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class Runner:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         wallclock: Callable[[], float] = time.time,
         opener: Opener = open_part,
+        disk_pace: Callable[[], DiskPace] = DiskPace,
     ) -> None:
         self.settings = settings
         self.options = options or RunOptions()
@@ -76,6 +78,7 @@ class Runner:
         self._sleep = sleep
         self._wallclock = wallclock
         self._opener = opener
+        self._disk_pace = disk_pace
         self._session: aiohttp.ClientSession | None = None
         self.limiter = AdaptiveLimiter(self.options.rate, sleep=sleep)
         self._client: AuraClient | None = None
@@ -105,6 +108,7 @@ class Runner:
             sleep=self._sleep,
             wallclock=self._wallclock,
             opener=self._opener,
+            disk_pace=self._disk_pace,
         )
         try:
             await self._client.login()

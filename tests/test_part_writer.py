@@ -13,12 +13,17 @@ import gc
 import hashlib
 import os
 import threading
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aura_async.emulator import Emulator
+from aura_async.emulator import Emulator, FrameSpec
 from aura_async.partfile import CHUNK_SIZE, DiskPace, File, PartWriter
 from aura_async.report import FrameReport
 from aura_async.run import Runner, RunOptions
@@ -68,11 +73,13 @@ class _Disk:
         self.release = threading.Event()
         self.open_files = 0
         self._counts = {"read": 0, "write": 0, "close": 0}
-        self._loop_thread = threading.get_ident()
+        self.loop_thread = threading.get_ident()
+        self.closed_in: defaultdict[str, list[bool]] = defaultdict(list)
+        """Per folder name, whether each close ran on the loop's thread."""
 
     def open(self, path: Path, mode: str) -> File:
         self.open_files += 1
-        return _File(self, path.open(mode))
+        return _File(self, path, path.open(mode))
 
     def off_loop(self) -> list[str]:
         """The operations that ran in a worker thread."""
@@ -80,7 +87,7 @@ class _Disk:
 
     def step(self, op: str) -> None:
         self._counts[op] += 1
-        self.ops.append((op, threading.get_ident() == self._loop_thread))
+        self.ops.append((op, threading.get_ident() == self.loop_thread))
         which = (op, self._counts[op])
         if which == self.hold:
             self.entered.set()
@@ -92,8 +99,8 @@ class _Disk:
 
 
 class _File:
-    def __init__(self, disk: _Disk, real: File) -> None:
-        self._disk, self._real = disk, real
+    def __init__(self, disk: _Disk, path: Path, real: File) -> None:
+        self._disk, self._path, self._real = disk, path, real
 
     def read(self, size: int = -1, /) -> bytes:
         self._disk.step("read")
@@ -106,7 +113,40 @@ class _File:
     def close(self) -> None:
         self._disk.open_files -= 1
         self._real.close()
+        self._disk.closed_in[self._path.parent.name].append(
+            threading.get_ident() == self._disk.loop_thread
+        )
         self._disk.step("close")
+
+
+class _Pool(ThreadPoolExecutor):
+    """The loop's worker threads, counted; the job numbered ``hold`` (1-based) waits for
+    :attr:`release` before it starts, like a worker the OS is slow to schedule."""
+
+    def __init__(self, hold: int | None = None) -> None:
+        super().__init__(max_workers=4)
+        self.jobs = 0
+        self._hold = hold
+        self._loop = asyncio.get_running_loop()
+        self.held = asyncio.Event()
+        self.held_done = asyncio.Event()
+        self.release = threading.Event()
+        self._loop.set_default_executor(self)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.jobs += 1
+        if self.jobs != self._hold:
+            return super().submit(fn, *args, **kwargs)
+
+        def held() -> Any:
+            self._loop.call_soon_threadsafe(self.held.set)
+            assert self.release.wait(10), "the test never released the job"
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._loop.call_soon_threadsafe(self.held_done.set)
+
+        return super().submit(held)
 
 
 async def _write_all(
@@ -164,9 +204,11 @@ class TestBatches:
         assert out.result == (len(old + new), hashlib.sha256(old + new).hexdigest())
 
     async def test_without_a_pace_a_small_file_takes_one_thread_hop(self, tmp_path: Path) -> None:
+        pool = _Pool()
         disk = _Disk()
         data = os.urandom(CHUNK_SIZE - 1)
         await _write_all(tmp_path / "a.jpg.part", data, disk)
+        assert pool.jobs == 1
         assert disk.off_loop() == ["write"] * len(_chunks(data)) + ["close"]
         assert (tmp_path / "a.jpg.part").read_bytes() == data
 
@@ -377,38 +419,47 @@ class TestErrors:
         assert part.read_bytes() == old
 
     async def test_a_write_that_loses_the_race_with_the_close_does_not_land(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path
     ) -> None:
-        """The second batch's thread is slow to start; the download is cancelled and its
-        .part closed first: that batch must not reopen (and truncate) the closed file.
-
-        The window (a worker thread between taking the batch and taking the writer's lock)
-        opens only by OS scheduling, so this one test holds the writer's own method.
-        """
-        real = PartWriter._write
-        started, release = threading.Event(), threading.Event()
-        calls = 0
-
-        def slow_second(writer: PartWriter, batch: list[bytes]) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 2:
-                started.set()
-                assert release.wait(10)
-            real(writer, batch)
-
-        monkeypatch.setattr(PartWriter, "_write", slow_second)
+        """The second batch's worker is slow to start; the download is cancelled and its
+        .part closed first: that batch must not reopen (and truncate) the closed file."""
+        pool = _Pool(hold=2)  # jobs: batch 1, batch 2 (held before it starts), the close
         data = os.urandom(2 * BATCH + 5 * CHUNK)
         part = tmp_path / "v.part"
         task = asyncio.create_task(_write_all(part, data, _Disk(), stall=asyncio.Event()))
-        await asyncio.to_thread(started.wait, 10)
-        await asyncio.sleep(0.05)  # the stream now waits on the network
+        await asyncio.wait_for(pool.held.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task  # the close ran: the first batch is in the .part
-        release.set()
-        await asyncio.sleep(0.2)  # the late write runs now, and must do nothing
+        pool.release.set()
+        await asyncio.wait_for(pool.held_done.wait(), 10)  # the late write ran, to no effect
         assert part.read_bytes() == data[:BATCH]
+
+    async def test_a_read_back_that_loses_the_race_with_the_close_opens_nothing(
+        self, tmp_path: Path
+    ) -> None:
+        """Cancelled before the worker reading back a resumed .part even starts: when it
+        does, it must not open the file the cancelled download already gave up."""
+        pool = _Pool(hold=1)  # the read-back
+        disk = _Disk()
+        old = os.urandom(CHUNK_SIZE)
+        part = tmp_path / "v.part"
+        part.write_bytes(old)
+
+        async def resume() -> None:
+            async with PartWriter(part, append=True, opener=disk.open) as out:
+                await out.write(b"more")
+
+        task = asyncio.create_task(resume())
+        await asyncio.wait_for(pool.held.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        pool.release.set()
+        await asyncio.wait_for(pool.held_done.wait(), 10)
+        assert disk.ops == []  # nothing was read, written or left open
+        assert disk.open_files == 0
+        assert part.read_bytes() == old
 
 
 @pytest.mark.parametrize("resume", [False, True])
@@ -426,20 +477,33 @@ async def test_a_video_of_several_batches_arrives_intact(tmp_path: Path, resume:
         assert files_on_disk(root) == expected
 
 
-async def test_a_frames_files_are_finished_on_the_loop(tmp_path: Path) -> None:
-    """Through the downloader: each frame folder has its DiskPace, so files are
-    finished on the loop (the first at least: a pace starts there)."""
-    disk = _Disk()
+async def test_each_frame_folder_has_its_own_pace(tmp_path: Path) -> None:
+    """Through the runner, two frames one after the other: the first file closed in the
+    first folder is slow, so the rest of that folder closes in worker threads; the second
+    folder, maybe another disk, still closes every file on the loop."""
+    disk = _Disk(slow=("close", 1))
 
     def opener(path: Path, append: bool) -> PartWriter:
         return PartWriter(path, append, opener=disk.open)
 
-    async with Emulator(small_config()) as emu:
-        settings = settings_for(emu, tmp_path)
-        async with Runner(settings, RunOptions(rate=None), opener=opener) as run:
-            await run.download(settings.frame("myframe"), FrameReport("myframe"))
+    frame = FrameSpec(photos=6, videos=0, live_photos=0, placeholders=0, hidden=0)
+    async with Emulator(small_config(frames=[frame])) as emu:
+        one = settings_for(emu, tmp_path)
+        section = one.frame_sections["myframe"]
+        settings = replace(
+            one,
+            frame_sections={
+                "first": {**section, "file_path": str(tmp_path / "first")},
+                "second": {**section, "file_path": str(tmp_path / "second")},
+            },
+        )
+        options = RunOptions(rate=None)
+        pace = partial(DiskPace, disk.clock)
+        async with Runner(settings, options, opener=opener, disk_pace=pace) as run:
+            for name in ("first", "second"):
+                await run.download(settings.frame(name), FrameReport(name))
         expected = expected_files(emu)
-        assert files_on_disk(tmp_path / "myframe") == expected
-    closes = [on_loop for op, on_loop in disk.ops if op == "close"]
-    assert len(closes) == len(expected)
-    assert any(closes)
+        for name in ("first", "second"):
+            assert files_on_disk(tmp_path / name) == expected
+    assert disk.closed_in["first"] == [True] + [False] * (len(expected) - 1)
+    assert disk.closed_in["second"] == [True] * len(expected)
