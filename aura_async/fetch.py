@@ -312,6 +312,7 @@ class Fetcher:
             async with self._opener(part, append) as out:
                 if isinstance(out, PartWriter):
                     out.pace = pace
+                    out.then = then  # run only if the block below ends without an error
                 async for chunk in chunks:
                     await out.write(chunk)
                     written += len(chunk)
@@ -323,8 +324,6 @@ class Fetcher:
                     self._emit(BytesReceived(unreported))
                 if expected is not None and written != expected:
                     raise TransportError(f"got {written} of {expected} bytes")
-                if isinstance(out, PartWriter):
-                    out.then = then
         except (aiohttp.ClientError, TimeoutError):
             raise  # network trouble (some are OSErrors too): translated and retried by the caller
         except OSError as exc:
