@@ -14,7 +14,7 @@ import hashlib
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
@@ -174,6 +174,25 @@ async def _write_all(
 
 def _never_finished(known: tuple[int, str]) -> tuple[int, str]:
     raise AssertionError("a file missing a batch was finished")
+
+
+async def _resume(part: Path, disk: _Disk) -> None:
+    """Resume ``part`` (read it back, hash it) and add a few bytes."""
+    async with PartWriter(part, append=True, opener=disk.open) as out:
+        await out.write(b"more")
+
+
+async def _cancel_while_held(disk: _Disk, work: Coroutine[Any, Any, object]) -> None:
+    """Run ``work`` until the disk holds it, cancel it, then let the disk go on: the
+    held step finishes in its thread after the cancel. The cancel must propagate."""
+    task = asyncio.create_task(work)
+    await asyncio.to_thread(disk.entered.wait, 10)
+    await asyncio.sleep(0.05)  # whatever waits for the held step is waiting now
+    task.cancel()
+    await asyncio.sleep(0.05)
+    disk.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 class TestBatches:
@@ -342,14 +361,7 @@ class TestErrors:
         disk = _Disk(hold=("write", 1))
         data = os.urandom(3 * CHUNK_SIZE)
         part = tmp_path / "v.part"
-        task = asyncio.create_task(_write_all(part, data, disk))
-        await asyncio.to_thread(disk.entered.wait, 10)
-        await asyncio.sleep(0.05)  # the stream is now waiting for that first batch
-        task.cancel()
-        await asyncio.sleep(0.05)
-        disk.release.set()  # the write in flight lands in its thread after the cancel
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_while_held(disk, _write_all(part, data, disk))
         kept = part.read_bytes()
         assert kept
         assert data.startswith(kept)
@@ -364,14 +376,7 @@ class TestErrors:
         disk = _Disk(hold=("write", 1), fail=("write", 1))
         data = os.urandom(BATCH + 5 * CHUNK)
         part = tmp_path / "v.part"
-        task = asyncio.create_task(_write_all(part, data, disk, stall=asyncio.Event()))
-        await asyncio.to_thread(disk.entered.wait, 10)
-        await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.sleep(0.05)
-        disk.release.set()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_while_held(disk, _write_all(part, data, disk, stall=asyncio.Event()))
         await asyncio.sleep(0.05)
         gc.collect()  # an unretrieved exception is logged when its task is collected
         assert part.read_bytes() == b""  # the one batch failed, the held bytes were dropped
@@ -385,14 +390,10 @@ class TestErrors:
         disk = _Disk(hold=("write", 1))
         data = os.urandom(BATCH + 5 * CHUNK)
         part = tmp_path / "v.part"
-        task = asyncio.create_task(_write_all(part, data, disk, then_raise=ConnectionResetError()))
-        await asyncio.to_thread(disk.entered.wait, 10)
-        await asyncio.sleep(0.05)  # __aexit__ now waits for that batch
-        task.cancel()
-        await asyncio.sleep(0.05)
-        disk.release.set()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        # __aexit__ waits for the held batch when the cancel comes
+        await _cancel_while_held(
+            disk, _write_all(part, data, disk, then_raise=ConnectionResetError())
+        )
         assert disk.open_files == 0
         assert data.startswith(part.read_bytes())
 
@@ -403,18 +404,7 @@ class TestErrors:
         old = os.urandom(CHUNK_SIZE)
         part = tmp_path / "v.part"
         part.write_bytes(old)
-
-        async def resume() -> None:
-            async with PartWriter(part, append=True, opener=disk.open) as out:
-                await out.write(b"more")
-
-        task = asyncio.create_task(resume())
-        await asyncio.to_thread(disk.entered.wait, 10)
-        task.cancel()
-        await asyncio.sleep(0.05)
-        disk.release.set()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_while_held(disk, _resume(part, disk))
         assert disk.open_files == 0
         assert part.read_bytes() == old
 
@@ -445,12 +435,7 @@ class TestErrors:
         old = os.urandom(CHUNK_SIZE)
         part = tmp_path / "v.part"
         part.write_bytes(old)
-
-        async def resume() -> None:
-            async with PartWriter(part, append=True, opener=disk.open) as out:
-                await out.write(b"more")
-
-        task = asyncio.create_task(resume())
+        task = asyncio.create_task(_resume(part, disk))
         await asyncio.wait_for(pool.held.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
