@@ -64,7 +64,7 @@ def command(
     frames: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="FRAME",
+            metavar="[FRAME]...",
             help="Frame sections of the config file to download.",
             show_default=False,
         ),
