@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
-from . import __version__
+from . import __version__, retry
 from .exceptions import (
     ApiError,
     AuraError,
@@ -32,7 +32,7 @@ from .exceptions import (
     TransportError,
 )
 from .models import AssetPage, Frame, parse_asset_page, parse_frame, parse_frames, parse_login
-from .retry import RetryPolicy, parse_retry_after, retrying
+from .retry import RetryPolicy, parse_retry_after
 
 __all__ = ["AuraClient", "Timeouts", "error_for_status", "redact", "translate_errors"]
 
@@ -201,10 +201,9 @@ class AuraClient:
             NotFound: 404.
             RateLimited, ServerError, TransportError: after the retry policy gave up.
         """
-        async for attempt in retrying(self._policy, sleep=self._sleep):
-            with attempt:
-                return await self._get_json_once(path, params)
-        raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
+        return await retry.call(
+            self._policy, lambda: self._get_json_once(path, params), sleep=self._sleep
+        )
 
     async def _get_json_once(self, path: str, params: Mapping[str, str] | None) -> Any:
         if self._auth is None:

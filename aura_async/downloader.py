@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import retry
 from .adoption import scan_relpaths
 from .client import AuraClient
 from .config import FrameConfig
@@ -48,7 +49,7 @@ from .report import (
     Retrying,
     Throttled,
 )
-from .retry import RetryPolicy, is_retryable, retrying
+from .retry import RetryPolicy, is_retryable
 from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
 from .state import FileRecord, Indexed, Key, State
 from .state_writer import StateWriter
@@ -455,24 +456,27 @@ class Downloader:
         pace = self._paces.get(frame.file_path)
         if pace is None:
             pace = self._paces[frame.file_path] = self._new_pace()
+
+        async def attempt() -> Fetched:
+            nonlocal maybe_part
+            await self.limiter.acquire()
+            try:
+                fetched = await self._fetcher.fetch(
+                    job, url, final, finish, maybe_part=maybe_part, pace=pace
+                )
+            except ApiError as exc:
+                maybe_part = True  # a failed attempt may have left a .part
+                if isinstance(exc, RateLimited):
+                    self._throttled(exc, report)
+                elif is_retryable(exc):
+                    self._emit(Retrying(job.relpath, str(exc)))
+                raise
+            self.limiter.on_success()
+            return fetched
+
         while True:
             try:
-                async for attempt in retrying(self.options.policy, sleep=self._sleep):
-                    with attempt:
-                        await self.limiter.acquire()
-                        try:
-                            fetched = await self._fetcher.fetch(
-                                job, url, final, finish, maybe_part=maybe_part, pace=pace
-                            )
-                        except ApiError as exc:
-                            maybe_part = True  # a failed attempt may have left a .part
-                            if isinstance(exc, RateLimited):
-                                self._throttled(exc, report)
-                            elif is_retryable(exc):
-                                self._emit(Retrying(job.relpath, str(exc)))
-                            raise
-                        self.limiter.on_success()
-                        return fetched
+                return await retry.call(self.options.policy, attempt, sleep=self._sleep)
             except ExpiredUrl:
                 # A signed clip URL expired: get a newer one from the listing (twice at most,
                 # for a run longer than the URLs live).

@@ -17,7 +17,7 @@ from aura_async.exceptions import (
     StorageError,
     TransportError,
 )
-from aura_async.retry import MAX_RETRY_AFTER, RetryPolicy, is_retryable, parse_retry_after, retrying
+from aura_async.retry import MAX_RETRY_AFTER, RetryPolicy, call, is_retryable, parse_retry_after
 
 NOW = 1_700_000_000.0
 
@@ -75,14 +75,44 @@ class Sleeps:
 
 
 async def run_failing(errors: list[BaseException], policy: RetryPolicy, sleeps: Sleeps) -> int:
+    """Call an attempt that raises ``errors`` one by one, then returns its call count."""
     calls = 0
-    async for attempt in retrying(policy, sleep=sleeps):
-        with attempt:
-            calls += 1
-            if errors:
-                raise errors.pop(0)
-            return calls
-    raise AssertionError("unreachable")
+
+    async def attempt() -> int:
+        nonlocal calls
+        calls += 1
+        if errors:
+            raise errors.pop(0)
+        return calls
+
+    return await call(policy, attempt, sleep=sleeps)
+
+
+async def test_first_success_does_not_wait() -> None:
+    """An attempt that succeeds at once is called once, with no wait."""
+    sleeps = Sleeps()
+    assert await run_failing([], RetryPolicy(), sleeps) == 1
+    assert sleeps.waits == []
+
+
+async def test_first_failure_counts_as_attempt_one() -> None:
+    """The first failure, taken outside tenacity, still counts: three attempts in all make
+    three calls and two waits, the first of them the server's Retry-After."""
+    sleeps = Sleeps()
+    errors: list[BaseException] = [RateLimited("x", retry_after=7.0)]
+    errors += [TransportError(f"t{i}") for i in range(1, 5)]
+    with pytest.raises(TransportError, match="t2"):
+        await run_failing(errors, RetryPolicy(attempts=3), sleeps)
+    assert len(sleeps.waits) == 2
+    assert sleeps.waits[0] == 7.0
+
+
+async def test_single_attempt_policy_never_waits() -> None:
+    """``attempts=1`` raises the first retryable error as itself, without a wait."""
+    sleeps = Sleeps()
+    with pytest.raises(ServerError):
+        await run_failing([ServerError("x")], RetryPolicy(attempts=1), sleeps)
+    assert sleeps.waits == []
 
 
 async def test_retry_after_is_waited_exactly() -> None:
