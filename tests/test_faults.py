@@ -208,10 +208,8 @@ class TestSecrets:
         """Any line shown, such as a traceback, has the secrets replaced."""
         from io import StringIO
 
-        from rich.console import Console
-
         out = StringIO()
-        display = Display(Console(file=out), interactive=False)
+        display = Display(out, interactive=False)
         display.secrets.update({"hunter22", "tok-abc"})
         display.error("Traceback: login(password='hunter22') header tok-abc")
         assert "hunter22" not in out.getvalue()
