@@ -25,6 +25,7 @@ from . import retry
 from .adoption import scan_relpaths
 from .client import AuraClient
 from .config import FrameConfig
+from .diskpace import DiskPace
 from .exceptions import (
     ApiError,
     AuraError,
@@ -37,7 +38,7 @@ from .fetch import Fetched, Fetcher, Finish, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
 from .models import Asset, MediaKind
-from .partfile import DiskPace, Opener, open_part
+from .partfile import Opener, open_part
 from .paths import PART_SUFFIX
 from .plan import Dedupe, Job, Plan, Planner, Selection
 from .report import (
@@ -250,7 +251,8 @@ class Downloader:
         throttles_before = self.limiter.throttles
         await asyncio.to_thread(self._adopt, state, plan, now)
         try:
-            async with StateWriter(state) as writer:  # records what was fetched, even on errors
+            pace = self._pace_for(frame.file_path)
+            async with StateWriter(state, pace=pace) as writer:  # records even on errors
                 if plan.jobs:
                     await self._pool(frame, plan, report, writer)
                 await self._link_duplicates(frame, plan, report, writer)
@@ -453,9 +455,7 @@ class Downloader:
         refreshes = 0
         finish = self._finish_for(frame, job)
         maybe_part = job.relpath in self._parts
-        pace = self._paces.get(frame.file_path)
-        if pace is None:
-            pace = self._paces[frame.file_path] = self._new_pace()
+        pace = self._pace_for(frame.file_path)
 
         async def attempt() -> Fetched:
             nonlocal maybe_part
@@ -485,6 +485,13 @@ class Downloader:
                     raise
                 refreshes += 1
                 url = fresh
+
+    def _pace_for(self, folder: Path) -> DiskPace:
+        """The :class:`DiskPace` of a frame folder: its files and its state database."""
+        pace = self._paces.get(folder)
+        if pace is None:
+            pace = self._paces[folder] = self._new_pace()
+        return pace
 
     def _throttled(self, exc: RateLimited, report: FrameReport) -> None:
         report.throttled += 1

@@ -28,10 +28,11 @@ from pathlib import Path
 import aiohttp
 
 from .client import error_for_status, redact, translate_errors
+from .diskpace import DiskPace
 from .exceptions import ServerError, StorageError, TransportError
 from .exif import add_exif
 from .models import Asset, MediaKind
-from .partfile import CHUNK_SIZE, DiskPace, Opener, PartWriter, open_part
+from .partfile import CHUNK_SIZE, Opener, PartWriter, open_part
 from .paths import PART_SUFFIX
 from .plan import Job
 from .report import BytesReceived, EventHandler

@@ -4,8 +4,9 @@ disk work done on the event loop or in worker threads, as the disk's pace allows
 * :class:`PartWriter` writes the body of one download to its ``.part`` (appending when a
   download resumes), hashing it with SHA-256 as it goes, and runs the finishing step in
   its close;
-* :class:`DiskPace` decides, per download folder, whether that disk work runs on the event
-  loop (a quick local disk) or in worker threads (a share, a USB disk, a full cache);
+* :class:`~aura_async.diskpace.DiskPace` decides, per download folder, whether that disk
+  work runs on the event loop (a quick local disk) or in worker threads (a share, a USB
+  disk, a full cache);
 * :data:`Opener` / :data:`FileOpener` are the seams tests use to inject failing or slow
   writers and disks.
 
@@ -19,16 +20,16 @@ import asyncio
 import contextlib
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, ParamSpec, Protocol, TypeVar
+from typing import Literal, Protocol
+
+from .diskpace import DiskPace, paced
 
 __all__ = [
     "CHUNK_SIZE",
-    "DiskPace",
     "File",
     "FileOpener",
     "Mode",
@@ -41,9 +42,6 @@ __all__ = [
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes gathered into one write (and, on a slow disk, one thread hop): benchmarks/bigfile.py."""
-
-_T = TypeVar("_T")
-_P = ParamSpec("_P")
 
 
 class Writer(Protocol):
@@ -80,51 +78,6 @@ def open_file(path: Path, mode: Mode) -> File:
     """The default :data:`FileOpener`: the file itself."""
     handle: File = path.open(mode)
     return handle
-
-
-class DiskPace:
-    """Whether a folder's disk is quick enough to be written from the event loop.
-
-    Writing a MiB, or closing a file (its last bytes, the close, its date, the rename),
-    takes a local disk about a millisecond: less than a worker-thread round trip, whose
-    Python holds the GIL while the loop waits to send and receive (measured from the
-    emulator: 1,000 photos took 2.28 s of CPU with a round trip per file, 1.79 s without).
-    A network share, a USB disk or a full disk cache can take far longer, and on the loop
-    every such wait stalls every download. So each step on the loop is timed, and one
-    slower than :attr:`LIMIT` sends the folder's disk work to worker threads for
-    :attr:`RETRY_AFTER` seconds; then one step tries the loop again. A slow share thus
-    stalls the loop for one step every :attr:`RETRY_AFTER` seconds (a share that hangs
-    outright stalls it until it answers). A step can also look slow when another Python
-    thread kept the GIL from the loop (:attr:`LIMIT` is CPython's switch interval); that
-    costs only speed, as the threads are the safe way.
-
-    Args:
-        clock: seconds, monotonic and fine-grained (tests pass a fake one).
-    """
-
-    LIMIT = 0.005
-    """Seconds a step on the loop (a MiB written, a file closed) may take."""
-    RETRY_AFTER = 10.0
-    """Seconds of disk work in worker threads after a slow step, before trying again."""
-
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        self._clock = clock
-        self._threads_until = 0.0
-
-    @property
-    def inline(self) -> bool:
-        """Whether the next step runs on the loop."""
-        return self._clock() >= self._threads_until
-
-    def run(self, work: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        """Do ``work(*args, **kwargs)`` here, on the loop, timing it."""
-        started = self._clock()
-        try:
-            return work(*args, **kwargs)
-        finally:
-            ended = self._clock()
-            if ended - started > self.LIMIT:
-                self._threads_until = ended + self.RETRY_AFTER
 
 
 class PartWriter:
@@ -209,10 +162,7 @@ class PartWriter:
             except BaseException:
                 await self._close_quietly([])
                 raise
-            if self.pace is not None and self.pace.inline:
-                self.result = self.pace.run(self._close_then, held)
-            else:
-                self.result = await asyncio.to_thread(self._close_then, held)
+            self.result = await paced(self.pace, self._close_then, held)
             return
         self._hashing = False  # the file will not be finished: its hash is not needed
         if issubclass(exc_type, asyncio.CancelledError):

@@ -20,10 +20,11 @@ import aiohttp
 
 from .client import USER_AGENT, AuraClient, Timeouts
 from .config import FrameConfig, Settings
+from .diskpace import DiskPace
 from .downloader import Downloader, DownloadOptions
 from .limiter import AdaptiveLimiter
 from .models import Asset, Frame
-from .partfile import DiskPace, Opener, open_part
+from .partfile import Opener, open_part
 from .plan import Plan
 from .report import EventHandler, FrameReport
 

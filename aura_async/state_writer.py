@@ -1,9 +1,10 @@
 """Batched writes of file records from the event loop, so it never stalls on SQLite.
 
 Workers call :meth:`StateWriter.add` (plain, non-blocking) after each file lands; the writer
-hands the records to :meth:`State.record` in a worker thread (``asyncio.to_thread``), one
-transaction per batch, as soon as ``batch_size`` records wait, and when :meth:`flush` or
-:meth:`aclose` is awaited::
+hands the records to :meth:`State.record`, one transaction per batch, as soon as
+``batch_size`` records wait, and when :meth:`flush` or :meth:`aclose` is awaited: on the
+event loop while the folder's :class:`~aura_async.diskpace.DiskPace` finds its disk quick
+(a batch commits in about 2 ms), else in a worker thread (``asyncio.to_thread``)::
 
     with State.open(frame.file_path) as state:
         async with StateWriter(state) as writer:
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
+from .diskpace import DiskPace, paced
 from .exceptions import StorageError
 from .state import FileRecord, State
 
@@ -28,7 +30,7 @@ DEFAULT_BATCH = 200
 
 
 class StateWriter:
-    """Collects file records on the event loop and writes them in batches in a thread.
+    """Collects file records on the event loop and writes them in batches.
 
     Only one batch is written at a time, in the order the records were added. A failed
     write (locked, disk full) keeps its records pending and is raised by the next
@@ -38,13 +40,18 @@ class StateWriter:
     Args:
         state: the open state to write to.
         batch_size: start a background write once this many records wait.
+        pace: the folder's disk pace: writes run on the loop while it finds the disk
+            quick (``None``: always in a worker thread).
 
     Attributes:
         batches: transactions committed so far (each holds one or more records).
     """
 
-    def __init__(self, state: State, *, batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(
+        self, state: State, *, batch_size: int = DEFAULT_BATCH, pace: DiskPace | None = None
+    ) -> None:
         self._state = state
+        self._pace = pace
         self.batch_size = max(1, batch_size)
         self.batches = 0
         self._pending: list[FileRecord] = []
@@ -109,16 +116,22 @@ class StateWriter:
 
     async def _background(self) -> None:
         try:
-            await self._drain()
+            await self._drain(full_batches_only=True)
         except StorageError as exc:
             self._error = exc
 
-    async def _drain(self) -> None:
+    async def _drain(self, *, full_batches_only: bool = False) -> None:
+        # In the background only full batches: records that arrive while one is written
+        # wait for the next full batch (or flush) instead of following it in a trickle of
+        # small transactions, each a thread round trip (issue 6: 100 commits -> 5 for
+        # 1,000 files, 4 % less CPU).
         async with self._lock:
-            while self._pending:
+            while self._pending and (
+                not full_batches_only or len(self._pending) >= self.batch_size
+            ):
                 batch, self._pending = self._pending, []
                 try:
-                    await asyncio.to_thread(self._state.record, batch)
+                    await paced(self._pace, self._state.record, batch)
                 except BaseException:
                     # Keep the order: the failed batch goes back in front of newer records.
                     # If this was a cancellation the thread may still commit it; writing it

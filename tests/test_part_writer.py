@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from aura_async.diskpace import DiskPace
 from aura_async.emulator import Emulator, FrameSpec
-from aura_async.partfile import CHUNK_SIZE, DiskPace, File, PartWriter
+from aura_async.partfile import CHUNK_SIZE, File, PartWriter
 from aura_async.report import FrameReport
 from aura_async.run import Runner, RunOptions
 from tests.conftest import settings_for, small_config

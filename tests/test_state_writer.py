@@ -69,6 +69,23 @@ class TestBatching:
         assert writer.batches == 1
         assert len(state.files()) == 5
 
+    async def test_records_during_a_write_wait_for_the_next_batch(self, state: State) -> None:
+        """Records added while a batch is written wait for a full batch (or flush), not
+        a trickle of small transactions behind it."""
+        writer = StateWriter(state, batch_size=10)
+        for index in range(10):
+            writer.add(rec(index))
+        await asyncio.sleep(0)  # the background write takes the batch
+        for index in range(10, 13):
+            writer.add(rec(index))
+        for _ in range(1000):  # the batch is committed in a worker thread
+            if writer.batches:
+                break
+            await asyncio.sleep(0.005)
+        assert (writer.batches, writer.pending) == (1, 3)
+        await writer.flush()
+        assert (writer.batches, writer.pending, len(state.files())) == (2, 0, 13)
+
     async def test_later_record_of_same_file_wins(self, state: State) -> None:
         """Records are written in the order they were added, across batches."""
         writer = StateWriter(state, batch_size=2)
