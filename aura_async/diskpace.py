@@ -20,10 +20,11 @@ _P = ParamSpec("_P")
 class DiskPace:
     """Whether a folder's disk is quick enough to be written from the event loop.
 
-    Writing a MiB, or closing a file (its last bytes, the close, its date, the rename),
-    takes a local disk about a millisecond: less than a worker-thread round trip, whose
-    Python holds the GIL while the loop waits to send and receive (measured from the
-    emulator: 1,000 photos took 2.28 s of CPU with a round trip per file, 1.79 s without).
+    Writing a MiB, closing a file (its last bytes, the close, its date, the rename) or
+    committing 200 state records takes a local disk a millisecond or two: less than a
+    worker-thread round trip, whose Python holds the GIL while the loop waits to send and
+    receive (measured from the emulator: 1,000 photos took 2.28 s of CPU with a round trip
+    per file, 1.79 s without).
     A network share, a USB disk or a full disk cache can take far longer, and on the loop
     every such wait stalls every download. So each step on the loop is timed, and one
     slower than :attr:`LIMIT` sends the folder's disk work to worker threads for
