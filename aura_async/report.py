@@ -161,12 +161,12 @@ class FrameReport:
 
 
 def human_bytes(count: int) -> str:
-    """``1536`` -> ``1.5 KB``: binary multiples, one decimal."""
+    """``1536`` -> ``1.5 KiB``: binary multiples, named as such (IEC), one decimal."""
     if count < 1024:
         return f"{count} B"
     value = count / 1024
-    for unit in ("KB", "MB"):
+    for unit in ("KiB", "MiB"):
         if value < 1024:
             return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} GB"
+    return f"{value:.1f} GiB"

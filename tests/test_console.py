@@ -57,7 +57,7 @@ class TestPlain:
         display.handle(FileDone("a.jpg", 1536))
         display.summary(FrameReport("myframe", downloaded=1, bytes=1536))
         lines = out.getvalue().splitlines()
-        assert lines[1].endswith("INFO    downloaded a.jpg (1.5 KB)")
+        assert lines[1].endswith("INFO    downloaded a.jpg (1.5 KiB)")
         assert lines[-1].split(" ", 2)[2].startswith("INFO    myframe: 1 downloaded")
 
     def test_quiet_shows_only_failures(self) -> None:
@@ -98,7 +98,7 @@ def test_summary_line_extras() -> None:
         bytes=3 * 1024**3,
     )
     line = report.summary_line()
-    assert "3.0 GB" in line
+    assert "3.0 GiB" in line
     for part in (
         "2 placeholders",
         "3 excluded",
