@@ -105,9 +105,11 @@ def emulator_process(args: Sequence[str]) -> Iterator[EmulatorInfo]:
     """Run ``python -m aura_async.emulator ARGS`` on 127.0.0.1, port 0, until the block ends.
 
     Throttling is off unless ``args`` switch it on; the first frame is the one served.
+    A SIGTERM (``kill``, a CI timeout) ends the block like Ctrl-C does, so the emulator is
+    stopped rather than left running (call it from the main thread).
     """
     command = [sys.executable, "-m", "aura_async.emulator", "--host", "127.0.0.1", "--port", "0"]
-    with tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as errors, _exit_on_sigterm():
         proc = subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=errors, text=True)
 
         def exit_status() -> str | None:
@@ -139,6 +141,18 @@ def emulator_process(args: Sequence[str]) -> Iterator[EmulatorInfo]:
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _request(url: str, headers: dict[str, str], body: bytes | None = None) -> Any:
