@@ -49,7 +49,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from .exceptions import StorageError
 from .models import Asset, MediaKind
@@ -303,7 +303,7 @@ class State:
         self.path = path
 
     @classmethod
-    def open(cls, folder: Path, *, timeout: float = 5.0) -> State:
+    def open(cls, folder: Path, *, timeout: float = 5.0) -> Self:
         """Open (creating and migrating as needed) the state of a download folder.
 
         Args:
@@ -407,7 +407,7 @@ class State:
         with self._locked("close"):
             self._conn.close()
 
-    def __enter__(self) -> State:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

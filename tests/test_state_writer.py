@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from aura_async.diskpace import DiskPace
 from aura_async.exceptions import StorageError
 from aura_async.models import MediaKind
 from aura_async.state import STATE_DIR, STATE_FILE, FileRecord, State
@@ -105,6 +107,73 @@ class TestBatching:
         assert state.get("a0001", MediaKind.PHOTO) == rec(1)
         with pytest.raises(RuntimeError, match="closed"):
             writer.add(rec(2))
+
+
+class _ThreadNoting(State):
+    """A real state that notes the thread each batch is committed in."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        super().__init__(connection, path)
+        self.threads: list[threading.Thread] = []
+        self.during: Callable[[], object] = lambda: None  # runs inside each commit
+
+    def record(self, records: Iterable[FileRecord]) -> int:
+        self.threads.append(threading.current_thread())
+        self.during()
+        return super().record(records)
+
+
+class _Clock:
+    """A DiskPace clock that a commit can make look slow."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def stall(self) -> None:
+        self.now += 2 * DiskPace.LIMIT
+
+
+class TestPace:
+    """Batches follow the folder's disk pace: on the loop while it is quick, else a thread."""
+
+    async def test_quick_disk_commits_on_the_loop(self, tmp_path: Path) -> None:
+        """A quick pace keeps the commit on the event loop's thread."""
+        with _ThreadNoting.open(tmp_path) as state:
+            async with StateWriter(state, batch_size=2, pace=DiskPace(_Clock())) as writer:
+                for index in range(3):
+                    writer.add(rec(index))
+            assert state.threads
+            assert set(state.threads) == {threading.current_thread()}
+            assert len(state.files()) == 3
+
+    async def test_no_pace_commits_in_a_worker_thread(self, tmp_path: Path) -> None:
+        """Without a pace every batch goes to a worker thread."""
+        with _ThreadNoting.open(tmp_path) as state:
+            async with StateWriter(state, batch_size=2) as writer:
+                for index in range(3):
+                    writer.add(rec(index))
+            assert state.threads
+            assert threading.current_thread() not in state.threads
+            assert len(state.files()) == 3
+
+    async def test_slow_commit_sends_the_next_to_a_thread(self, tmp_path: Path) -> None:
+        """A commit slower than the pace's limit moves the next batches off the loop."""
+        clock = _Clock()
+        pace = DiskPace(clock)
+        with _ThreadNoting.open(tmp_path) as state:
+            state.during = clock.stall  # the first commit takes 10 ms
+            writer = StateWriter(state, batch_size=1, pace=pace)
+            writer.add(rec(0))
+            await writer.flush()
+            assert state.threads == [threading.current_thread()]
+            assert not pace.inline
+            writer.add(rec(1))
+            await writer.aclose()
+            assert len(state.threads) == 2
+            assert state.threads[1] is not threading.current_thread()
 
 
 class TestFailures:
