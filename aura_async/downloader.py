@@ -5,7 +5,8 @@
 ``until_found``), plans against the disk and the state (:mod:`aura_async.plan`), fetches
 the missing files with ``concurrency`` workers sharing the rate limiter (each file by
 :class:`aura_async.fetch.Fetcher`, retried by :mod:`aura_async.retry`), links duplicates,
-then records what it saw, what it fetched and the run itself.
+then records what it saw, what it fetched and the run itself. The fetching itself, with a
+pool of workers, is :class:`aura_async.transfers.Transfers`.
 """
 
 from __future__ import annotations
@@ -13,48 +14,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import retry
 from .adoption import scan_relpaths
 from .client import AuraClient
 from .config import FrameConfig
 from .diskpace import DiskPace
 from .exceptions import (
-    ApiError,
     AuraError,
-    AuthError,
-    ExpiredUrl,
-    RateLimited,
     StorageError,
 )
-from .fetch import Fetched, Fetcher, Finish, write_atomic
+from .fetch import Fetcher, write_atomic
 from .limiter import AdaptiveLimiter
 from .lock import FolderLock
-from .models import Asset, MediaKind
+from .models import Asset
 from .partfile import Opener, open_part
-from .paths import PART_SUFFIX
-from .plan import Dedupe, Job, Plan, Planner, Selection
+from .plan import Dedupe, Plan, Planner, Selection
 from .report import (
     EventHandler,
-    FileDone,
-    FileFailed,
     FrameReport,
     PlanReady,
-    Retrying,
-    Throttled,
 )
-from .retry import RetryPolicy, is_retryable
-from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
+from .retry import RetryPolicy
 from .state import FileRecord, Indexed, Key, State
 from .state_writer import StateWriter
 from .templates import Templates
+from .transfers import Transfers
 
 __all__ = ["DownloadOptions", "Downloader"]
 
@@ -99,10 +88,12 @@ class DownloadOptions:
 
 @dataclass(frozen=True)
 class _Loaded:
-    """What a run knows before the listing: the state's files, the disk, the learned rate."""
+    """What a run knows before the listing: the state's files, the disk (its files and
+    its ``.part`` files), the learned rate."""
 
     records: Mapping[Key, Indexed]
     found: Mapping[str, Sequence[str]]
+    parts: set[str]
     learned_rate: object
 
 
@@ -139,17 +130,17 @@ class Downloader:
         self.options = options
         self.image_url = image_url
         self._emit: EventHandler = on_event or (lambda event: None)
-        self._sleep = sleep
         self._wallclock = wallclock
-        self._fetcher = Fetcher(
-            client.session, on_event=self._emit, opener=opener, wallclock=wallclock
+        self._transfers = Transfers(
+            Fetcher(client.session, on_event=self._emit, opener=opener, wallclock=wallclock),
+            limiter,
+            options,
+            relist=self.list_assets,
+            on_event=self._emit,
+            sleep=sleep,
+            wallclock=wallclock,
+            disk_pace=disk_pace,
         )
-        self._fresh_urls: dict[str, str] = {}
-        self._refresh_lock = asyncio.Lock()
-        self._folders: set[Path] = set()
-        self._parts: set[str] = set()  # .part files the folder scan found: resumable
-        self._new_pace = disk_pace
-        self._paces: dict[Path, DiskPace] = {}  # per frame folder: its disk may be a share
 
     async def list_assets(self, frame: FrameConfig) -> list[Asset]:
         """The frame's whole listing, every page.
@@ -209,11 +200,11 @@ class Downloader:
 
     def _load(self, frame: FrameConfig, state: State | None) -> _Loaded:
         """What the folder holds and the state remembers (blocking: runs in a thread)."""
-        self._parts.clear()
-        found = scan_relpaths(frame.file_path, self._parts)
+        parts: set[str] = set()  # .part files the folder scan finds: resumable
+        found = scan_relpaths(frame.file_path, parts)
         if state is None:  # --dry-run: read what there is, write nothing
-            return _Loaded(State.peek_index(frame.file_path), found, None)
-        return _Loaded(state.index(), found, state.get_value(RATE_KEY))
+            return _Loaded(State.peek_index(frame.file_path), found, parts, None)
+        return _Loaded(state.index(), found, parts, state.get_value(RATE_KEY))
 
     async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
         now = self._wallclock()
@@ -247,21 +238,22 @@ class Downloader:
         )
         if state is None:
             return plan
-        records = loading.result().records
+        loaded = loading.result()
         throttles_before = self.limiter.throttles
         await asyncio.to_thread(self._adopt, state, plan, now)
+        transfers = self._transfers
         try:
-            pace = self._pace_for(frame.file_path)
+            pace = transfers.pace_for(frame.file_path)
             async with StateWriter(state, pace=pace) as writer:  # records even on errors
                 if plan.jobs:
-                    await self._pool(frame, plan, report, writer)
-                await self._link_duplicates(frame, plan, report, writer)
-                await self._missing_sidecars(frame, plan)
+                    await transfers.fetch_all(frame, plan, report, writer, loaded.parts)
+                await transfers.link_duplicates(frame, plan, report, writer)
+                await transfers.missing_sidecars(frame, plan)
             report.removed = await asyncio.to_thread(
                 self._record_listing,
                 state,
                 plan,
-                records if complete else None,
+                loaded.records if complete else None,
                 self._wallclock(),
             )
         except asyncio.CancelledError:
@@ -354,200 +346,3 @@ class Downloader:
             await asyncio.to_thread(write_atomic, path, content)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-    def _finish_for(self, frame: FrameConfig, job: Job) -> Finish:
-        sidecars: tuple[tuple[str, bytes], ...] = ()
-        if self.options.sidecars:
-            render = sidecar_xmp if self.options.sidecars == "xmp" else sidecar_json
-            sidecars = ((SIDECAR_SUFFIX[self.options.sidecars], render(job.asset, frame.name)),)
-        return Finish(
-            exif=self.options.write_exif and job.kind is MediaKind.PHOTO, sidecars=sidecars
-        )
-
-    async def _missing_sidecars(self, frame: FrameConfig, plan: Plan) -> None:
-        """Give files already here (``--sidecars`` on an old folder) and duplicates just
-        linked the sidecars they lack, each with its own asset's details."""
-        if not self.options.sidecars:
-            return
-        suffix = SIDECAR_SUFFIX[self.options.sidecars]
-
-        def write() -> None:
-            for job in [*plan.present, *(job for job, _ in plan.duplicates)]:
-                final = frame.file_path / job.relpath
-                sidecar = final.with_name(final.name + suffix)
-                if final.exists() and not sidecar.exists():
-                    for name, content in self._finish_for(frame, job).sidecars:
-                        write_atomic(final.with_name(final.name + name), content)
-
-        try:
-            await asyncio.to_thread(write)
-        except OSError as exc:
-            raise StorageError(f"cannot write sidecars in {frame.file_path}: {exc}") from exc
-
-    async def _pool(
-        self, frame: FrameConfig, plan: Plan, report: FrameReport, writer: StateWriter
-    ) -> None:
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in plan.jobs:
-            queue.put_nowait(job)
-
-        async def worker() -> None:
-            while not queue.empty():
-                await self._run_job(frame, queue.get_nowait(), report, writer)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(max(1, self.options.concurrency)):
-                    group.create_task(worker())
-        except BaseExceptionGroup as group_error:
-            # One fatal error (disk, auth, endless throttling) stops every worker: raise it
-            # as itself, not wrapped.
-            fatal = [e for e in group_error.exceptions if isinstance(e, AuraError)]
-            if fatal:
-                raise fatal[0] from None
-            raise
-
-    async def _run_job(
-        self, frame: FrameConfig, job: Job, report: FrameReport, writer: StateWriter
-    ) -> None:
-        final = frame.file_path / job.relpath
-        try:
-            await self._ensure_folder(final.parent)
-            fetched = await self._fetch(frame, job, report, final)
-        except (RateLimited, StorageError, AuthError) as exc:
-            report.failed += 1
-            report.failures.append((job.relpath, str(exc)))
-            raise
-        except ApiError as exc:
-            report.failed += 1
-            report.failures.append((job.relpath, str(exc)))
-            self._emit(FileFailed(job.relpath, str(exc)))
-            return
-        now = self._wallclock()
-        writer.add(
-            FileRecord.from_asset(
-                job.asset,
-                job.kind,
-                job.relpath,
-                now=now,
-                size=fetched.size,
-                sha256=fetched.sha256,
-                downloaded_at=now,
-            )
-        )
-        report.downloaded += 1
-        report.bytes += fetched.received
-        self._emit(FileDone(job.relpath, fetched.received))
-
-    async def _ensure_folder(self, folder: Path) -> None:
-        if folder in self._folders:
-            return
-        try:
-            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-        self._folders.add(folder)
-
-    async def _fetch(
-        self, frame: FrameConfig, job: Job, report: FrameReport, final: Path
-    ) -> Fetched:
-        url = job.url
-        refreshes = 0
-        finish = self._finish_for(frame, job)
-        maybe_part = job.relpath in self._parts
-        pace = self._pace_for(frame.file_path)
-
-        async def attempt() -> Fetched:
-            nonlocal maybe_part
-            await self.limiter.acquire()
-            try:
-                fetched = await self._fetcher.fetch(
-                    job, url, final, finish, maybe_part=maybe_part, pace=pace
-                )
-            except ApiError as exc:
-                maybe_part = True  # a failed attempt may have left a .part
-                if isinstance(exc, RateLimited):
-                    self._throttled(exc, report)
-                elif is_retryable(exc):
-                    self._emit(Retrying(job.relpath, str(exc)))
-                raise
-            self.limiter.on_success()
-            return fetched
-
-        while True:
-            try:
-                return await retry.call(self.options.policy, attempt, sleep=self._sleep)
-            except ExpiredUrl:
-                # A signed clip URL expired: get a newer one from the listing (twice at most,
-                # for a run longer than the URLs live).
-                fresh = await self._fresh_url(frame, job.asset.id, url)
-                if job.kind is MediaKind.PHOTO or refreshes >= 2 or fresh == url:
-                    raise
-                refreshes += 1
-                url = fresh
-
-    def _pace_for(self, folder: Path) -> DiskPace:
-        """The :class:`DiskPace` of a frame folder: its files and its state database."""
-        pace = self._paces.get(folder)
-        if pace is None:
-            pace = self._paces[folder] = self._new_pace()
-        return pace
-
-    def _throttled(self, exc: RateLimited, report: FrameReport) -> None:
-        report.throttled += 1
-        self.limiter.on_throttle(exc.retry_after)
-        wait = exc.retry_after if exc.retry_after is not None else 0.0
-        self._emit(Throttled(exc.status, wait, self.limiter.rate))
-
-    async def _fresh_url(self, frame: FrameConfig, asset_id: str, failed: str) -> str:
-        """A newer signed URL for the asset's clip than ``failed``: from the last re-listing
-        if it has one, else from a new one shared by every worker."""
-        async with self._refresh_lock:
-            if self._fresh_urls.get(asset_id, failed) == failed:
-                for asset in await self.list_assets(frame):
-                    if asset.video_url:
-                        self._fresh_urls[asset.id] = asset.video_url
-        return self._fresh_urls.get(asset_id, failed)
-
-    async def _link_duplicates(
-        self, frame: FrameConfig, plan: Plan, report: FrameReport, writer: StateWriter
-    ) -> None:
-        """Give each duplicate photo its own name as a hard link (a copy where links fail)."""
-        if not plan.duplicates:
-            return
-        root = frame.file_path
-
-        def link(job: Job, source: str) -> int | None:
-            src, dst = root / source, root / job.relpath
-            if not src.exists():
-                return None  # the first copy failed to download: nothing to link to
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            temp = dst.with_name(dst.name + PART_SUFFIX)
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-            try:
-                try:
-                    os.link(src, temp)
-                except OSError:  # FAT, exFAT and many NAS shares have no hard links
-                    shutil.copy2(src, temp)
-                temp.replace(dst)  # like every download: complete, or not there at all
-            except OSError:
-                with contextlib.suppress(OSError):
-                    temp.unlink()
-                raise
-            return dst.stat().st_size
-
-        for job, source in plan.duplicates:
-            try:
-                size = await asyncio.to_thread(link, job, source)
-            except OSError as exc:
-                raise StorageError(f"cannot link {root / job.relpath}: {exc}") from exc
-            if size is None:
-                continue
-            now = self._wallclock()
-            writer.add(
-                FileRecord.from_asset(
-                    job.asset, job.kind, job.relpath, now=now, size=size, downloaded_at=now
-                )
-            )
-            report.linked += 1
