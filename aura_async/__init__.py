@@ -26,10 +26,11 @@ from .exceptions import (
 from .limiter import AdaptiveLimiter
 from .models import Asset, Frame, MediaKind
 from .plan import Selection
+from .records import FileRecord
 from .report import FrameReport
 from .retry import RetryPolicy
 from .run import DEFAULT_RATE, RunOptions, list_frames, run_frames
-from .state import FileRecord, State
+from .state import State
 from .state_writer import StateWriter
 
 __all__ = [

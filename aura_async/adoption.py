@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .exceptions import StorageError
 from .paths import PART_SUFFIX
-from .state import FileRecord
+from .records import FileRecord
 
 __all__ = ["HASH_CHUNK", "FileStatus", "check_file", "scan_relpaths", "sha256_file"]
 

@@ -34,13 +34,14 @@ from .lock import FolderLock
 from .models import Asset
 from .partfile import Opener, open_part
 from .plan import Dedupe, Plan, Planner, Selection
+from .records import FileRecord, Indexed, Key
 from .report import (
     EventHandler,
     FrameReport,
     PlanReady,
 )
 from .retry import RetryPolicy
-from .state import FileRecord, Indexed, Key, State
+from .state import State
 from .state_writer import StateWriter
 from .templates import Templates
 from .transfers import Transfers

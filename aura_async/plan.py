@@ -26,6 +26,7 @@ from typing import NamedTuple, Protocol
 from urllib.parse import quote
 
 from .models import Asset, MediaKind
+from .records import Key
 from .templates import Templates
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
     "asset_kinds",
     "image_url",
 ]
-
-Key = tuple[str, str]
 
 
 class Dedupe(StrEnum):

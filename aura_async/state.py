@@ -3,7 +3,8 @@
 The database lives at ``<file_path>/.aura-async/state.db`` (a hidden folder, so
 :func:`aura_async.adoption.scan_relpaths` never counts it as a photo). It is opened in WAL
 mode, so a reader (``sqlite3 state.db``) never blocks a run, and its schema version is
-SQLite's ``PRAGMA user_version``, raised one step at a time by :data:`MIGRATIONS`.
+SQLite's ``PRAGMA user_version``, raised one step at a time by
+:data:`aura_async.schema.MIGRATIONS`.
 
 Conventions:
 
@@ -16,27 +17,21 @@ Conventions:
 - Nothing is ever deleted: a file the frame no longer lists gets ``removed_at`` set.
 - :class:`State` is synchronous and thread-safe (one connection, one lock), so the event
   loop calls it through ``asyncio.to_thread``; :class:`aura_async.state_writer.StateWriter`
-  batches the per-file writes, and :mod:`aura_async.adoption` adopts existing folders.
+  batches the per-file writes (on the loop while the folder's disk is quick).
 - Every ``sqlite3`` error (locked, corrupt, disk full, not a database) and every ``OSError``
   is raised as :class:`~aura_async.exceptions.StorageError` naming the database, here only.
+- The values it reads and writes are in :mod:`aura_async.records`.
 
-How a run is meant to use it (``now`` from the downloader's injected ``wallclock``)::
+How a run uses it (each call in a worker thread; ``now`` from an injected wall clock)::
 
-    state = await asyncio.to_thread(State.open, frame.file_path)
-    try:
-        plan = ...                                    # from adoption.scan_relpaths
-        await asyncio.to_thread(adopt, state, frame.file_path, plan.present, now=now)
-        async with StateWriter(state) as writer:      # each FileDone: writer.add(
-            ...                                       #   FileRecord.from_asset(...))
-        keys = [(job.asset.id, job.kind.value) for job in every_listed_job]
-        await asyncio.to_thread(state.mark_seen, keys, now)
-        if listing_was_complete:                      # all pages, not --until-found
-            await asyncio.to_thread(state.mark_removed, keys, now)
-        await asyncio.to_thread(state.add_run, frame.name, started, now, report.to_json())
-    finally:
-        await asyncio.to_thread(state.close)
+    with State.open(frame.file_path) as state:
+        known = state.index()                       # what earlier runs recorded: planning
+        state.record(adopted)                       # files found on disk by name
+        ...                                         # downloads: StateWriter(state).add(...)
+        state.mark_listing(listed_keys, now, known=known)  # a complete listing: removals
+        state.add_run(frame.name, started, now, report.to_json())
 
-A throttled run keeps its learned rate with ``state.set_value("rate", limiter.rate)``.
+A run remembers the rate the server allowed with ``state.set_value(...)``.
 """
 
 from __future__ import annotations
@@ -46,23 +41,19 @@ import json
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 from .exceptions import StorageError
-from .models import Asset, MediaKind
+from .models import MediaKind
+from .records import FileRecord, Indexed, Key, RunRecord
+from .schema import COLUMNS, CURRENT_VERSION, MIGRATIONS, SELECT, UPSERT
 
 __all__ = [
-    "CURRENT_VERSION",
-    "MIGRATIONS",
     "STATE_DIR",
     "STATE_FILE",
-    "FileRecord",
-    "Indexed",
-    "Key",
-    "RunRecord",
     "State",
     "state_path",
 ]
@@ -78,197 +69,8 @@ def state_path(folder: Path) -> Path:
     return folder / STATE_DIR / STATE_FILE
 
 
-Key = tuple[str, str]
-"""A file's identity: ``(asset_id, kind)`` where kind is a :class:`MediaKind` value."""
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # 0 -> 1: files and the key/value table.
-    (
-        """CREATE TABLE files (
-            asset_id TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('photo', 'video', 'live')),
-            relpath TEXT NOT NULL,
-            size INTEGER,
-            md5_hash TEXT,
-            taken_at TEXT,
-            first_seen REAL NOT NULL,
-            last_seen REAL NOT NULL,
-            downloaded_at REAL,
-            PRIMARY KEY (asset_id, kind)
-        )""",
-        "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    ),
-    # 1 -> 2: local checksum, uploader, removal from the frame; look-ups by md5 and path;
-    # one row per run.
-    (
-        "ALTER TABLE files ADD COLUMN sha256 TEXT",
-        "ALTER TABLE files ADD COLUMN uploader_id TEXT",
-        "ALTER TABLE files ADD COLUMN uploader_name TEXT",
-        "ALTER TABLE files ADD COLUMN removed_at REAL",
-        "CREATE INDEX files_md5_hash ON files (md5_hash)",
-        "CREATE INDEX files_relpath ON files (relpath)",
-        """CREATE TABLE runs (
-            id INTEGER PRIMARY KEY,
-            frame TEXT NOT NULL,
-            started REAL NOT NULL,
-            finished REAL NOT NULL,
-            summary TEXT NOT NULL
-        )""",
-    ),
-)
-"""``MIGRATIONS[n]`` takes a database from schema ``n`` to ``n + 1``; a new file runs them all.
-Append to this tuple, never edit an entry: released databases depend on each one."""
-
-CURRENT_VERSION = len(MIGRATIONS)
-"""The schema version this code reads and writes."""
-
-_COLUMNS = (
-    "asset_id",
-    "kind",
-    "relpath",
-    "first_seen",
-    "last_seen",
-    "size",
-    "sha256",
-    "md5_hash",
-    "taken_at",
-    "uploader_id",
-    "uploader_name",
-    "downloaded_at",
-    "removed_at",
-)
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM files"  # noqa: S608 - constant column names
-_UPSERT = (
-    f"INSERT INTO files ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "  # noqa: S608
-    "ON CONFLICT (asset_id, kind) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:] if c not in ("first_seen", "last_seen"))
-    + ", first_seen = MIN(files.first_seen, excluded.first_seen)"
-    ", last_seen = MAX(files.last_seen, excluded.last_seen)"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    """One file of the folder as the state knows it (a row of ``files``).
-
-    Attributes:
-        asset_id: the asset's id.
-        kind: which of the asset's files this is.
-        relpath: POSIX path relative to the download folder.
-        first_seen: unix time of the first listing (or adoption) that offered the file.
-        last_seen: unix time of the latest listing that offered it.
-        size: bytes on disk, when known.
-        sha256: hex SHA-256 of the local file, when computed.
-        md5_hash: the server's ``md5_hash`` of the asset at download time.
-        taken_at: the API's ``taken_at`` string, verbatim.
-        uploader_id: the uploader's user id.
-        uploader_name: the uploader's name.
-        downloaded_at: unix time we fetched it; ``None`` for a file adopted from a folder
-            made by the old script (or another tool).
-        removed_at: unix time a complete listing no longer offered it; ``None`` while listed.
-    """
-
-    asset_id: str
-    kind: MediaKind
-    relpath: str
-    first_seen: float
-    last_seen: float
-    size: int | None = None
-    sha256: str | None = None
-    md5_hash: str | None = None
-    taken_at: str | None = None
-    uploader_id: str | None = None
-    uploader_name: str | None = None
-    downloaded_at: float | None = None
-    removed_at: float | None = None
-
-    @property
-    def key(self) -> Key:
-        """``(asset_id, kind)``, the row's primary key."""
-        return (self.asset_id, self.kind.value)
-
-    def path(self, folder: Path) -> Path:
-        """The file's absolute location under ``folder``.
-
-        Args:
-            folder: the frame's download folder.
-
-        Returns:
-            ``folder`` joined with the parts of :attr:`relpath`.
-        """
-        return folder.joinpath(*PurePosixPath(self.relpath).parts)
-
-    @classmethod
-    def from_asset(
-        cls,
-        asset: Asset,
-        kind: MediaKind,
-        relpath: str,
-        *,
-        now: float,
-        size: int | None = None,
-        sha256: str | None = None,
-        downloaded_at: float | None = None,
-    ) -> FileRecord:
-        """The record of one of ``asset``'s files, first and last seen ``now``.
-
-        Args:
-            asset: the listed asset (gives md5, taken_at and uploader).
-            kind: which of its files.
-            relpath: where the file is, POSIX and relative to the folder.
-            now: unix time for ``first_seen`` and ``last_seen``.
-            size: bytes on disk.
-            sha256: hex SHA-256 of the local file.
-            downloaded_at: unix time of the download; ``None`` when adopted.
-
-        Returns:
-            A new record; :meth:`State.record` keeps an existing row's earlier ``first_seen``.
-        """
-        return cls(
-            asset_id=asset.id,
-            kind=kind,
-            relpath=relpath,
-            first_seen=now,
-            last_seen=now,
-            size=size,
-            sha256=sha256,
-            md5_hash=asset.md5_hash,
-            taken_at=asset.taken_at,
-            uploader_id=asset.user_id,
-            uploader_name=asset.uploader_name,
-            downloaded_at=downloaded_at,
-        )
-
-
-class Indexed(NamedTuple):
-    """One file as :meth:`State.index` reads it."""
-
-    relpath: str
-    md5_hash: str | None
-    removed_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One past run of one frame (a row of ``runs``).
-
-    Attributes:
-        id: increasing row id.
-        frame: the frame's name in the config.
-        started: unix time the run began.
-        finished: unix time it ended.
-        summary: the ``--json`` object of the run (``FrameReport.to_json()``).
-    """
-
-    id: int
-    frame: str
-    started: float
-    finished: float
-    summary: Mapping[str, Any]
-
-
 def _record(row: tuple[Any, ...]) -> FileRecord:
-    values = dict(zip(_COLUMNS, row, strict=True))
+    values = dict(zip(COLUMNS, row, strict=True))
     values["kind"] = MediaKind(values["kind"])
     return FileRecord(**values)
 
@@ -279,7 +81,7 @@ def _index(conn: sqlite3.Connection) -> dict[Key, Indexed]:
 
 
 def _row(record: FileRecord) -> tuple[Any, ...]:
-    return tuple(record.kind.value if c == "kind" else getattr(record, c) for c in _COLUMNS)
+    return tuple(record.kind.value if c == "kind" else getattr(record, c) for c in COLUMNS)
 
 
 class State:
@@ -461,7 +263,7 @@ class State:
         """
         with self._locked("read a file"):
             row = self._conn.execute(
-                f"{_SELECT} WHERE asset_id = ? AND kind = ?", (asset_id, str(kind))
+                f"{SELECT} WHERE asset_id = ? AND kind = ?", (asset_id, str(kind))
             ).fetchone()
             return None if row is None else _record(row)
 
@@ -479,7 +281,7 @@ class State:
         """
         where = "" if include_removed else " WHERE removed_at IS NULL"
         with self._locked("read files"):
-            rows = self._conn.execute(f"{_SELECT}{where} ORDER BY relpath").fetchall()
+            rows = self._conn.execute(f"{SELECT}{where} ORDER BY relpath").fetchall()
             return {rec.key: rec for rec in map(_record, rows)}
 
     def index(self) -> dict[Key, Indexed]:
@@ -511,7 +313,7 @@ class State:
         if not rows:
             return 0
         with self._locked("record files"), self._transaction():
-            self._conn.executemany(_UPSERT, rows)
+            self._conn.executemany(UPSERT, rows)
         return len(rows)
 
     def mark_seen(self, keys: Iterable[Key], now: float) -> int:
@@ -556,7 +358,7 @@ class State:
         """
         wanted = {(asset_id, str(kind)) for asset_id, kind in listed}
         with self._locked("mark files removed"), self._transaction():
-            rows = self._conn.execute(f"{_SELECT} WHERE removed_at IS NULL").fetchall()
+            rows = self._conn.execute(f"{SELECT} WHERE removed_at IS NULL").fetchall()
             gone = [rec for rec in map(_record, rows) if rec.key not in wanted]
             self._conn.executemany(
                 "UPDATE files SET removed_at = ? WHERE asset_id = ? AND kind = ?",

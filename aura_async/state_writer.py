@@ -21,7 +21,8 @@ from types import TracebackType
 
 from .diskpace import DiskPace, paced
 from .exceptions import StorageError
-from .state import FileRecord, State
+from .records import FileRecord
+from .state import State
 
 __all__ = ["DEFAULT_BATCH", "StateWriter"]
 

@@ -27,10 +27,10 @@ from .limiter import AdaptiveLimiter
 from .models import Asset, MediaKind
 from .paths import PART_SUFFIX
 from .plan import Job, Plan
+from .records import FileRecord
 from .report import EventHandler, FileDone, FileFailed, FrameReport, Retrying, Throttled
 from .retry import is_retryable
 from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
-from .state import FileRecord
 from .state_writer import StateWriter
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 from aura_async.adoption import FileStatus, check_file, scan_relpaths, sha256_file
 from aura_async.exceptions import StorageError
 from aura_async.models import Asset, MediaKind
-from aura_async.state import FileRecord
+from aura_async.records import FileRecord
 
 ASSET = Asset(
     id="id1",

@@ -6,7 +6,7 @@ import pytest
 
 from aura_async.models import Asset, MediaKind
 from aura_async.plan import Dedupe, Planner, Selection, image_url
-from aura_async.state import Indexed
+from aura_async.records import Indexed
 from aura_async.templates import Templates
 
 BASE = "https://img.example"

@@ -14,7 +14,8 @@ import pytest
 from aura_async.diskpace import DiskPace
 from aura_async.exceptions import StorageError
 from aura_async.models import MediaKind
-from aura_async.state import STATE_DIR, STATE_FILE, FileRecord, State
+from aura_async.records import FileRecord
+from aura_async.state import STATE_DIR, STATE_FILE, State
 from aura_async.state_writer import StateWriter
 
 
