@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aura_async.config import Settings
+from aura_async.diskpace import DiskPace
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
 
@@ -75,3 +76,17 @@ def write_config(emu: Emulator, folder: Path) -> Path:
     path.write_text(emu.config_text(str(folder / "photos")), encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+class PaceClock:
+    """A :class:`DiskPace` clock that moves only when a test says a step took time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def stall(self) -> None:
+        """Make the step under way look slower than :attr:`DiskPace.LIMIT`."""
+        self.now += 2 * DiskPace.LIMIT

@@ -28,7 +28,7 @@ from aura_async.emulator import Emulator, FrameSpec
 from aura_async.partfile import CHUNK_SIZE, File, PartWriter
 from aura_async.report import FrameReport
 from aura_async.run import Runner, RunOptions
-from tests.conftest import settings_for, small_config
+from tests.conftest import PaceClock, settings_for, small_config
 from tests.test_downloader import download, expected_files, files_on_disk
 
 CHUNK = 100 * 1024  # about what aiohttp hands over per read
@@ -37,19 +37,6 @@ BATCH = -(-CHUNK_SIZE // CHUNK) * CHUNK  # the bytes of one batch: whole chunks 
 
 def _chunks(data: bytes) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
-
-
-class _Clock:
-    """A DiskPace clock that moves only when the test's disk says work took time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def stall(self) -> None:
-        self.now += 2 * DiskPace.LIMIT
 
 
 class _Disk:
@@ -68,7 +55,7 @@ class _Disk:
         slow: tuple[str, int] | None = None,
     ) -> None:
         self.hold, self.fail, self.slow = hold, fail, slow
-        self.clock = _Clock()
+        self.clock = PaceClock()
         self.ops: list[tuple[str, bool]] = []  # (operation, ran on the loop's thread)
         self.entered = threading.Event()
         self.release = threading.Event()

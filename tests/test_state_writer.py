@@ -17,6 +17,7 @@ from aura_async.models import MediaKind
 from aura_async.records import FileRecord
 from aura_async.state import STATE_DIR, STATE_FILE, State
 from aura_async.state_writer import StateWriter
+from tests.conftest import PaceClock
 
 
 def rec(index: int) -> FileRecord:
@@ -124,26 +125,13 @@ class _ThreadNoting(State):
         return super().record(records)
 
 
-class _Clock:
-    """A DiskPace clock that a commit can make look slow."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def stall(self) -> None:
-        self.now += 2 * DiskPace.LIMIT
-
-
 class TestPace:
     """Batches follow the folder's disk pace: on the loop while it is quick, else a thread."""
 
     async def test_quick_disk_commits_on_the_loop(self, tmp_path: Path) -> None:
         """A quick pace keeps the commit on the event loop's thread."""
         with _ThreadNoting.open(tmp_path) as state:
-            async with StateWriter(state, batch_size=2, pace=DiskPace(_Clock())) as writer:
+            async with StateWriter(state, batch_size=2, pace=DiskPace(PaceClock())) as writer:
                 for index in range(3):
                     writer.add(rec(index))
             assert state.threads
@@ -162,7 +150,7 @@ class TestPace:
 
     async def test_slow_commit_sends_the_next_to_a_thread(self, tmp_path: Path) -> None:
         """A commit slower than the pace's limit moves the next batches off the loop."""
-        clock = _Clock()
+        clock = PaceClock()
         pace = DiskPace(clock)
         with _ThreadNoting.open(tmp_path) as state:
             state.during = clock.stall  # the first commit takes 10 ms
