@@ -114,13 +114,17 @@ def command(
         ),
     ] = DEFAULT_NAME,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-j", min=1, max=64, help="Files downloaded at once.")
+        int,
+        typer.Option(
+            "--concurrency", "-j", min=1, max=64, metavar="N", help="Files downloaded at once."
+        ),
     ] = 4,
     rate: Annotated[
         float,
         typer.Option(
             "--rate",
             min=0.0,
+            metavar="PER_SECOND",
             help="Most media requests per second (0: no ceiling); lowered automatically "
             "while Aura throttles.",
         ),
@@ -245,14 +249,27 @@ def command(
     ] = None,
     connect_timeout: Annotated[
         float,
-        typer.Option("--connect-timeout", min=1.0, help="Seconds to wait for a connection."),
+        typer.Option(
+            "--connect-timeout",
+            min=1.0,
+            metavar="SECONDS",
+            help="Seconds to wait for a connection.",
+        ),
     ] = 30.0,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1.0, help="Seconds of network silence before a retry.")
+        float,
+        typer.Option(
+            "--timeout",
+            min=1.0,
+            metavar="SECONDS",
+            help="Seconds of network silence before a retry.",
+        ),
     ] = 60.0,
     retries: Annotated[
         int,
-        typer.Option("--retries", min=1, max=100, help="Attempts per file before it fails."),
+        typer.Option(
+            "--retries", min=1, max=100, metavar="N", help="Attempts per file before it fails."
+        ),
     ] = 8,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show per-file detail and retries.")
