@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -67,7 +68,11 @@ class Invocation:
 def execute(job: Invocation) -> ExitCode:
     """Do what the command line asked; return the exit code."""
     if job.verify:
-        return _verify(job)
+        try:
+            return _verify(job)
+        except KeyboardInterrupt:
+            job.display.error("interrupted: --verify only reads, nothing was changed")
+            return ExitCode.INTERRUPTED
     return _guarded(job.display, job.json_out, lambda reports: _main(job, reports))
 
 
@@ -78,8 +83,9 @@ def _guarded(
 ) -> ExitCode:
     """Run ``start`` in an event loop; Ctrl-C, SIGTERM and bugs end in one clear way."""
     reports: list[FrameReport] = []
+    runner = asyncio.Runner()
     try:
-        return asyncio.run(start(reports))
+        return runner.run(start(reports))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM
         display.stop()
         for report in reports:
@@ -102,6 +108,36 @@ def _guarded(
             "--debug shows the traceback)"
         )
         return ExitCode.FAILED
+    finally:
+        _close(runner, display)
+
+
+WAIT_HINT_AFTER = 2.0
+"""Seconds of waiting for disk work at the end before saying so."""
+
+
+def _close(runner: asyncio.Runner, display: Display) -> None:
+    """Close the event loop, after the summary: it waits for disk work still running in
+    worker threads, and a write to a network share that stopped answering may never end.
+    After :data:`WAIT_HINT_AFTER` seconds the wait is explained; a Ctrl-C then quits at
+    once (finished files are complete; the rest stay ``.part``, as after any interruption).
+    """
+    hint = threading.Timer(
+        WAIT_HINT_AFTER,
+        display.warning,
+        [
+            "waiting for the disk to finish a write (a network share not answering?); "
+            "Ctrl-C to quit now"
+        ],
+    )
+    hint.start()
+    try:
+        runner.close()
+    except KeyboardInterrupt:
+        display.error("quit without waiting for the disk")
+        os._exit(ExitCode.INTERRUPTED)
+    finally:
+        hint.cancel()
 
 
 def _code_for(exc: AuraError) -> ExitCode:

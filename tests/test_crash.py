@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+from aura_async.models import MediaKind
+from aura_async.records import FileRecord
+from aura_async.state import State
 
 from .conftest import first_frame_id, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
@@ -129,6 +133,80 @@ def test_sigterm_stops_like_ctrl_c(threaded_emulator: Emulator, tmp_path: Path) 
     text = err.decode()
     assert proc.returncode == 130, text
     assert "interrupted" in text.strip().splitlines()[-2]
+
+
+def _read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float) -> str:
+    """stderr of ``proc`` up to the line holding ``needle`` (the process keeps running)."""
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle.encode() not in seen:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"no {needle!r} on stderr; got:\n{seen.decode()}")
+        seen += proc.stderr.read() or b""
+        time.sleep(0.05)
+    return seen.decode()
+
+
+def test_a_hung_disk_write_cannot_hold_ctrl_c(threaded_emulator: Emulator, tmp_path: Path) -> None:
+    """A disk write that never ends (here the listing's --save-assets file, opened as a FIFO
+    nobody reads: a worker thread waits in it for ever, as on a share that stopped
+    answering) still lets Ctrl-C print the summary; the wait for it is explained, and a
+    second Ctrl-C quits at once with 130."""
+    config = write_config(threaded_emulator, tmp_path)
+    listing = tmp_path / "assets.json"
+    os.mkfifo(listing.with_name("assets.json.part"))
+    command = [sys.executable, "-m", "aura_async", "--config", str(config), "myframe"]
+    proc = subprocess.Popen([*command, "--save-assets", str(listing)], stderr=subprocess.PIPE)
+    try:
+        _read_until(proc, "listing frame", timeout=20)
+        time.sleep(0.5)  # the listing is read; its write hangs in a worker thread
+        proc.send_signal(signal.SIGINT)
+        text = _read_until(proc, "Ctrl-C to quit now", timeout=20)
+        assert "interrupted: finished files are kept" in text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert proc.stderr is not None
+        text += (proc.stderr.read() or b"").decode()
+        assert "quit without waiting for the disk" in text
+        assert "Traceback" not in text
+        assert not listing.exists()
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_ctrl_c_during_verify(tmp_path: Path) -> None:
+    """Ctrl-C while --verify hashes a big file: one line and 130, no traceback."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    big = folder / "big.mp4"
+    size = 64 * 1024**3  # sparse: no disk used, yet hashing it takes far longer than a second
+    with big.open("wb") as handle:
+        handle.truncate(size)
+    with State.open(folder) as state:
+        state.record([FileRecord("v1", MediaKind.VIDEO, "big.mp4", 1.0, 1.0, size, "0" * 64)])
+    config = tmp_path / "aura.ini"
+    config.write_text(
+        "[login]\nemail = a@b.c\npassword = pw-1234\n\n"
+        f"[myframe]\nframe_id = f1\nfile_path = {folder}\n"
+    )
+    command = [sys.executable, "-m", "aura_async", "--config", str(config), "myframe"]
+    proc = subprocess.Popen([*command, "--verify"], stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert text.strip().endswith("interrupted: --verify only reads, nothing was changed")
+    assert "Traceback" not in text
 
 
 def test_a_reader_going_away_never_stops_the_download(
