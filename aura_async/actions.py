@@ -135,6 +135,9 @@ def _close(runner: asyncio.Runner, display: Display) -> None:
         runner.close()
     except KeyboardInterrupt:
         display.error("quit without waiting for the disk")
+        for stream in (sys.stdout, sys.stderr):  # os._exit skips Python's own flush
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
         os._exit(ExitCode.INTERRUPTED)
     finally:
         hint.cancel()
