@@ -73,7 +73,7 @@ def execute(job: Invocation) -> ExitCode:
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
-    return _guarded(job.display, job.json_out, lambda reports: _main(job, reports))
+    return _guarded(job.display, job.json_out, lambda unreported: _main(job, unreported))
 
 
 def _guarded(
@@ -81,16 +81,20 @@ def _guarded(
     json_out: bool,
     start: Callable[[list[FrameReport]], Coroutine[Any, Any, ExitCode]],
 ) -> ExitCode:
-    """Run ``start`` in an event loop; Ctrl-C, SIGTERM and bugs end in one clear way."""
-    reports: list[FrameReport] = []
+    """Run ``start`` in an event loop; Ctrl-C, SIGTERM and bugs end in one clear way.
+
+    ``start`` gets a list to keep the reports of frames begun but not yet summarised: the
+    ones an interruption cuts short (even a second Ctrl-C, during their cleanup), whose
+    summaries are printed here.
+    """
+    unreported: list[FrameReport] = []
     runner = asyncio.Runner()
     try:
-        return runner.run(start(reports))
+        return runner.run(start(unreported))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM
         display.stop()
-        for report in reports:
-            if not report.interrupted:
-                continue  # finished frames had their summary already
+        for report in unreported:
+            report.interrupted = True
             display.summary(report)
             if json_out:
                 _print_json(report)
@@ -125,10 +129,7 @@ def _close(runner: asyncio.Runner, display: Display) -> None:
     hint = threading.Timer(
         WAIT_HINT_AFTER,
         display.warning,
-        [
-            "waiting for the disk to finish a write (a network share not answering?); "
-            "Ctrl-C to quit now"
-        ],
+        ["waiting for work in progress (a disk or share not answering?); Ctrl-C to quit now"],
     )
     hint.start()
     try:
@@ -173,7 +174,7 @@ def _stop_on_sigterm() -> None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
-async def _main(job: Invocation, reports: list[FrameReport]) -> ExitCode:
+async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
@@ -184,7 +185,7 @@ async def _main(job: Invocation, reports: list[FrameReport]) -> ExitCode:
                 return ExitCode.OK
             codes = []
             for name in job.names:
-                codes.append(await _frame(run, job.settings.frame(name), job, reports))
+                codes.append(await _frame(run, job.settings.frame(name), job, unreported))
                 if codes[-1] in (ExitCode.LOGIN, ExitCode.THROTTLED):
                     break  # the account or the server, not this frame: the others would fail too
             return _overall(codes)
@@ -194,7 +195,7 @@ async def _main(job: Invocation, reports: list[FrameReport]) -> ExitCode:
 
 
 async def _frame(
-    run: Runner, frame: FrameConfig, job: Invocation, reports: list[FrameReport]
+    run: Runner, frame: FrameConfig, job: Invocation, unreported: list[FrameReport]
 ) -> ExitCode:
     display = job.display
     if job.count:
@@ -206,15 +207,12 @@ async def _frame(
         _print_count(frame, assets, job.json_out)
         return ExitCode.OK
     report = FrameReport(frame.name, frame.frame_id)
-    reports.append(report)
+    unreported.append(report)  # until its summary below: an interruption prints it
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
     plan = None
     try:
         plan = await run.download(frame, report)
-    except asyncio.CancelledError:
-        report.interrupted = True
-        raise
     except AuraError as exc:
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
         # (see _main); anything else lets the other frames of an --all run go on.
@@ -227,6 +225,7 @@ async def _frame(
             report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
         display.error(report.error)
         code = _code_for(exc)
+    unreported.remove(report)
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
     if plan is not None and job.options.download.dry_run and not job.json_out:
@@ -243,7 +242,9 @@ def _verify(job: Invocation) -> ExitCode:
     code = ExitCode.OK
     for name in job.names:
         try:
-            report = verify_frame(job.settings.frame(name))
+            frame = job.settings.frame(name)
+            job.display.info(f"{name}: verifying the files recorded in {frame.file_path}")
+            report = verify_frame(frame)
         except AuraError as exc:
             job.display.error(str(exc))
             code = ExitCode.FAILED
@@ -337,7 +338,7 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
     # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
     from .emulator import Emulator, EmulatorConfig, FrameSpec
 
-    async def run(reports: list[FrameReport]) -> ExitCode:
+    async def run(unreported: list[FrameReport]) -> ExitCode:
         config = EmulatorConfig(
             frames=[
                 FrameSpec(
@@ -368,7 +369,7 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
                 f"downloading its frame into {demo_dir}/"
             )
             job = Invocation(settings, ["demo"], options, display, json_out=json_out)
-            code = await _main(job, reports)
+            code = await _main(job, unreported)
         display.info(
             f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -149,6 +150,19 @@ def _read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float) -> s
     return seen.decode()
 
 
+def _wait_for_blocked_fifo_open(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until a thread of ``proc`` waits in the kernel to open a FIFO (Linux's wchan)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                if (task / "wchan").read_text() == "wait_for_partner":
+                    return
+        time.sleep(0.02)
+    raise AssertionError("no thread ever blocked on the FIFO")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
 def test_a_hung_disk_write_cannot_hold_ctrl_c(threaded_emulator: Emulator, tmp_path: Path) -> None:
     """A disk write that never ends (here the listing's --save-assets file, opened as a FIFO
     nobody reads: a worker thread waits in it for ever, as on a share that stopped
@@ -160,10 +174,12 @@ def test_a_hung_disk_write_cannot_hold_ctrl_c(threaded_emulator: Emulator, tmp_p
     command = [sys.executable, "-m", "aura_async", "--config", str(config), "myframe"]
     proc = subprocess.Popen([*command, "--save-assets", str(listing)], stderr=subprocess.PIPE)
     try:
-        _read_until(proc, "listing frame", timeout=20)
-        time.sleep(0.5)  # the listing is read; its write hangs in a worker thread
+        _wait_for_blocked_fifo_open(proc, timeout=30)
         proc.send_signal(signal.SIGINT)
         text = _read_until(proc, "Ctrl-C to quit now", timeout=20)
+        summary = [line for line in text.splitlines() if "myframe: 0 downloaded" in line]
+        assert len(summary) == 1
+        assert summary[0].endswith("(interrupted)")
         assert "interrupted: finished files are kept" in text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 130
@@ -171,7 +187,6 @@ def test_a_hung_disk_write_cannot_hold_ctrl_c(threaded_emulator: Emulator, tmp_p
         text += (proc.stderr.read() or b"").decode()
         assert "quit without waiting for the disk" in text
         assert "Traceback" not in text
-        assert not listing.exists()
     finally:
         proc.kill()
         proc.wait()
@@ -197,13 +212,17 @@ def test_ctrl_c_during_verify(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "aura_async", "--config", str(config), "myframe"]
     proc = subprocess.Popen([*command, "--verify"], stderr=subprocess.PIPE)
     try:
-        time.sleep(1.5)
+        text = _read_until(proc, "myframe: verifying", timeout=30)
+        time.sleep(0.2)  # into the hashing, which takes far longer
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+        assert proc.stderr is not None
+        text += (proc.stderr.read() or b"").decode()
     finally:
         proc.kill()
         proc.wait()
-    text = err.decode()
+        if proc.stderr is not None:
+            proc.stderr.close()
     assert proc.returncode == 130, text
     assert text.strip().endswith("interrupted: --verify only reads, nothing was changed")
     assert "Traceback" not in text
