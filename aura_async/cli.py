@@ -428,8 +428,8 @@ def main() -> None:
     # The collector's passes were 4-5 % of a 1,000-photo run's CPU (perf, issue 6): it kept
     # rescanning the ~40,000 objects of the imported modules, and ran every 700 objects
     # while aiohttp makes a few hundred per request. Freeze what startup made, collect less
-    # often: 4.6 % less CPU in benchmarks/peers.py; peak RSS 1 MB more on clean runs, up to
-    # 10 MB more in a run where 40 % of requests fail (tracebacks wait longer for a pass).
+    # often: 4.6 % less CPU in benchmarks/peers.py; peak RSS the same within 1 MB on clean
+    # runs, up to 10 MB more in a run where 40 % of requests fail (tracebacks wait longer).
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
     app(prog_name="aura-async")
