@@ -38,7 +38,6 @@ from .plan import Job
 from .report import BytesReceived, EventHandler
 
 __all__ = [
-    "PART_SUFFIX",
     "Fetched",
     "Fetcher",
     "Finish",

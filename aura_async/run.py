@@ -59,7 +59,7 @@ class Runner:
         on_event: progress callback.
         sleep: injected sleep (retry waits, limiter).
         opener: opens ``.part`` files (tests inject failing writers).
-        disk_pace: makes each frame folder's :class:`~aura_async.partfile.DiskPace`.
+        disk_pace: makes each frame folder's :class:`~aura_async.diskpace.DiskPace`.
     """
 
     def __init__(

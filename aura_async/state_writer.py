@@ -1,4 +1,4 @@
-"""Batched writes of file records from the event loop, so it never stalls on SQLite.
+"""Batched writes of file records from the event loop: one SQLite transaction per batch.
 
 Workers call :meth:`StateWriter.add` (plain, non-blocking) after each file lands; the writer
 hands the records to :meth:`State.record`, one transaction per batch, as soon as
