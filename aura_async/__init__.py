@@ -3,12 +3,12 @@
 The library API mirrors what the ``aura-async`` command does; see :func:`run_frames`.
 """
 
-__version__ = "0.1.0"
-
-from .client import AuraClient, Timeouts
-from .config import FrameConfig, Settings, default_config_path, load_settings
-from .downloader import Downloader, DownloadOptions
-from .exceptions import (
+from aura_async._version import __version__
+from aura_async.api.client import AuraClient
+from aura_async.config import FrameConfig, Settings, default_config_path, load_settings
+from aura_async.download.frame import Downloader
+from aura_async.download.session import list_frames, run_frames
+from aura_async.exceptions import (
     ApiError,
     AuraError,
     AuthError,
@@ -23,15 +23,15 @@ from .exceptions import (
     StorageError,
     TransportError,
 )
-from .limiter import AdaptiveLimiter
-from .models import Asset, Frame, MediaKind
-from .plan import Selection
-from .records import FileRecord
-from .report import FrameReport
-from .retry import RetryPolicy
-from .run import DEFAULT_RATE, RunOptions, list_frames, run_frames
-from .state import State
-from .state_writer import StateWriter
+from aura_async.models import Asset, Frame, MediaKind
+from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
+from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.pacing.retry import RetryPolicy
+from aura_async.plan.selection import Selection
+from aura_async.report import FrameReport
+from aura_async.store.records import FileRecord
+from aura_async.store.state import State
+from aura_async.store.writer import StateWriter
 
 __all__ = [
     "DEFAULT_RATE",

@@ -1,5 +1,5 @@
 """``python -m aura_async``: the same as the ``aura-async`` command."""
 
-from .cli import main
+from aura_async.cli import main
 
 main()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .exceptions import ConfigError
+from aura_async.exceptions import ConfigError
 
 DEFAULT_API_URL = "https://api.pushd.com/v5"
 DEFAULT_IMAGE_URL = "https://imgproxy.pushd.com"

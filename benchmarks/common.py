@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from aura_async.models import parse_asset_page, parse_login
-from aura_async.plan import Job, Planner, Selection
+from aura_async.api.parse import parse_asset_page, parse_login
+from aura_async.plan.planner import Job, Planner
+from aura_async.plan.selection import Selection
 
 __all__ = [
     "BARE",

@@ -29,10 +29,10 @@ import tempfile
 from pathlib import Path
 
 from aura_async.config import Settings
+from aura_async.download.session import Runner
 from aura_async.emulator import EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
-from aura_async.plan import Planner
-from aura_async.run import Runner
+from aura_async.plan.planner import Planner
 from benchmarks.common import add_workdir, aura_async_command, machine_line, measure, median
 
 RATIO_TARGET = 1.3

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aura_async.plan import Job
+from aura_async.plan.planner import Job
 from benchmarks.common import (
     BARE,
     BARE_CLIENT,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aura_async.config import Settings
-from aura_async.diskpace import DiskPace
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
+from aura_async.seams import DiskPace
 
 
 @pytest.fixture(autouse=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from aura_async.adoption import FileStatus, check_file, scan_relpaths, sha256_file
 from aura_async.exceptions import StorageError
 from aura_async.models import Asset, MediaKind
-from aura_async.records import FileRecord
+from aura_async.store.records import FileRecord
+from aura_async.store.scan import FileStatus, check_file, scan_relpaths, sha256_file
 
 ASSET = Asset(
     id="id1",

@@ -14,7 +14,8 @@ from aioresponses import CallbackResult, aioresponses
 from aioresponses import core as aioresponses_core
 from yarl import URL
 
-from aura_async.client import AuraClient, error_for_status, translate_errors
+from aura_async.api.client import AuraClient
+from aura_async.api.http import error_for_status, translate_errors
 from aura_async.exceptions import (
     AuthError,
     ExpiredUrl,
@@ -25,7 +26,7 @@ from aura_async.exceptions import (
     ServerError,
     TransportError,
 )
-from aura_async.retry import RetryPolicy
+from aura_async.pacing.retry import RetryPolicy
 
 API = "https://api.example.com/v5"
 LOGIN = f"{API}/login.json"

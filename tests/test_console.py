@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from io import StringIO
 
-from aura_async.console import Display
+from aura_async.cli.console import Display
 from aura_async.report import (
     BytesReceived,
     FileDone,

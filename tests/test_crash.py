@@ -14,8 +14,8 @@ import pytest
 
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.models import MediaKind
-from aura_async.records import FileRecord
-from aura_async.state import State
+from aura_async.store.records import FileRecord
+from aura_async.store.state import State
 
 from .conftest import first_frame_id, small_config, write_config
 from .test_downloader import expected_files, files_on_disk

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from aura_async.adoption import scan_relpaths
-from aura_async.downloader import DownloadOptions
+from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.exceptions import NotFound, StorageError
-from aura_async.plan import Selection
+from aura_async.options import DownloadOptions, RunOptions
+from aura_async.pacing.retry import RetryPolicy
+from aura_async.plan.selection import Selection
+from aura_async.plan.templates import Templates
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
-from aura_async.retry import RetryPolicy
-from aura_async.run import Runner, RunOptions
-from aura_async.templates import Templates
+from aura_async.store.scan import scan_relpaths
 
 from .conftest import first_frame_id, settings_for, small_config
 
@@ -334,7 +334,7 @@ class TestOtherWriters:
         async with Runner(settings, RunOptions(rate=None), opener=opener) as run:
             await run.download(settings.frame("myframe"), report)
         assert files_on_disk(tmp_path / "myframe") == expected_files(emulator)
-        from aura_async.state import State
+        from aura_async.store.state import State
 
         with State.open(tmp_path / "myframe") as state:
             records = state.files()

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from aura_async.cli import app
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
-from aura_async.lock import FolderLock
+from aura_async.store.lock import FolderLock
 
 from .conftest import small_config, write_config
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from aura_async.emulator.data import Media
-from aura_async.exif import MAX_TEXT_BYTES, add_exif, exif_tags_present
+from aura_async.metadata.exif import MAX_TEXT_BYTES, add_exif, exif_tags_present
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825

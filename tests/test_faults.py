@@ -9,16 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
-from aura_async.client import Timeouts
-from aura_async.console import Display
-from aura_async.downloader import DownloadOptions
+from aura_async.cli.console import Display
+from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, EmulatorConfig, Faults, FrameSpec
 from aura_async.exceptions import LockHeld
-from aura_async.lock import FolderLock
+from aura_async.options import DownloadOptions, RunOptions, Timeouts
+from aura_async.pacing.retry import RetryPolicy
+from aura_async.plan.templates import Templates
 from aura_async.report import Event, FrameReport, PlanReady
-from aura_async.retry import RetryPolicy
-from aura_async.run import Runner, RunOptions
-from aura_async.templates import Templates
+from aura_async.store.lock import FolderLock
 
 from .conftest import first_frame_id, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk

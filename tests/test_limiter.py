@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from aura_async.limiter import AdaptiveLimiter
+from aura_async.pacing.limiter import AdaptiveLimiter
 
 
 class FakeTime:

@@ -12,14 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
-from aura_async.downloader import RATE_KEY, DownloadOptions
+from aura_async.download.frame import RATE_KEY
+from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, Faults, FrameSpec, Throttle
 from aura_async.emulator.thread import emulator_in_thread
 from aura_async.exceptions import RateLimited
+from aura_async.options import DownloadOptions, RunOptions
+from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
-from aura_async.retry import RetryPolicy
-from aura_async.run import Runner, RunOptions
-from aura_async.state import State
+from aura_async.store.state import State
 
 from .conftest import first_frame_id, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk

@@ -6,14 +6,9 @@ from typing import Any
 
 import pytest
 
+from aura_async.api.parse import parse_asset_page, parse_frame, parse_frames, parse_login
 from aura_async.exceptions import ManifestError
-from aura_async.models import (
-    MediaKind,
-    parse_asset_page,
-    parse_frame,
-    parse_frames,
-    parse_login,
-)
+from aura_async.models import MediaKind
 
 PHOTO: dict[str, Any] = {
     "id": "a1",

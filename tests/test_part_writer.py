@@ -23,11 +23,12 @@ from typing import Any
 
 import pytest
 
-from aura_async.diskpace import DiskPace
+from aura_async.download.partfile import CHUNK_SIZE, PartWriter
+from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, FrameSpec
-from aura_async.partfile import CHUNK_SIZE, File, PartWriter
+from aura_async.options import RunOptions
 from aura_async.report import FrameReport
-from aura_async.run import Runner, RunOptions
+from aura_async.seams import DiskPace, File
 from tests.conftest import PaceClock, settings_for, small_config
 from tests.test_downloader import download, expected_files, files_on_disk
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aura_async.models import Asset, MediaKind
-from aura_async.paths import (
+from aura_async.plan.paths import (
     MAX_NAME_BYTES,
     clean_taken_at,
     clip_extension,

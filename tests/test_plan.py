@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from aura_async.models import Asset, MediaKind
-from aura_async.plan import Dedupe, Planner, Selection, image_url
-from aura_async.records import Indexed
-from aura_async.templates import Templates
+from aura_async.plan.planner import Planner, image_url
+from aura_async.plan.selection import Dedupe, Selection
+from aura_async.plan.templates import Templates
+from aura_async.store.records import Indexed
 
 BASE = "https://img.example"
 PHOTO = Asset(

@@ -17,7 +17,13 @@ from aura_async.exceptions import (
     StorageError,
     TransportError,
 )
-from aura_async.retry import MAX_RETRY_AFTER, RetryPolicy, call, is_retryable, parse_retry_after
+from aura_async.pacing.retry import (
+    MAX_RETRY_AFTER,
+    RetryPolicy,
+    call,
+    is_retryable,
+    parse_retry_after,
+)
 
 NOW = 1_700_000_000.0
 

@@ -9,7 +9,7 @@ import pytest
 from aura_async import list_frames, run_frames
 from aura_async.emulator import Emulator
 from aura_async.exceptions import ConfigError
-from aura_async.run import RunOptions
+from aura_async.options import RunOptions
 
 from .conftest import first_frame_id, settings_for
 

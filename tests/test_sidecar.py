@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aura_async.models import Asset
-from aura_async.sidecar import (
+from aura_async.metadata.sidecar import (
     AURA_NS,
     SIDECAR_SUFFIX,
     SIDECAR_VERSION,
@@ -20,6 +19,7 @@ from aura_async.sidecar import (
     xmp_date,
     xmp_gps,
 )
+from aura_async.models import Asset
 
 NS = {
     "x": "adobe:ns:meta/",

@@ -11,10 +11,10 @@ import pytest
 
 from aura_async.exceptions import StorageError
 from aura_async.models import Asset, MediaKind
-from aura_async.records import FileRecord
 from aura_async.report import FrameReport
-from aura_async.schema import CURRENT_VERSION, MIGRATIONS
-from aura_async.state import STATE_DIR, STATE_FILE, State
+from aura_async.store.records import FileRecord
+from aura_async.store.schema import CURRENT_VERSION, MIGRATIONS
+from aura_async.store.state import STATE_DIR, STATE_FILE, State
 
 # The schema as version 1 released it, written out by hand: the migration must keep working
 # on databases made by that version even if MIGRATIONS is later refactored.

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from aura_async.diskpace import DiskPace
 from aura_async.exceptions import StorageError
 from aura_async.models import MediaKind
-from aura_async.records import FileRecord
-from aura_async.state import STATE_DIR, STATE_FILE, State
-from aura_async.state_writer import StateWriter
+from aura_async.seams import DiskPace
+from aura_async.store.records import FileRecord
+from aura_async.store.state import STATE_DIR, STATE_FILE, State
+from aura_async.store.writer import StateWriter
 from tests.conftest import PaceClock
 
 

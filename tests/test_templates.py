@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from aura_async.exceptions import ConfigError
 from aura_async.models import Asset, MediaKind
-from aura_async.paths import MAX_NAME_BYTES, media_relpath
-from aura_async.templates import DEFAULT_NAME, TOKENS, Templates
+from aura_async.plan.paths import MAX_NAME_BYTES, media_relpath
+from aura_async.plan.templates import DEFAULT_NAME, TOKENS, Templates
 
 ID = "7321c22e-7a94-11f1-86ff-0affe06aea17"
 PHOTO = Asset(

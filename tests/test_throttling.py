@@ -8,13 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
-from aura_async.downloader import DownloadOptions
+from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, FrameSpec, Throttle
 from aura_async.emulator.thread import emulator_in_thread
 from aura_async.exceptions import RateLimited
+from aura_async.options import DownloadOptions, RunOptions
+from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FrameReport, Throttled
-from aura_async.retry import RetryPolicy
-from aura_async.run import Runner, RunOptions
 
 from .conftest import settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk

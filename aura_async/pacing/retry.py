@@ -24,7 +24,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .exceptions import RETRYABLE, RateLimited
+from aura_async.exceptions import RETRYABLE, RateLimited
 
 __all__ = ["RetryPolicy", "call", "is_retryable", "parse_retry_after"]
 

@@ -14,9 +14,9 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
-from .exceptions import StorageError
-from .paths import PART_SUFFIX
-from .records import FileRecord
+from aura_async.exceptions import StorageError
+from aura_async.plan.paths import PART_SUFFIX
+from aura_async.store.records import FileRecord
 
 __all__ = ["HASH_CHUNK", "FileStatus", "check_file", "scan_relpaths", "sha256_file"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adoption import FileStatus, check_file
-from .config import FrameConfig
-from .state import State, state_path
+from aura_async.config import FrameConfig
+from aura_async.store.scan import FileStatus, check_file
+from aura_async.store.state import State, state_path
 
 __all__ = ["VerifyReport", "verify_frame"]
 

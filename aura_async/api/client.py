@@ -11,105 +11,23 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import aiohttp
 
-from . import __version__, retry
-from .exceptions import (
-    ApiError,
+from aura_async.api.http import _headers, error_for_status, redact, translate_errors
+from aura_async.api.parse import parse_asset_page, parse_frame, parse_frames, parse_login
+from aura_async.exceptions import (
     AuraError,
     AuthError,
-    ExpiredUrl,
-    NotFound,
-    ProtocolError,
-    RateLimited,
-    ServerError,
-    TransportError,
 )
-from .models import AssetPage, Frame, parse_asset_page, parse_frame, parse_frames, parse_login
-from .retry import RetryPolicy, parse_retry_after
+from aura_async.models import AssetPage, Frame
+from aura_async.pacing import retry
+from aura_async.pacing.retry import RetryPolicy
 
-__all__ = ["AuraClient", "Timeouts", "error_for_status", "redact", "translate_errors"]
-
-LOGIN_FAILED = "login failed: email or password incorrect, or the account is temporarily locked"
-USER_AGENT = f"aura-async/{__version__}"
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Network timeouts in seconds: to connect, and of silence while reading."""
-
-    connect: float = 30.0
-    read: float = 60.0
-
-    def client_timeout(self) -> aiohttp.ClientTimeout:
-        """The matching ``aiohttp.ClientTimeout`` (no total: big videos take long)."""
-        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect, sock_read=self.read)
-
-
-def redact(url: str) -> str:
-    """The URL without its query: signed video URLs must not end up in logs."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-@contextmanager
-def translate_errors(url: str) -> Iterator[None]:
-    """Re-raise aiohttp, timeout and JSON errors met inside as our exceptions."""
-    try:
-        yield
-    except TimeoutError as exc:
-        where = redact(url)  # only on failure: this wraps every request
-        raise TransportError(f"timed out: {where}", url=where) from exc
-    except aiohttp.ClientPayloadError as exc:
-        where = redact(url)
-        raise TransportError(f"response cut short: {where}", url=where) from exc
-    except aiohttp.ClientResponseError as exc:
-        where = redact(url)
-        raise ProtocolError(
-            f"bad response ({exc.message}): {where}", url=where, status=exc.status
-        ) from exc
-    except aiohttp.InvalidURL as exc:
-        where = redact(url)
-        raise ProtocolError(f"invalid URL: {where}", url=where) from exc
-    except aiohttp.ClientConnectorError as exc:
-        where = redact(url)
-        reason = exc.os_error.strerror or str(exc.os_error)
-        raise TransportError(f"cannot connect to {where}: {reason}", url=where) from exc
-    except aiohttp.ClientError as exc:
-        where = redact(url)
-        raise TransportError(
-            f"connection failed ({type(exc).__name__}): {where}", url=where
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = redact(url)
-        raise TransportError(f"malformed JSON from {where}", url=where) from exc
-
-
-def error_for_status(status: int, url: str, headers: Mapping[str, str], now: float) -> ApiError:
-    """The exception for an unexpected HTTP status."""
-    where = redact(url)
-    if status in (429, 503):
-        wait = parse_retry_after(headers.get("Retry-After"), now)
-        return RateLimited(
-            f"throttled (HTTP {status}): {where}", url=where, status=status, retry_after=wait
-        )
-    if status == 475:
-        return AuthError(LOGIN_FAILED, url=where, status=status)
-    if status == 401:
-        return AuthError(f"not authorised (HTTP 401): {where}", url=where, status=status)
-    if status == 403 and "Signature=" in url:
-        return ExpiredUrl(f"signed URL refused (HTTP 403): {where}", url=where, status=status)
-    if status == 404:
-        return NotFound(f"not found (HTTP 404): {where}", url=where, status=status)
-    if status >= 500:
-        return ServerError(f"server error (HTTP {status}): {where}", url=where, status=status)
-    return ProtocolError(f"unexpected HTTP {status}: {where}", url=where, status=status)
+__all__ = ["AuraClient"]
 
 
 class AuraClient:
@@ -300,9 +218,3 @@ class AuraClient:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, AuraError):
                     await pending
-
-
-def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    headers.update(extra or {})
-    return headers

@@ -46,10 +46,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from .exceptions import StorageError
-from .models import MediaKind
-from .records import FileRecord, Indexed, Key, RunRecord
-from .schema import COLUMNS, CURRENT_VERSION, MIGRATIONS, SELECT, UPSERT
+from aura_async.exceptions import StorageError
+from aura_async.models import Key, MediaKind
+from aura_async.store.records import FileRecord, Indexed, RunRecord
+from aura_async.store.schema import COLUMNS, CURRENT_VERSION, MIGRATIONS, SELECT, UPSERT
 
 __all__ = [
     "STATE_DIR",

@@ -20,17 +20,15 @@ from typing import Annotated, TextIO
 
 import typer
 
-from . import __version__
-from .actions import ExitCode, Invocation, execute, run_demo
-from .client import Timeouts
-from .config import Settings, default_config_path, load_settings
-from .console import Display
-from .downloader import DownloadOptions
-from .exceptions import ConfigError
-from .plan import Dedupe, Selection
-from .retry import RetryPolicy
-from .run import DEFAULT_RATE, RunOptions
-from .templates import DEFAULT_NAME, Templates
+from aura_async._version import __version__
+from aura_async.cli.actions import ExitCode, Invocation, execute, run_demo
+from aura_async.cli.console import Display
+from aura_async.config import Settings, default_config_path, load_settings
+from aura_async.exceptions import ConfigError
+from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
+from aura_async.pacing.retry import RetryPolicy
+from aura_async.plan.selection import Dedupe, Selection
+from aura_async.plan.templates import DEFAULT_NAME, Templates
 
 __all__ = ["ExitCode", "app", "main"]
 

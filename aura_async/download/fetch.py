@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 
-from .client import error_for_status, redact, translate_errors
-from .diskpace import DiskPace
-from .exceptions import ServerError, StorageError, TransportError
-from .exif import add_exif
-from .models import Asset, MediaKind
-from .partfile import CHUNK_SIZE, Opener, PartWriter, open_part
-from .paths import PART_SUFFIX
-from .plan import Job
-from .report import BytesReceived, EventHandler
+from aura_async.api.http import error_for_status, redact, translate_errors
+from aura_async.download.finish import Finish, finish_file
+from aura_async.download.partfile import CHUNK_SIZE, Opener, PartWriter, open_part
+from aura_async.exceptions import ServerError, StorageError, TransportError
+from aura_async.models import MediaKind
+from aura_async.plan.paths import PART_SUFFIX
+from aura_async.plan.planner import Job
+from aura_async.report import BytesReceived, EventHandler
+from aura_async.seams import DiskPace
 
 __all__ = [
     "Fetched",
@@ -45,19 +43,6 @@ __all__ = [
 
 RESUME_OVERLAP = 16 * 1024
 """Bytes of an existing ``.part`` fetched again and compared before resuming it."""
-
-
-@dataclass(frozen=True)
-class Finish:
-    """What to do to a complete ``.part`` before it takes its final name.
-
-    Attributes:
-        exif: add capture date, place, author and caption to JPEGs that have no EXIF.
-        sidecars: ``(suffix, content)`` files to write beside the final file.
-    """
-
-    exif: bool = False
-    sidecars: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,65 +96,6 @@ def _content_range(header: str | None) -> tuple[int, int] | None:
     if not (start.isdigit() and total.isdigit()):
         return None
     return int(start), int(total)
-
-
-def taken_at_timestamp(taken_at: str | None) -> float | None:
-    """``taken_at`` as a Unix time for the file's mtime, or ``None`` if unparseable."""
-    if not taken_at:
-        return None
-    try:
-        return datetime.fromisoformat(taken_at).timestamp()
-    except (ValueError, OverflowError):
-        return None
-
-
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` through a temporary file and a rename."""
-    temp = path.with_name(path.name + PART_SUFFIX)
-    temp.write_bytes(content)
-    temp.replace(path)
-
-
-def finish_file(
-    part: Path, final: Path, asset: Asset, finish: Finish, known: tuple[int, str] | None = None
-) -> tuple[int, str]:
-    """Finish a verified ``.part`` and rename it; returns ``(size, sha256)`` of the final bytes.
-
-    Args:
-        part: the complete ``.part`` file.
-        final: its final name.
-        asset: the asset (EXIF values, the mtime).
-        finish: what to add (EXIF, sidecars).
-        known: the part's size and SHA-256 if the writer computed them (else it is read).
-
-    Blocking: run it in a thread (or on the loop where a :class:`DiskPace` allows).
-    """
-    if finish.exif:
-        data = part.read_bytes()
-        changed = add_exif(
-            data,
-            taken_at=asset.taken_at,
-            artist=asset.uploader_name,
-            description="\n".join(asset.captions) or None,
-            gps=asset.location,
-        )
-        if changed is not data:
-            part.write_bytes(changed)
-            known = len(changed), hashlib.sha256(changed).hexdigest()
-    if known is None:
-        digest = hashlib.sha256()
-        with part.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        known = part.stat().st_size, digest.hexdigest()
-    mtime = taken_at_timestamp(asset.taken_at)
-    if mtime is not None:
-        with contextlib.suppress(OSError, OverflowError, ValueError):
-            os.utime(part, (mtime, mtime))
-    part.replace(final)
-    for suffix, content in finish.sidecars:
-        write_atomic(final.with_name(final.name + suffix), content)
-    return known
 
 
 def _check_type(job: Job, content_type: str, url: str) -> None:

@@ -1,7 +1,11 @@
-"""Whether a folder's disk is quick enough to be written from the event loop.
+"""The seams a run is built with: time, sleep, the disk, and the pace of a folder's disk.
 
-Used for the ``.part`` files (:mod:`aura_async.partfile`) and the state database's batches
-(:mod:`aura_async.state_writer`) of one download folder: both live on the same disk.
+:class:`Seams` gathers them in one frozen object, made once per run and passed down, so
+tests inject a fake clock, a sleep that does not wait, or a failing disk without patching
+anything. :class:`DiskPace` says whether a folder's disk is quick enough to be written from
+the event loop; it serves the ``.part`` files (:mod:`aura_async.download.partfile`) and the
+state database's batches (:mod:`aura_async.store.writer`) of one download folder, which
+live on the same disk.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Literal, ParamSpec, Protocol, TypeVar
 
-__all__ = ["DiskPace", "paced"]
+__all__ = ["DiskPace", "File", "FileOpener", "Mode", "open_file", "paced"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -71,3 +76,26 @@ async def paced(
     if pace is not None and pace.inline:
         return pace.run(work, *args, **kwargs)
     return await asyncio.to_thread(work, *args, **kwargs)
+
+
+class File(Protocol):
+    """What :class:`PartWriter` needs of a file: blocking reads and writes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+Mode = Literal["rb", "wb", "ab"]
+
+
+FileOpener = Callable[[Path, Mode], File]
+"""Opens a file in mode ``rb``, ``wb`` or ``ab`` (tests inject slow or failing disks)."""
+
+
+def open_file(path: Path, mode: Mode) -> File:
+    """The default :data:`FileOpener`: the file itself."""
+    handle: File = path.open(mode)
+    return handle

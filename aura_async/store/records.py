@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
-from .models import Asset, MediaKind
+from aura_async.models import Asset, Key, MediaKind
 
-__all__ = ["FileRecord", "Indexed", "Key", "RunRecord"]
-
-Key = tuple[str, str]
-"""A file's identity: ``(asset_id, kind)`` where kind is a :class:`MediaKind` value."""
+__all__ = ["FileRecord", "Indexed", "RunRecord"]
 
 
 @dataclass(frozen=True, slots=True)

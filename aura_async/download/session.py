@@ -12,42 +12,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from .client import USER_AGENT, AuraClient, Timeouts
-from .config import FrameConfig, Settings
-from .diskpace import DiskPace
-from .downloader import Downloader, DownloadOptions
-from .limiter import AdaptiveLimiter
-from .models import Asset, Frame
-from .partfile import Opener, open_part
-from .plan import Plan
-from .report import EventHandler, FrameReport
+from aura_async.api.client import AuraClient
+from aura_async.api.http import USER_AGENT
+from aura_async.config import FrameConfig, Settings
+from aura_async.download.frame import Downloader
+from aura_async.download.partfile import Opener, open_part
+from aura_async.models import Asset, Frame
+from aura_async.options import RunOptions
+from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.plan.planner import Plan
+from aura_async.report import EventHandler, FrameReport
+from aura_async.seams import DiskPace
 
-__all__ = ["DEFAULT_RATE", "RunOptions", "Runner", "list_frames", "run_frames"]
-
-DEFAULT_RATE = 25.0
-"""Media requests per second at most, by default: 50 times the old script's pace, and a
-ceiling the adaptive limiter lowers as soon as Aura pushes back."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Options of a whole run.
-
-    Attributes:
-        download: the worker pool's options.
-        rate: ceiling of media requests per second; ``None`` or 0 for none.
-        timeouts: connect and read-idle timeouts.
-    """
-
-    download: DownloadOptions = field(default_factory=DownloadOptions)
-    rate: float | None = DEFAULT_RATE
-    timeouts: Timeouts = field(default_factory=Timeouts)
+__all__ = ["Runner", "list_frames", "run_frames"]
 
 
 class Runner:

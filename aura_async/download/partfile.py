@@ -24,21 +24,11 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Protocol
 
-from .diskpace import DiskPace, paced
+from aura_async.seams import DiskPace, File, FileOpener, open_file, paced
 
-__all__ = [
-    "CHUNK_SIZE",
-    "File",
-    "FileOpener",
-    "Mode",
-    "Opener",
-    "PartWriter",
-    "Writer",
-    "open_file",
-    "open_part",
-]
+__all__ = ["CHUNK_SIZE", "Opener", "PartWriter", "Writer", "open_part"]
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes gathered into one write (and, on a slow disk, one thread hop): benchmarks/bigfile.py."""
@@ -57,27 +47,6 @@ class Writer(Protocol):
 
 Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
 """Opens a ``.part`` file for writing: ``opener(path, append)``."""
-
-
-class File(Protocol):
-    """What :class:`PartWriter` needs of a file: blocking reads and writes."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
-
-    def write(self, data: bytes, /) -> int: ...
-
-    def close(self) -> None: ...
-
-
-Mode = Literal["rb", "wb", "ab"]
-FileOpener = Callable[[Path, Mode], File]
-"""Opens a file in mode ``rb``, ``wb`` or ``ab`` (tests inject slow or failing disks)."""
-
-
-def open_file(path: Path, mode: Mode) -> File:
-    """The default :data:`FileOpener`: the file itself."""
-    handle: File = path.open(mode)
-    return handle
 
 
 class PartWriter:

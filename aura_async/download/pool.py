@@ -18,23 +18,31 @@ from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import retry
-from .config import FrameConfig
-from .diskpace import DiskPace
-from .exceptions import ApiError, AuraError, AuthError, ExpiredUrl, RateLimited, StorageError
-from .fetch import Fetched, Fetcher, Finish, write_atomic
-from .limiter import AdaptiveLimiter
-from .models import Asset, MediaKind
-from .paths import PART_SUFFIX
-from .plan import Job, Plan
-from .records import FileRecord
-from .report import EventHandler, FileDone, FileFailed, FrameReport, Retrying, Throttled
-from .retry import is_retryable
-from .sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
-from .state_writer import StateWriter
+from aura_async.config import FrameConfig
+from aura_async.download.fetch import Fetched, Fetcher
+from aura_async.download.finish import Finish, write_atomic
+from aura_async.exceptions import (
+    ApiError,
+    AuraError,
+    AuthError,
+    ExpiredUrl,
+    RateLimited,
+    StorageError,
+)
+from aura_async.metadata.sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
+from aura_async.models import Asset, MediaKind
+from aura_async.pacing import retry
+from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.pacing.retry import is_retryable
+from aura_async.plan.paths import PART_SUFFIX
+from aura_async.plan.planner import Job, Plan
+from aura_async.report import EventHandler, FileDone, FileFailed, FrameReport, Retrying, Throttled
+from aura_async.seams import DiskPace
+from aura_async.store.records import FileRecord
+from aura_async.store.writer import StateWriter
 
 if TYPE_CHECKING:
-    from .downloader import DownloadOptions
+    from aura_async.options import DownloadOptions
 
 __all__ = ["Transfers"]
 

@@ -15,7 +15,7 @@ import posixpath
 import re
 from urllib.parse import urlsplit
 
-from .models import Asset, MediaKind
+from aura_async.models import Asset, MediaKind
 
 __all__ = [
     "clean_taken_at",

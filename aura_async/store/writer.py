@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
-from .diskpace import DiskPace, paced
-from .exceptions import StorageError
-from .records import FileRecord
-from .state import State
+from aura_async.exceptions import StorageError
+from aura_async.seams import DiskPace, paced
+from aura_async.store.records import FileRecord
+from aura_async.store.state import State
 
 __all__ = ["DEFAULT_BATCH", "StateWriter"]
 

@@ -21,7 +21,7 @@ import re
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from .models import Asset
+from aura_async.models import Asset
 
 __all__ = [
     "AURA_NS",

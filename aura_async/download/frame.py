@@ -16,75 +16,33 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .adoption import scan_relpaths
-from .client import AuraClient
-from .config import FrameConfig
-from .diskpace import DiskPace
-from .exceptions import (
-    AuraError,
-    StorageError,
-)
-from .fetch import Fetcher, write_atomic
-from .limiter import AdaptiveLimiter
-from .lock import FolderLock
-from .models import Asset
-from .partfile import Opener, open_part
-from .plan import Dedupe, Plan, Planner, Selection
-from .records import FileRecord, Indexed, Key
-from .report import (
-    EventHandler,
-    FrameReport,
-    PlanReady,
-)
-from .retry import RetryPolicy
-from .state import State
-from .state_writer import StateWriter
-from .templates import Templates
-from .transfers import Transfers
+from aura_async.api.client import AuraClient
+from aura_async.config import FrameConfig
+from aura_async.download.fetch import Fetcher
+from aura_async.download.finish import write_atomic
+from aura_async.download.partfile import Opener, open_part
+from aura_async.download.pool import Transfers
+from aura_async.exceptions import AuraError, StorageError
+from aura_async.models import Asset, Key
+from aura_async.options import DownloadOptions
+from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.plan.planner import Plan, Planner
+from aura_async.report import EventHandler, FrameReport, PlanReady
+from aura_async.seams import DiskPace
+from aura_async.store.lock import FolderLock
+from aura_async.store.records import FileRecord, Indexed
+from aura_async.store.scan import scan_relpaths
+from aura_async.store.state import State
+from aura_async.store.writer import StateWriter
 
 __all__ = ["DownloadOptions", "Downloader"]
 
 RATE_KEY = "learned_rate"
 """The state's key/value entry holding the rate the server allowed on the last throttled run."""
-
-
-@dataclass(frozen=True)
-class DownloadOptions:
-    """How to run a frame.
-
-    Attributes:
-        concurrency: workers, hence the most requests in flight at once.
-        layout: folder and name templates (``--years`` is ``Templates(folder="{year}")``).
-        selection: stills, clips, dates, uploaders.
-        include_hidden: also list assets hidden from the slideshow.
-        page_size: assets per listing page.
-        until_found: stop listing after this many consecutive assets already here.
-        restore_missing: fetch again files the user moved away or deleted.
-        dedupe: what to do with a photo identical to one already here.
-        sidecars: ``"json"``, ``"xmp"`` or ``None``.
-        write_exif: add EXIF to downloaded JPEGs that have none.
-        save_assets: write the raw listing as JSON to this file.
-        dry_run: plan and report, fetch nothing, write nothing.
-        policy: the retry policy of each file.
-    """
-
-    concurrency: int = 4
-    layout: Templates = field(default_factory=Templates)
-    selection: Selection = field(default_factory=Selection)
-    include_hidden: bool = False
-    page_size: int | None = 500
-    until_found: int | None = None
-    restore_missing: bool = False
-    dedupe: Dedupe = Dedupe.HARDLINK
-    sidecars: str | None = None
-    write_exif: bool = False
-    save_assets: Path | None = None
-    dry_run: bool = False
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,15 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .exceptions import ConfigError
-from .models import Asset, MediaKind
-from .paths import clean_taken_at, join_name, media_extension, media_relpath, safe_component
+from aura_async.exceptions import ConfigError
+from aura_async.models import Asset, MediaKind
+from aura_async.plan.paths import (
+    clean_taken_at,
+    join_name,
+    media_extension,
+    media_relpath,
+    safe_component,
+)
 
 __all__ = ["DEFAULT_NAME", "TOKENS", "Templates"]
 

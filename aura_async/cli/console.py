@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
-from .report import (
+from aura_async.report import (
     BytesReceived,
     Event,
     FileDone,

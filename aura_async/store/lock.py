@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from .exceptions import LockHeld, StorageError
-from .state import STATE_DIR
+from aura_async.exceptions import LockHeld, StorageError
+from aura_async.store.state import STATE_DIR
 
 __all__ = ["FolderLock"]
 

@@ -21,19 +21,14 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from .config import FrameConfig, Settings
-from .console import Display
-from .exceptions import (
-    AuraError,
-    AuthError,
-    LockHeld,
-    NotFound,
-    RateLimited,
-)
-from .models import Asset, MediaKind
-from .report import FrameReport
-from .run import Runner, RunOptions
-from .verify import verify_frame
+from aura_async.cli.console import Display
+from aura_async.config import FrameConfig, Settings
+from aura_async.download.session import Runner
+from aura_async.exceptions import AuraError, AuthError, LockHeld, NotFound, RateLimited
+from aura_async.models import Asset, MediaKind
+from aura_async.options import RunOptions
+from aura_async.report import FrameReport
+from aura_async.store.verify import verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
 
@@ -336,7 +331,7 @@ async def _list_frames(run: Runner, job: Invocation) -> None:
 
 def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:
     # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
-    from .emulator import Emulator, EmulatorConfig, FrameSpec
+    from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 
     async def run(unreported: list[FrameReport]) -> ExitCode:
         config = EmulatorConfig(

@@ -1,0 +1,1 @@
+"""Metadata written into or beside files: EXIF and sidecars (pure bytes)."""

@@ -1,0 +1,1 @@
+"""Pure planning: seed-compatible names and sanitising, templates, selection, the planner."""
