@@ -1,7 +1,8 @@
 """What happened during a run: progress events and per-frame summaries (pure data).
 
 The library never prints. It calls an ``on_event`` callback with the events below, and
-returns a :class:`FrameReport` per frame; the CLI renders both.
+fills a :class:`FrameReport` per frame from the same events, through one
+:class:`Recorder`; the CLI renders both.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from typing import Any
 
 __all__ = [
     "BytesReceived",
+    "DiskWarning",
     "Event",
     "EventHandler",
     "FileDone",
     "FileFailed",
+    "FileLinked",
+    "FrameEnded",
     "FrameReport",
+    "ListingRecorded",
     "PlanReady",
+    "Recorder",
     "Retrying",
     "Throttled",
     "human_bytes",
@@ -34,6 +40,14 @@ class PlanReady:
     placeholders: int
     rate: float = float("inf")
     """The limiter's requests per second as the downloads start (inf: no limit)."""
+    listed: int = 0
+    """Rows of the listing read (placeholders included)."""
+    excluded: int = 0
+    """Files left out by the selection."""
+    missing: int = 0
+    """Files downloaded once, since moved or deleted locally."""
+    duplicates_skipped: int = 0
+    """Duplicate photos skipped (``--dedupe skip``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,40 @@ class FileFailed:
 
     relpath: str
     reason: str
+    fatal: bool = False
+    """The error stops the frame too (the disk, the account, endless throttling): it is
+    reported as the frame's error, not as one more failed file."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileLinked:
+    """A duplicate photo got its own name as a link to (or copy of) its first copy."""
+
+    relpath: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiskWarning:
+    """Something about the folder's disk the user should know (said once per folder)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRecorded:
+    """The listing was noted in the state; ``removed`` are the files whose assets the frame
+    no longer lists (nothing is deleted)."""
+
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEnded:
+    """A frame's run ended, done or not."""
+
+    seconds: float
+    interrupted: bool = False
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +124,18 @@ class Throttled:
     rate: float
 
 
-Event = PlanReady | BytesReceived | FileDone | FileFailed | Retrying | Throttled
+Event = (
+    PlanReady
+    | BytesReceived
+    | FileDone
+    | FileFailed
+    | FileLinked
+    | Retrying
+    | Throttled
+    | DiskWarning
+    | ListingRecorded
+    | FrameEnded
+)
 EventHandler = Callable[[Event], None]
 
 
@@ -158,6 +217,50 @@ class FrameReport:
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
             "removed": self.removed,
         }
+
+
+class Recorder:
+    """Builds a frame's :class:`FrameReport` from its events: the one place a report is
+    filled, so an interrupted frame still has every figure up to that moment.
+
+    Args:
+        report: the report to fill.
+        then: the run's own event handler (the display), called after the report is
+            updated.
+    """
+
+    def __init__(self, report: FrameReport, then: EventHandler | None = None) -> None:
+        self.report = report
+        self._then = then
+
+    def __call__(self, event: Event) -> None:
+        """Note ``event`` in the report, then pass it on."""
+        report = self.report
+        if isinstance(event, FileDone):
+            report.downloaded += 1
+            report.bytes += event.size
+        elif isinstance(event, FileFailed):
+            report.failed += 1
+            report.failures.append((event.relpath, event.reason))
+        elif isinstance(event, FileLinked):
+            report.linked += 1
+        elif isinstance(event, Throttled):
+            report.throttled += 1
+        elif isinstance(event, PlanReady):
+            report.listed = event.listed
+            report.skipped = event.present
+            report.placeholders = event.placeholders
+            report.excluded = event.excluded
+            report.missing = event.missing
+            report.duplicates = event.duplicates_skipped
+        elif isinstance(event, ListingRecorded):
+            report.removed = list(event.removed)
+        elif isinstance(event, FrameEnded):
+            report.seconds = event.seconds
+            report.interrupted = report.interrupted or event.interrupted
+            report.error = event.error if event.error is not None else report.error
+        if self._then is not None:
+            self._then(event)
 
 
 def human_bytes(count: int) -> str:

@@ -11,12 +11,28 @@ live on the same disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, ParamSpec, Protocol, TypeVar
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
-__all__ = ["DiskPace", "File", "FileOpener", "Mode", "open_file", "paced"]
+__all__ = [
+    "Disk",
+    "DiskPace",
+    "File",
+    "FileOpener",
+    "Mode",
+    "Seams",
+    "Sleep",
+    "open_file",
+    "paced",
+    "sync_unsupported",
+]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -79,7 +95,8 @@ async def paced(
 
 
 class File(Protocol):
-    """What :class:`PartWriter` needs of a file: blocking reads and writes."""
+    """What :class:`~aura_async.download.partfile.PartWriter` needs of a file: blocking
+    reads and writes."""
 
     def read(self, size: int = -1, /) -> bytes: ...
 
@@ -99,3 +116,107 @@ def open_file(path: Path, mode: Mode) -> File:
     """The default :data:`FileOpener`: the file itself."""
     handle: File = path.open(mode)
     return handle
+
+
+_SYNC_UNSUPPORTED = frozenset(
+    code
+    for code in (
+        getattr(errno, name, None) for name in ("EINVAL", "ENOTSUP", "EOPNOTSUPP", "ENOSYS")
+    )
+    if code is not None
+)
+
+
+class Disk:
+    """The disk operations a download makes, one method each, so tests can inject a disk
+    that fails, is slow, or records the order of the steps (all blocking).
+
+    The order that makes a final name hold only durable bytes (DESIGN.md, Durability):
+    :meth:`sync` the ``.part``, :meth:`replace` it by its final name, then :meth:`sync_folder`
+    the folder before the state records the file.
+    """
+
+    def open(self, path: Path, mode: Mode) -> File:
+        """Open a file for reading (``rb``), writing (``wb``) or appending (``ab``)."""
+        return open_file(path, mode)
+
+    def sync(self, path: Path) -> None:
+        """Make a file's bytes durable (``fsync``; ``F_FULLFSYNC`` on macOS).
+
+        Raises:
+            OSError: the file system refused (some do not support it: see
+                :func:`sync_unsupported`).
+        """
+        fd = os.open(path, os.O_RDWR if sys.platform == "win32" else os.O_RDONLY)
+        try:
+            if sys.platform == "darwin":  # pragma: no cover - macOS only
+                import fcntl
+
+                fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            else:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def sync_folder(self, folder: Path) -> None:
+        """Make a folder's entries (names created, renamed, removed) durable.
+
+        A no-op on Windows, where a folder cannot be opened for ``fsync`` (NTFS journals
+        its metadata).
+
+        Raises:
+            OSError: the file system refused.
+        """
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            return
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def replace(self, source: Path, target: Path) -> None:
+        """Rename ``source`` to ``target`` atomically, replacing ``target``."""
+        source.replace(target)
+
+    def make_folders(self, folder: Path) -> None:
+        """Create ``folder`` and its missing parents, each made durable in its parent."""
+        missing = []
+        at = folder
+        while not at.exists():
+            missing.append(at)
+            if at.parent == at:
+                break
+            at = at.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for created in reversed(missing):
+            with contextlib.suppress(OSError):  # best effort: the mkdir itself succeeded
+                self.sync_folder(created.parent)
+
+
+def sync_unsupported(exc: OSError) -> bool:
+    """Whether ``exc`` says the file system cannot ``fsync`` at all (a warning, not an
+    error: some network and FUSE file systems say so)."""
+    return exc.errno in _SYNC_UNSUPPORTED
+
+
+Sleep = Callable[[float], Awaitable[Any]]
+"""Awaits a number of seconds."""
+
+
+@dataclass(frozen=True)
+class Seams:
+    """Everything a run takes from the world besides the network, made once and passed down.
+
+    Attributes:
+        sleep: retry and limiter waits (tests pass one that returns at once).
+        wallclock: Unix time: state timestamps, ``Retry-After`` dates.
+        disk: the disk operations of downloads (tests inject failing or recording disks).
+        disk_pace: makes the :class:`DiskPace` of each download folder (tests give it a
+            fake clock).
+    """
+
+    sleep: Sleep = asyncio.sleep
+    wallclock: Callable[[], float] = time.time
+    disk: Disk = field(default_factory=Disk)
+    disk_pace: Callable[[], DiskPace] = DiskPace

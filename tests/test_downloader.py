@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Selection
 from aura_async.plan.templates import Templates
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
+from aura_async.seams import Disk, File, Mode, Seams
 from aura_async.store.scan import scan_relpaths
 
 from .conftest import first_frame_id, settings_for, small_config
@@ -290,17 +289,26 @@ class TestBadAnswers:
     ) -> None:
         """A write failing (disk full) stops the run with the path, and leaves no file."""
 
-        class FullDisk:
-            async def write(self, data: bytes, /) -> int:
+        class FullFile:
+            def __init__(self, real: File) -> None:
+                self.real = real
+
+            def read(self, size: int = -1, /) -> bytes:
+                return self.real.read(size)
+
+            def write(self, data: bytes, /) -> int:
                 raise OSError(28, "No space left on device")
 
-        @asynccontextmanager
-        async def opener(path: Path, append: bool) -> AsyncIterator[FullDisk]:
-            yield FullDisk()
+            def close(self) -> None:
+                self.real.close()
+
+        class FullDisk(Disk):
+            def open(self, path: Path, mode: Mode) -> File:
+                return FullFile(super().open(path, mode))
 
         settings = settings_for(emulator, tmp_path)
         report = FrameReport("myframe")
-        async with Runner(settings, RunOptions(rate=None), opener=opener) as run:
+        async with Runner(settings, RunOptions(rate=None), seams=Seams(disk=FullDisk())) as run:
             with pytest.raises(StorageError, match=r"No space left on device") as info:
                 await run.download(settings.frame("myframe"), report)
         assert str(tmp_path / "myframe") in str(info.value)
@@ -309,31 +317,27 @@ class TestBadAnswers:
         assert all(n.endswith(".part") for n in files_on_disk(tmp_path / "myframe"))
 
 
-class TestOtherWriters:
-    async def test_any_async_writer_works(self, emulator: Emulator, tmp_path: Path) -> None:
-        """An injected writer (here a plain one, as aiofiles' would be) gives the same files
-        and the same checksums in the state."""
+class TestOtherDisks:
+    async def test_any_disk_behind_the_seam_works(self, emulator: Emulator, tmp_path: Path) -> None:
+        """An injected disk (here one that hands out plain files and counts them) gives the
+        same files and the same checksums in the state."""
 
-        class PlainWriter:
-            def __init__(self, path: Path, append: bool) -> None:
-                self.handle = path.open("ab" if append else "wb")
+        class CountingDisk(Disk):
+            def __init__(self) -> None:
+                self.opened: list[str] = []
 
-            async def write(self, data: bytes, /) -> int:
-                return self.handle.write(data)
+            def open(self, path: Path, mode: Mode) -> File:
+                self.opened.append(path.name)
+                handle: File = path.open(mode)
+                return handle
 
-        @asynccontextmanager
-        async def opener(path: Path, append: bool) -> AsyncIterator[PlainWriter]:
-            writer = PlainWriter(path, append)
-            try:
-                yield writer
-            finally:
-                writer.handle.close()
-
+        disk = CountingDisk()
         settings = settings_for(emulator, tmp_path)
         report = FrameReport("myframe")
-        async with Runner(settings, RunOptions(rate=None), opener=opener) as run:
+        async with Runner(settings, RunOptions(rate=None), seams=Seams(disk=disk)) as run:
             await run.download(settings.frame("myframe"), report)
         assert files_on_disk(tmp_path / "myframe") == expected_files(emulator)
+        assert sorted(disk.opened) == sorted(f"{n}.part" for n in expected_files(emulator))
         from aura_async.store.state import State
 
         with State.open(tmp_path / "myframe") as state:

@@ -17,6 +17,7 @@ from aura_async.options import DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.templates import Templates
 from aura_async.report import Event, FrameReport, PlanReady
+from aura_async.seams import Seams
 from aura_async.store.lock import FolderLock
 
 from .conftest import first_frame_id, settings_for, small_config, write_config
@@ -49,7 +50,7 @@ async def run(
         settings,
         run_options,
         on_event=on_event,  # type: ignore[arg-type]
-        sleep=no_wait,
+        seams=Seams(sleep=no_wait),
     ) as runner:
         await runner.download(settings.frame("myframe"), report)
     return report

@@ -12,12 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
-from aura_async.download.frame import RATE_KEY
 from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, Faults, FrameSpec, Throttle
 from aura_async.emulator.thread import emulator_in_thread
 from aura_async.exceptions import RateLimited
 from aura_async.options import DownloadOptions, RunOptions
+from aura_async.pacing.memory import RATE_KEY
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
 from aura_async.store.state import State

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
-from aura_async.download.frame import RATE_KEY
 from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec, Throttle
 from aura_async.options import DownloadOptions, RunOptions
+from aura_async.pacing.memory import RATE_KEY
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe
 from aura_async.plan.templates import Templates

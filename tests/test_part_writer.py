@@ -28,7 +28,7 @@ from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, FrameSpec
 from aura_async.options import RunOptions
 from aura_async.report import FrameReport
-from aura_async.seams import DiskPace, File
+from aura_async.seams import Disk, DiskPace, File, Mode, Seams
 from tests.conftest import PaceClock, settings_for, small_config
 from tests.test_downloader import download, expected_files, files_on_disk
 
@@ -40,7 +40,7 @@ def _chunks(data: bytes) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
-class _Disk:
+class _Disk(Disk):
     """Opens real files whose reads, writes and closes are logged with their thread.
 
     ``hold``, ``fail`` and ``slow`` name an operation, ``("write", n)`` (the n-th write
@@ -66,7 +66,7 @@ class _Disk:
         self.closed_in: defaultdict[str, list[bool]] = defaultdict(list)
         """Per folder name, whether each close ran on the loop's thread."""
 
-    def open(self, path: Path, mode: str) -> File:
+    def open(self, path: Path, mode: Mode) -> File:
         self.open_files += 1
         return _File(self, path, path.open(mode))
 
@@ -143,26 +143,23 @@ async def _write_all(
     data: bytes,
     disk: _Disk,
     *,
-    then: Callable[[tuple[int, str]], tuple[int, str]] | None = None,
+    made: list[PartWriter] | None = None,
     then_raise: Exception | None = None,
     stall: asyncio.Event | None = None,
     pace: DiskPace | None = None,
 ) -> PartWriter:
-    """Stream ``data`` in network-sized chunks; then raise, or stall, as a network may."""
-    async with PartWriter(part, append=False, opener=disk.open) as out:
-        out.pace = pace
+    """Stream ``data`` in network-sized chunks; then raise, or stall, as a network may.
+    The writer is appended to ``made``, so a test can look at it after an error."""
+    async with PartWriter(part, append=False, opener=disk.open, pace=pace) as out:
+        if made is not None:
+            made.append(out)
         for chunk in _chunks(data):
             await out.write(chunk)
         if then_raise is not None:
             raise then_raise
         if stall is not None:
             await stall.wait()
-        out.then = then
     return out
-
-
-def _never_finished(known: tuple[int, str]) -> tuple[int, str]:
-    raise AssertionError("a file missing a batch was finished")
 
 
 async def _resume(part: Path, disk: _Disk) -> None:
@@ -189,17 +186,10 @@ class TestBatches:
         """3.5 MiB in 100 KB chunks: several background batches, then the close."""
         data = os.urandom(3 * CHUNK_SIZE + CHUNK_SIZE // 2)
         part = tmp_path / "video.mp4.part"
-        seen: list[tuple[int, str]] = []
-
-        def then(known: tuple[int, str]) -> tuple[int, str]:
-            seen.append(known)
-            return known
-
-        out = await _write_all(part, data, _Disk(), then=then)
+        out = await _write_all(part, data, _Disk())
         known = (len(data), hashlib.sha256(data).hexdigest())
         assert part.read_bytes() == data
         assert out.result == known
-        assert seen == [known]
 
     async def test_append_hashes_the_bytes_already_there(self, tmp_path: Path) -> None:
         old, new = os.urandom(300_000), os.urandom(2 * CHUNK_SIZE)
@@ -310,11 +300,11 @@ class TestErrors:
         hole in it."""
         disk = _Disk(fail=("write", 1))
         pace = DiskPace(disk.clock) if on_loop else None
+        made: list[PartWriter] = []
         with pytest.raises(OSError, match="No space"):
-            await _write_all(
-                tmp_path / "v.part", os.urandom(size), disk, then=_never_finished, pace=pace
-            )
+            await _write_all(tmp_path / "v.part", os.urandom(size), disk, made=made, pace=pace)
         assert disk.open_files == 0
+        assert made[0].result is None, "a file missing a batch was finished"
 
     async def test_a_full_disk_outranks_the_network_error(self, tmp_path: Path) -> None:
         """A batch failed on a full disk, then the connection broke: the disk error is
@@ -457,9 +447,6 @@ async def test_each_frame_folder_has_its_own_pace(tmp_path: Path) -> None:
     folder, maybe another disk, still closes every file on the loop."""
     disk = _Disk(slow=("close", 1))
 
-    def opener(path: Path, append: bool) -> PartWriter:
-        return PartWriter(path, append, opener=disk.open)
-
     frame = FrameSpec(photos=6, videos=0, live_photos=0, placeholders=0, hidden=0)
     async with Emulator(small_config(frames=[frame])) as emu:
         one = settings_for(emu, tmp_path)
@@ -472,8 +459,8 @@ async def test_each_frame_folder_has_its_own_pace(tmp_path: Path) -> None:
             },
         )
         options = RunOptions(rate=None)
-        pace = partial(DiskPace, disk.clock)
-        async with Runner(settings, options, opener=opener, disk_pace=pace) as run:
+        seams = Seams(disk=disk, disk_pace=partial(DiskPace, disk.clock))
+        async with Runner(settings, options, seams=seams) as run:
             for name in ("first", "second"):
                 await run.download(settings.frame(name), FrameReport(name))
         expected = expected_files(emu)

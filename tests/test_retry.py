@@ -16,12 +16,12 @@ from aura_async.exceptions import (
     ServerError,
     StorageError,
     TransportError,
+    is_retryable,
 )
 from aura_async.pacing.retry import (
     MAX_RETRY_AFTER,
     RetryPolicy,
     call,
-    is_retryable,
     parse_retry_after,
 )
 

@@ -23,7 +23,7 @@ from aura_async.exceptions import (
     AuraError,
     AuthError,
 )
-from aura_async.models import AssetPage, Frame
+from aura_async.models import Asset, AssetPage, Frame
 from aura_async.pacing import retry
 from aura_async.pacing.retry import RetryPolicy
 
@@ -162,6 +162,18 @@ class AuraClient:
         if not isinstance(payload, Mapping):
             return parse_frame(None)
         return parse_frame(payload.get("frame"))
+
+    async def all_assets(
+        self, frame_id: str, *, page_size: int | None = 500, include_hidden: bool = False
+    ) -> list[Asset]:
+        """The frame's whole listing, every page (see :meth:`asset_pages`).
+
+        Raises:
+            NotFound: the frame id is wrong or not visible to this account.
+        """
+        pages = self.asset_pages(frame_id, page_size=page_size, include_hidden=include_hidden)
+        async with contextlib.aclosing(pages):
+            return [asset async for page in pages for asset in page.assets]
 
     async def asset_pages(
         self,

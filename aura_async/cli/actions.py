@@ -17,33 +17,19 @@ import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, AuthError, LockHeld, NotFound, RateLimited
+from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
 from aura_async.report import FrameReport
 from aura_async.store.verify import verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
-
-
-class ExitCode(IntEnum):
-    """The command's exit codes."""
-
-    OK = 0
-    FAILED = 1
-    USAGE = 2
-    LOGIN = 3
-    NOT_FOUND = 4
-    THROTTLED = 5
-    LOCKED = 6
-    INTERRUPTED = 130
 
 
 @dataclass
@@ -139,19 +125,6 @@ def _close(runner: asyncio.Runner, display: Display) -> None:
         hint.cancel()
 
 
-def _code_for(exc: AuraError) -> ExitCode:
-    """The exit code of an error that stopped a frame."""
-    for kind, code in (
-        (AuthError, ExitCode.LOGIN),
-        (RateLimited, ExitCode.THROTTLED),
-        (NotFound, ExitCode.NOT_FOUND),
-        (LockHeld, ExitCode.LOCKED),
-    ):
-        if isinstance(exc, kind):
-            return code
-    return ExitCode.FAILED
-
-
 def _overall(codes: list[ExitCode]) -> ExitCode:
     """One exit code for several frames: a locked folder (another run is at work, which a
     scheduler may treat as benign) never hides a real failure of another frame."""
@@ -180,31 +153,34 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
                 return ExitCode.OK
             codes = []
             for name in job.names:
-                codes.append(await _frame(run, job.settings.frame(name), job, unreported))
-                if codes[-1] in (ExitCode.LOGIN, ExitCode.THROTTLED):
+                code, stop = await _frame(run, job.settings.frame(name), job, unreported)
+                codes.append(code)
+                if stop:
                     break  # the account or the server, not this frame: the others would fail too
             return _overall(codes)
     except AuraError as exc:  # logging in, or listing the account's frames
         display.error(str(exc))
-        return _code_for(exc)
+        return exc.exit_code
 
 
 async def _frame(
     run: Runner, frame: FrameConfig, job: Invocation, unreported: list[FrameReport]
-) -> ExitCode:
+) -> tuple[ExitCode, bool]:
+    """Do one frame; returns its exit code and whether the error stops the run."""
     display = job.display
     if job.count:
         try:
             assets = await run.assets(frame)
         except NotFound:
             display.error(_not_found(frame))
-            return ExitCode.NOT_FOUND
+            return ExitCode.NOT_FOUND, False
         _print_count(frame, assets, job.json_out)
-        return ExitCode.OK
+        return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
     unreported.append(report)  # until its summary below: an interruption prints it
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
+    stop = False
     plan = None
     try:
         plan = await run.download(frame, report)
@@ -219,7 +195,7 @@ async def _frame(
         else:
             report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
         display.error(report.error)
-        code = _code_for(exc)
+        code, stop = exc.exit_code, exc.stops_run
     unreported.remove(report)
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
@@ -230,7 +206,7 @@ async def _frame(
         display.summary(report)
     if job.json_out:
         _print_json(report)
-    return max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
+    return max(code, ExitCode.FAILED if report.failed else ExitCode.OK), stop
 
 
 def _verify(job: Invocation) -> ExitCode:

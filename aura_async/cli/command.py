@@ -21,10 +21,10 @@ from typing import Annotated, TextIO
 import typer
 
 from aura_async._version import __version__
-from aura_async.cli.actions import ExitCode, Invocation, execute, run_demo
+from aura_async.cli.actions import Invocation, execute, run_demo
 from aura_async.cli.console import Display
 from aura_async.config import Settings, default_config_path, load_settings
-from aura_async.exceptions import ConfigError
+from aura_async.exceptions import ConfigError, ExitCode
 from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe, Selection

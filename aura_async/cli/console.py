@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from aura_async.report import (
     BytesReceived,
+    DiskWarning,
     Event,
     FileDone,
     FileFailed,
@@ -170,8 +171,11 @@ class Display:
             self.detail(f"downloaded {event.relpath} ({human_bytes(event.size)})")
             self._advance()
         elif isinstance(event, FileFailed):
-            self.warning(f"failed {event.relpath}: {event.reason}")
-            self._advance()
+            if not event.fatal:  # a fatal one is the frame's error, said once by the CLI
+                self.warning(f"failed {event.relpath}: {event.reason}")
+                self._advance()
+        elif isinstance(event, DiskWarning):
+            self.warning(event.message)
         elif isinstance(event, Retrying):
             self.debug(f"retrying {event.relpath}: {event.reason}")
         elif isinstance(event, Throttled):

@@ -1,12 +1,15 @@
-"""One frame, start to end: lock the folder, list, plan, fetch with a worker pool, record.
+"""One frame's job, start to end: lock the folder, list, plan, fetch, record.
 
 :class:`Downloader` runs a frame against its folder's state database
-(:mod:`aura_async.state`): it lists the frame page by page (stopping early with
-``until_found``), plans against the disk and the state (:mod:`aura_async.plan`), fetches
-the missing files with ``concurrency`` workers sharing the rate limiter (each file by
-:class:`aura_async.fetch.Fetcher`, retried by :mod:`aura_async.retry`), links duplicates,
-then records what it saw, what it fetched and the run itself. The fetching itself, with a
-pool of workers, is :class:`aura_async.transfers.Transfers`.
+(:mod:`aura_async.store.state`): it lists the frame page by page (stopping early with
+``until_found``), plans against the disk and the state (:mod:`aura_async.plan.planner`),
+has the worker pool (:class:`aura_async.download.pool.Transfers`) fetch the missing files
+and link duplicates, then records what it saw and the run itself. The route of one file
+runs down the layers from here: the listing row (:mod:`aura_async.api`) becomes a
+:class:`~aura_async.plan.planner.Job`, the pool fetches it into a
+:class:`~aura_async.download.target.TargetFile`, whose commit gives it its final name, and
+the :class:`~aura_async.store.writer.StateWriter` records it. Every figure of the frame's
+report comes from the events on the way (:class:`aura_async.report.Recorder`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,26 +25,30 @@ from typing import Any
 from aura_async.api.client import AuraClient
 from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
-from aura_async.download.finish import write_atomic
-from aura_async.download.partfile import Opener, open_part
-from aura_async.download.pool import Transfers
+from aura_async.download.pool import Destination, Transfers
+from aura_async.download.target import write_durably
 from aura_async.exceptions import AuraError, StorageError
 from aura_async.models import Asset, Key
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.pacing.memory import RATE_KEY, next_stored_rate, stored_rate
 from aura_async.plan.planner import Plan, Planner
-from aura_async.report import EventHandler, FrameReport, PlanReady
-from aura_async.seams import DiskPace
+from aura_async.report import (
+    EventHandler,
+    FrameEnded,
+    FrameReport,
+    ListingRecorded,
+    PlanReady,
+    Recorder,
+)
+from aura_async.seams import DiskPace, Seams
 from aura_async.store.lock import FolderLock
 from aura_async.store.records import FileRecord, Indexed
 from aura_async.store.scan import scan_relpaths
 from aura_async.store.state import State
 from aura_async.store.writer import StateWriter
 
-__all__ = ["DownloadOptions", "Downloader"]
-
-RATE_KEY = "learned_rate"
-"""The state's key/value entry holding the rate the server allowed on the last throttled run."""
+__all__ = ["Downloader"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,25 @@ class _Loaded:
     learned_rate: object
 
 
+class _FrameRun:
+    """One frame's run under way: its recorder, and its end, told once."""
+
+    def __init__(self, emit: Recorder, started: float) -> None:
+        self.emit = emit
+        self._started = started
+        self._ended = False
+
+    def end(self, exc: BaseException | None) -> None:
+        """Tell the recorder the frame ended (its time, and why if it failed); once."""
+        if self._ended:
+            return
+        self._ended = True
+        seconds = asyncio.get_running_loop().time() - self._started
+        interrupted = isinstance(exc, asyncio.CancelledError)
+        error = str(exc) if isinstance(exc, AuraError) else None
+        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error))
+
+
 class Downloader:
     """Downloads frames with one client and one limiter shared by every frame of a run.
 
@@ -65,10 +90,7 @@ class Downloader:
         options: what to download and how.
         image_url: the image server's base URL.
         on_event: progress callback; must not block.
-        sleep: injected sleep for retry waits.
-        wallclock: Unix time (state timestamps, Retry-After dates).
-        opener: opens a ``.part`` file for writing (injected by tests to fail writes).
-        disk_pace: makes each frame folder's :class:`DiskPace` (tests give it a fake clock).
+        seams: sleep, wall clock, disk and disk pace (tests inject them).
     """
 
     def __init__(
@@ -79,27 +101,29 @@ class Downloader:
         *,
         image_url: str,
         on_event: EventHandler | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        wallclock: Callable[[], float] = time.time,
-        opener: Opener = open_part,
-        disk_pace: Callable[[], DiskPace] = DiskPace,
+        seams: Seams | None = None,
     ) -> None:
         self.client = client
         self.limiter = limiter
         self.options = options
         self.image_url = image_url
         self._emit: EventHandler = on_event or (lambda event: None)
-        self._wallclock = wallclock
+        self._seams = seams = seams or Seams()
+        self._paces: dict[Path, DiskPace] = {}  # per frame folder: its disk may be a share
         self._transfers = Transfers(
-            Fetcher(client.session, on_event=self._emit, opener=opener, wallclock=wallclock),
+            client,
+            Fetcher(client.session, on_event=self._emit, wallclock=seams.wallclock),
             limiter,
             options,
-            relist=self.list_assets,
-            on_event=self._emit,
-            sleep=sleep,
-            wallclock=wallclock,
-            disk_pace=disk_pace,
+            seams,
         )
+
+    def pace_for(self, folder: Path) -> DiskPace:
+        """The :class:`DiskPace` of a frame folder: its files and its state database."""
+        pace = self._paces.get(folder)
+        if pace is None:
+            pace = self._paces[folder] = self._seams.disk_pace()
+        return pace
 
     async def list_assets(self, frame: FrameConfig) -> list[Asset]:
         """The frame's whole listing, every page.
@@ -107,7 +131,11 @@ class Downloader:
         Raises:
             NotFound: the frame id is wrong or not visible to this account.
         """
-        return [asset async for page in self._pages(frame) for asset in page]
+        return await self.client.all_assets(
+            frame.frame_id,
+            page_size=self.options.page_size,
+            include_hidden=self.options.include_hidden,
+        )
 
     async def _pages(
         self, frame: FrameConfig, raw: list[Any] | None = None
@@ -139,23 +167,25 @@ class Downloader:
             LockHeld: another run is using the folder.
             StorageError: the folder or its state cannot be written.
         """
-        started = asyncio.get_running_loop().time()
-        report.frame_id = frame.frame_id
+        job = _FrameRun(Recorder(report, self._emit), asyncio.get_running_loop().time())
         try:
             if self.options.dry_run:
-                return await self._sync(frame, report, None)
+                return await self._sync(frame, job, None)
             try:
-                await asyncio.to_thread(frame.file_path.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread(self._seams.disk.make_folders, frame.file_path)
             except OSError as exc:
                 raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
             with FolderLock(frame.file_path):
                 state = await asyncio.to_thread(State.open, frame.file_path)
                 try:
-                    return await self._sync(frame, report, state)
+                    return await self._sync(frame, job, state)
                 finally:
                     await asyncio.to_thread(state.close)
+        except BaseException as exc:
+            job.end(exc)
+            raise
         finally:
-            report.seconds = asyncio.get_running_loop().time() - started
+            job.end(None)
 
     def _load(self, frame: FrameConfig, state: State | None) -> _Loaded:
         """What the folder holds and the state remembers (blocking: runs in a thread)."""
@@ -165,9 +195,10 @@ class Downloader:
             return _Loaded(State.peek_index(frame.file_path), found, parts, None)
         return _Loaded(state.index(), found, parts, state.get_value(RATE_KEY))
 
-    async def _sync(self, frame: FrameConfig, report: FrameReport, state: State | None) -> Plan:
-        now = self._wallclock()
+    async def _sync(self, frame: FrameConfig, job: _FrameRun, state: State | None) -> Plan:
+        now = self._seams.wallclock()
         options = self.options
+        emit = job.emit
         # The folder scan and the state load overlap the first listing request.
         loading = asyncio.ensure_future(asyncio.to_thread(self._load, frame, state))
         raw: list[Any] | None = [] if options.save_assets else None
@@ -180,19 +211,17 @@ class Downloader:
         if raw is not None and options.save_assets is not None and not options.dry_run:
             target = Path(str(options.save_assets).replace("{frame}", frame.name))
             await self._save_listing(target, raw)
-        report.listed = plan.listed
-        report.skipped = len(plan.present)
-        report.placeholders = plan.placeholders
-        report.excluded = plan.excluded
-        report.missing = len(plan.missing)
-        report.duplicates = plan.skipped_duplicates
-        self._emit(
+        emit(
             PlanReady(
                 frame.name,
                 len(plan.jobs),
                 len(plan.present),
                 plan.placeholders,
                 self.limiter.rate,
+                listed=plan.listed,
+                excluded=plan.excluded,
+                missing=len(plan.missing),
+                duplicates_skipped=plan.skipped_duplicates,
             )
         )
         if state is None:
@@ -201,32 +230,40 @@ class Downloader:
         throttles_before = self.limiter.throttles
         await asyncio.to_thread(self._adopt, state, plan, now)
         transfers = self._transfers
+        pace = self.pace_for(frame.file_path)
         try:
-            pace = transfers.pace_for(frame.file_path)
-            async with StateWriter(state, pace=pace) as writer:  # records even on errors
+            async with StateWriter(  # records even on errors
+                state,
+                pace=pace,
+                prepare=lambda batch: transfers.sync_folders(frame.file_path, batch),
+            ) as writer:
+                to = Destination(frame, writer, pace, emit)
                 if plan.jobs:
-                    await transfers.fetch_all(frame, plan, report, writer, loaded.parts)
-                await transfers.link_duplicates(frame, plan, report, writer)
+                    await transfers.fetch_all(to, plan, loaded.parts)
+                await transfers.link_duplicates(to, plan)
                 await transfers.missing_sidecars(frame, plan)
-            report.removed = await asyncio.to_thread(
+            removed = await asyncio.to_thread(
                 self._record_listing,
                 state,
                 plan,
                 loaded.records if complete else None,
-                self._wallclock(),
+                self._seams.wallclock(),
             )
-        except asyncio.CancelledError:
-            report.interrupted = True
-            raise
-        except AuraError as exc:
-            report.error = str(exc)
+            emit(ListingRecorded(tuple(removed)))
+        except BaseException as exc:
+            job.end(exc)
             raise
         finally:
+            job.end(None)
             # A run that gave up (throttled, interrupted) still keeps what it learned.
             with contextlib.suppress(AuraError):  # never hide the first error
                 await asyncio.to_thread(self._remember_rate, state, throttles_before)
                 await asyncio.to_thread(
-                    state.add_run, frame.name, now, self._wallclock(), report.to_json()
+                    state.add_run,
+                    frame.name,
+                    now,
+                    self._seams.wallclock(),
+                    job.emit.report.to_json(),
                 )
         return plan
 
@@ -257,15 +294,20 @@ class Downloader:
         async with contextlib.aclosing(self._pages(frame, raw)) as pages:
             async for assets in pages:
                 if planner is None:
-                    planner = self._planner(frame, await loading)
+                    planner = self._planner(frame, await self._loaded(loading))
                 for asset in assets:
                     streak = streak + 1 if planner.add(asset) else 0
                     if limit and streak >= limit:
                         return planner, False  # the rest is older and, by this streak, here
-        return planner or self._planner(frame, await loading), True
+        return planner or self._planner(frame, await self._loaded(loading)), True
+
+    async def _loaded(self, loading: asyncio.Future[_Loaded]) -> _Loaded:
+        """What the folder and its state hold; the limiter resumes the rate it remembers."""
+        loaded = await loading
+        self.limiter.resume(stored_rate(loaded.learned_rate))
+        return loaded
 
     def _planner(self, frame: FrameConfig, loaded: _Loaded) -> Planner:
-        self.limiter.resume(loaded.learned_rate)
         options = self.options
         return Planner(
             image_base=self.image_url,
@@ -290,18 +332,21 @@ class Downloader:
         state.record(records)
 
     def _remember_rate(self, state: State, throttles_before: int) -> None:
-        """Keep the rate the server allowed, so tomorrow's run starts there (and probes up)."""
-        if self.limiter.throttles > throttles_before and self.limiter.learned_rate:
-            state.set_value(RATE_KEY, round(self.limiter.learned_rate, 3))
-            return
+        """Keep what the run learned of the server's pace for tomorrow's run."""
         stored = state.get_value(RATE_KEY)
-        if isinstance(stored, int | float):
-            raised = stored * 1.25  # a quiet run: let the next one try a little faster
-            state.set_value(RATE_KEY, None if raised >= self.limiter.max_rate else raised)
+        limiter = self.limiter
+        value = next_stored_rate(
+            stored,
+            throttled=limiter.throttles > throttles_before,
+            learned=limiter.learned_rate,
+            ceiling=limiter.max_rate,
+        )
+        if value != stored:
+            state.set_value(RATE_KEY, value)
 
     async def _save_listing(self, path: Path, raw: list[Any]) -> None:
         content = json.dumps(raw, indent=1).encode()
         try:
-            await asyncio.to_thread(write_atomic, path, content)
+            await asyncio.to_thread(write_durably, self._seams.disk, path, content)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc

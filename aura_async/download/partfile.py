@@ -2,16 +2,16 @@
 disk work done on the event loop or in worker threads, as the disk's pace allows.
 
 * :class:`PartWriter` writes the body of one download to its ``.part`` (appending when a
-  download resumes), hashing it with SHA-256 as it goes, and runs the finishing step in
-  its close;
-* :class:`~aura_async.diskpace.DiskPace` decides, per download folder, whether that disk
+  download resumes), hashing it with SHA-256 as it goes;
+* :class:`~aura_async.seams.DiskPace` decides, per download folder, whether that disk
   work runs on the event loop (a quick local disk) or in worker threads (a share, a USB
   disk, a full cache);
-* :data:`Opener` / :data:`FileOpener` are the seams tests use to inject failing or slow
-  writers and disks.
+* its files come from a :data:`~aura_async.seams.FileOpener`, the seam tests use to inject
+  failing or slow disks.
 
-What makes a ``.part`` safe to resume or finish (the HTTP checks, Range, the rename) lives
-in :mod:`aura_async.fetch`.
+The file a ``.part`` becomes (resume point, checks, durable commit, rename) is
+:class:`aura_async.download.target.TargetFile`; the HTTP side is
+:mod:`aura_async.download.fetch`.
 """
 
 from __future__ import annotations
@@ -20,33 +20,15 @@ import asyncio
 import contextlib
 import hashlib
 import threading
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 from aura_async.seams import DiskPace, File, FileOpener, open_file, paced
 
-__all__ = ["CHUNK_SIZE", "Opener", "PartWriter", "Writer", "open_part"]
+__all__ = ["CHUNK_SIZE", "PartWriter"]
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes gathered into one write (and, on a slow disk, one thread hop): benchmarks/bigfile.py."""
-
-
-class Writer(Protocol):
-    """What the fetcher needs of an open file (aiofiles' async file object fits too).
-
-    ``write`` gets each chunk as the network delivers it (tens to hundreds of KB), so a
-    writer that pays a thread round trip per call should gather chunks itself, as
-    :class:`PartWriter` does.
-    """
-
-    async def write(self, data: bytes, /) -> int: ...
-
-
-Opener = Callable[[Path, bool], AbstractAsyncContextManager[Writer]]
-"""Opens a ``.part`` file for writing: ``opener(path, append)``."""
 
 
 class PartWriter:
@@ -60,12 +42,25 @@ class PartWriter:
     at most two in memory) and the close takes one more round trip; with one, batches and
     the close run on the event loop, so a file costs no round trip at all. It hashes what
     it writes (SHA-256, seeded with the existing bytes when appending, read off the loop
-    on entry), so the finished file need not be read again, and it runs the finishing step
-    (:func:`aura_async.fetch.finish_file`: dates, rename) in the close: set :attr:`then`
-    before leaving the block.
+    on entry), so the finished file need not be read again: after a clean exit from the
+    block, :attr:`result` holds the ``.part``'s ``(size, sha256)``.
+
+    Args:
+        path: the ``.part`` file.
+        append: resume it (hash what is there, then append) instead of starting over.
+        opener: opens the file (tests inject slow or failing disks).
+        pace: the folder's :class:`DiskPace`: times the disk work and says where it runs
+            (``None``: always in worker threads).
     """
 
-    def __init__(self, path: Path, append: bool, *, opener: FileOpener = open_file) -> None:
+    def __init__(
+        self,
+        path: Path,
+        append: bool,
+        *,
+        opener: FileOpener = open_file,
+        pace: DiskPace | None = None,
+    ) -> None:
         self.path = path
         self.append = append
         self.digest = hashlib.sha256()
@@ -78,11 +73,9 @@ class PartWriter:
         self._lock = threading.Lock()  # a cancelled write may still run while we close
         self._closed = False
         self._hashing = True
-        self.then: Callable[[tuple[int, str]], tuple[int, str]] | None = None
-        """Run after a successful close, in the same step, with ``(size, sha256)``."""
-        self.pace: DiskPace | None = None
-        """The folder's :class:`DiskPace`: times the disk work and says where it runs."""
+        self.pace = pace
         self.result: tuple[int, str] | None = None
+        """``(size, sha256)`` of the complete ``.part``, once the block ended cleanly."""
 
     async def __aenter__(self) -> PartWriter:
         if self.append:  # read back (and hash) what is there off the loop
@@ -131,7 +124,7 @@ class PartWriter:
             except BaseException:
                 await self._close_quietly([])
                 raise
-            self.result = await paced(self.pace, self._close_then, held)
+            self.result = await paced(self.pace, self._close_complete, held)
             return
         self._hashing = False  # the file will not be finished: its hash is not needed
         if issubclass(exc_type, asyncio.CancelledError):
@@ -189,10 +182,9 @@ class PartWriter:
                 self.digest.update(data)
             self.size += len(data)
 
-    def _close_then(self, held: list[bytes]) -> tuple[int, str]:
+    def _close_complete(self, held: list[bytes]) -> tuple[int, str]:
         self._close(held)
-        known = self.size, self.digest.hexdigest()
-        return self.then(known) if self.then is not None else known
+        return self.size, self.digest.hexdigest()
 
     def _close(self, held: list[bytes]) -> None:
         with self._lock:
@@ -209,8 +201,3 @@ class PartWriter:
 def _ignore_outcome(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-def open_part(path: Path, append: bool) -> AbstractAsyncContextManager[Writer]:
-    """The default :data:`Opener`: a :class:`PartWriter`."""
-    return PartWriter(path, append)

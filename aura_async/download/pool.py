@@ -1,11 +1,14 @@
 """Fetching a frame's planned files: a pool of workers sharing the rate limiter.
 
-:class:`Transfers` takes the jobs of a :class:`~aura_async.plan.Plan` and fetches them
-with ``concurrency`` workers (each file by :class:`aura_async.fetch.Fetcher`, each request
-retried by :mod:`aura_async.retry`, expired clip URLs renewed from a new listing),
-records every file through the :class:`~aura_async.state_writer.StateWriter`, links
-duplicate photos, and writes the sidecars files lack. Each frame folder has one
-:class:`~aura_async.diskpace.DiskPace`, shared by its files and its state database.
+:class:`Transfers` takes the jobs of a :class:`~aura_async.plan.planner.Plan` and fetches
+them with ``concurrency`` workers: each file is a
+:class:`~aura_async.download.target.TargetFile`, fetched by
+:class:`~aura_async.download.fetch.Fetcher` (each request retried by
+:mod:`aura_async.pacing.retry`, expired clip URLs renewed from a new listing), then
+committed durably in a worker thread while its worker streams the next file. Every file is
+recorded through the :class:`~aura_async.store.writer.StateWriter`, which makes the
+batch's folders durable before it commits; duplicates are linked, and the sidecars files
+lack are written. What happens is told through events (:mod:`aura_async.report`).
 """
 
 from __future__ import annotations
@@ -14,77 +17,89 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from aura_async.api.client import AuraClient
 from aura_async.config import FrameConfig
-from aura_async.download.fetch import Fetched, Fetcher
-from aura_async.download.finish import Finish, write_atomic
-from aura_async.exceptions import (
-    ApiError,
-    AuraError,
-    AuthError,
-    ExpiredUrl,
-    RateLimited,
-    StorageError,
-)
+from aura_async.download.fetch import Fetcher, Streamed
+from aura_async.download.target import Finish, TargetFile, write_durably
+from aura_async.exceptions import ApiError, AuraError, ExpiredUrl, RateLimited, StorageError
 from aura_async.metadata.sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
-from aura_async.models import Asset, MediaKind
+from aura_async.models import MediaKind
+from aura_async.options import DownloadOptions
 from aura_async.pacing import retry
 from aura_async.pacing.limiter import AdaptiveLimiter
-from aura_async.pacing.retry import is_retryable
 from aura_async.plan.paths import PART_SUFFIX
 from aura_async.plan.planner import Job, Plan
-from aura_async.report import EventHandler, FileDone, FileFailed, FrameReport, Retrying, Throttled
-from aura_async.seams import DiskPace
+from aura_async.report import (
+    DiskWarning,
+    EventHandler,
+    FileDone,
+    FileFailed,
+    FileLinked,
+    Retrying,
+    Throttled,
+)
+from aura_async.seams import DiskPace, Seams, sync_unsupported
 from aura_async.store.records import FileRecord
 from aura_async.store.writer import StateWriter
 
-if TYPE_CHECKING:
-    from aura_async.options import DownloadOptions
+__all__ = ["Destination", "Transfers"]
 
-__all__ = ["Transfers"]
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one frame's files go, and who hears about them.
+
+    Attributes:
+        frame: the frame (its name and folder).
+        writer: receives the record of each file that reached its final name.
+        pace: the folder's disk pace (shared with its state database).
+        emit: the frame's event handler.
+    """
+
+    frame: FrameConfig
+    writer: StateWriter
+    pace: DiskPace
+    emit: EventHandler
+
+    @property
+    def root(self) -> Path:
+        """The frame's download folder."""
+        return self.frame.file_path
 
 
 class Transfers:
     """Fetches planned files for the frames of one run, sharing its limiter and fetcher.
 
     Args:
+        client: the logged-in client (a fresh listing renews expired clip URLs).
         fetcher: one attempt at one file.
         limiter: the run's token bucket.
         options: concurrency, retry policy, EXIF and sidecars.
-        relist: the frame's whole listing again (for renewed clip URLs).
-        on_event: progress callback; must not block.
-        sleep: injected sleep for retry waits.
-        wallclock: Unix time (state timestamps).
-        disk_pace: makes each frame folder's :class:`DiskPace`.
+        seams: sleep, wall clock and disk.
     """
 
     def __init__(
         self,
+        client: AuraClient,
         fetcher: Fetcher,
         limiter: AdaptiveLimiter,
         options: DownloadOptions,
-        *,
-        relist: Callable[[FrameConfig], Awaitable[list[Asset]]],
-        on_event: EventHandler,
-        sleep: Callable[[float], Awaitable[Any]],
-        wallclock: Callable[[], float],
-        disk_pace: Callable[[], DiskPace],
+        seams: Seams,
     ) -> None:
+        self._client = client
         self._fetcher = fetcher
         self.limiter = limiter
         self.options = options
-        self._relist = relist
-        self._emit = on_event
-        self._sleep = sleep
-        self._wallclock = wallclock
-        self._new_pace = disk_pace
-        self._paces: dict[Path, DiskPace] = {}  # per frame folder: its disk may be a share
+        self._seams = seams
+        self._disk = seams.disk
         self._fresh_urls: dict[str, str] = {}
         self._refresh_lock = asyncio.Lock()
         self._folders: set[Path] = set()
+        self._unsynced: set[Path] = set()  # folders whose file system cannot fsync: warned
 
     def _finish_for(self, frame: FrameConfig, job: Job) -> Finish:
         sidecars: tuple[tuple[str, bytes], ...] = ()
@@ -94,6 +109,20 @@ class Transfers:
         return Finish(
             exif=self.options.write_exif and job.kind is MediaKind.PHOTO, sidecars=sidecars
         )
+
+    def sync_folders(self, root: Path, records: list[FileRecord]) -> None:
+        """Make durable the folders holding ``records``' files (blocking): the
+        :class:`StateWriter`'s ``prepare`` step, so no record outlives its file's name.
+
+        Raises:
+            StorageError: a folder cannot be synced (an I/O error, not "unsupported").
+        """
+        for folder in {record.path(root).parent for record in records}:
+            try:
+                self._disk.sync_folder(folder)
+            except OSError as exc:
+                if not sync_unsupported(exc):
+                    raise StorageError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
 
     async def missing_sidecars(self, frame: FrameConfig, plan: Plan) -> None:
         """Give files already here (``--sidecars`` on an old folder) and duplicates just
@@ -108,28 +137,19 @@ class Transfers:
                 sidecar = final.with_name(final.name + suffix)
                 if final.exists() and not sidecar.exists():
                     for name, content in self._finish_for(frame, job).sidecars:
-                        write_atomic(final.with_name(final.name + name), content)
+                        write_durably(self._disk, final.with_name(final.name + name), content)
 
         try:
             await asyncio.to_thread(write)
         except OSError as exc:
             raise StorageError(f"cannot write sidecars in {frame.file_path}: {exc}") from exc
 
-    async def fetch_all(
-        self,
-        frame: FrameConfig,
-        plan: Plan,
-        report: FrameReport,
-        writer: StateWriter,
-        parts: Collection[str] = (),
-    ) -> None:
+    async def fetch_all(self, to: Destination, plan: Plan, parts: Collection[str] = ()) -> None:
         """Fetch the plan's jobs with ``concurrency`` workers, recording each file.
 
         Args:
-            frame: the frame (its folder).
+            to: the frame's folder, state writer, pace and events.
             plan: what to fetch.
-            report: counts, failures and throttles, filled as it goes.
-            writer: receives the record of each file fetched.
             parts: relpaths with a ``.part`` on disk (their downloads resume).
 
         Raises:
@@ -140,9 +160,25 @@ class Transfers:
             queue.put_nowait(job)
 
         async def worker() -> None:
-            while not queue.empty():
-                job = queue.get_nowait()
-                await self._run_job(frame, job, report, writer, job.relpath in parts)
+            # Each worker streams its next file while the last one is made durable in a
+            # worker thread (an fsync takes a disk milliseconds): one commit in flight each.
+            committing: asyncio.Task[None] | None = None
+            try:
+                while not queue.empty():
+                    job = queue.get_nowait()
+                    fetched = await self._download(to, job, job.relpath in parts)
+                    if committing is not None:
+                        await committing
+                        committing = None
+                    if fetched is not None:
+                        committing = asyncio.create_task(self._commit(to, job, *fetched))
+                if committing is not None:
+                    await committing
+            finally:
+                if committing is not None and not committing.done():
+                    committing.cancel()  # its thread ends on its own; the file stays a .part
+                    with contextlib.suppress(asyncio.CancelledError, AuraError):
+                        await committing
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -156,134 +192,141 @@ class Transfers:
                 raise fatal[0] from None
             raise
 
-    async def _run_job(
-        self,
-        frame: FrameConfig,
-        job: Job,
-        report: FrameReport,
-        writer: StateWriter,
-        maybe_part: bool,
-    ) -> None:
-        final = frame.file_path / job.relpath
+    async def _download(
+        self, to: Destination, job: Job, maybe_part: bool
+    ) -> tuple[TargetFile, Streamed] | None:
+        """Fetch one file into its ``.part``; ``None`` if it failed (and was reported)."""
+        final = to.root / job.relpath
+        target = TargetFile(
+            job.asset,
+            final,
+            self._finish_for(to.frame, job),
+            disk=self._disk,
+            pace=to.pace,
+            maybe_part=maybe_part,
+        )
         try:
             await self._ensure_folder(final.parent)
-            fetched = await self._fetch(frame, job, report, final, maybe_part)
-        except (RateLimited, StorageError, AuthError) as exc:
-            report.failed += 1
-            report.failures.append((job.relpath, str(exc)))
-            raise
-        except ApiError as exc:
-            report.failed += 1
-            report.failures.append((job.relpath, str(exc)))
-            self._emit(FileFailed(job.relpath, str(exc)))
-            return
-        now = self._wallclock()
-        writer.add(
+            streamed = await self._fetch(to, job, target)
+        except AuraError as exc:
+            to.emit(FileFailed(job.relpath, str(exc), fatal=exc.fatal))
+            if exc.fatal:
+                raise
+            return None
+        return target, streamed
+
+    async def _commit(
+        self, to: Destination, job: Job, target: TargetFile, streamed: Streamed
+    ) -> None:
+        try:
+            committed = await asyncio.to_thread(target.commit, (streamed.size, streamed.sha256))
+        except OSError as exc:
+            error = StorageError(f"cannot write {target.final}: {exc.strerror or exc}")
+            to.emit(FileFailed(job.relpath, str(error), fatal=True))
+            raise error from exc
+        if not committed.synced and to.root not in self._unsynced:
+            self._unsynced.add(to.root)
+            to.emit(
+                DiskWarning(
+                    f"the file system of {to.root} cannot make files durable (fsync): "
+                    "a power cut may damage the newest files; the next run checks them"
+                )
+            )
+        now = self._seams.wallclock()
+        to.writer.add(
             FileRecord.from_asset(
                 job.asset,
                 job.kind,
                 job.relpath,
                 now=now,
-                size=fetched.size,
-                sha256=fetched.sha256,
+                size=committed.size,
+                sha256=committed.sha256,
                 downloaded_at=now,
             )
         )
-        report.downloaded += 1
-        report.bytes += fetched.received
-        self._emit(FileDone(job.relpath, fetched.received))
+        to.emit(FileDone(job.relpath, streamed.received))
 
     async def _ensure_folder(self, folder: Path) -> None:
         if folder in self._folders:
             return
         try:
-            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(self._disk.make_folders, folder)
         except OSError as exc:
             raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from exc
         self._folders.add(folder)
 
-    async def _fetch(
-        self, frame: FrameConfig, job: Job, report: FrameReport, final: Path, maybe_part: bool
-    ) -> Fetched:
+    async def _fetch(self, to: Destination, job: Job, target: TargetFile) -> Streamed:
         url = job.url
         refreshes = 0
-        finish = self._finish_for(frame, job)
-        pace = self.pace_for(frame.file_path)
 
-        async def attempt() -> Fetched:
-            nonlocal maybe_part
+        async def attempt() -> Streamed:
             await self.limiter.acquire()
             try:
-                fetched = await self._fetcher.fetch(
-                    job, url, final, finish, maybe_part=maybe_part, pace=pace
-                )
+                streamed = await self._fetcher.fetch(job, url, target)
             except ApiError as exc:
-                maybe_part = True  # a failed attempt may have left a .part
                 if isinstance(exc, RateLimited):
-                    self._throttled(exc, report)
-                elif is_retryable(exc):
-                    self._emit(Retrying(job.relpath, str(exc)))
+                    self._throttled(exc, to)
+                elif exc.retryable:
+                    to.emit(Retrying(job.relpath, str(exc)))
                 raise
             self.limiter.on_success()
-            return fetched
+            return streamed
 
         while True:
             try:
-                return await retry.call(self.options.policy, attempt, sleep=self._sleep)
+                return await retry.call(self.options.policy, attempt, sleep=self._seams.sleep)
             except ExpiredUrl:
                 # A signed clip URL expired: get a newer one from the listing (twice at most,
                 # for a run longer than the URLs live).
-                fresh = await self._fresh_url(frame, job.asset.id, url)
+                fresh = await self._fresh_url(to.frame, job.asset.id, url)
                 if job.kind is MediaKind.PHOTO or refreshes >= 2 or fresh == url:
                     raise
                 refreshes += 1
                 url = fresh
 
-    def pace_for(self, folder: Path) -> DiskPace:
-        """The :class:`DiskPace` of a frame folder: its files and its state database."""
-        pace = self._paces.get(folder)
-        if pace is None:
-            pace = self._paces[folder] = self._new_pace()
-        return pace
-
-    def _throttled(self, exc: RateLimited, report: FrameReport) -> None:
-        report.throttled += 1
+    def _throttled(self, exc: RateLimited, to: Destination) -> None:
         self.limiter.on_throttle(exc.retry_after)
         wait = exc.retry_after if exc.retry_after is not None else 0.0
-        self._emit(Throttled(exc.status, wait, self.limiter.rate))
+        to.emit(Throttled(exc.status, wait, self.limiter.rate))
 
     async def _fresh_url(self, frame: FrameConfig, asset_id: str, failed: str) -> str:
         """A newer signed URL for the asset's clip than ``failed``: from the last re-listing
         if it has one, else from a new one shared by every worker."""
         async with self._refresh_lock:
             if self._fresh_urls.get(asset_id, failed) == failed:
-                for asset in await self._relist(frame):
+                assets = await self._client.all_assets(
+                    frame.frame_id,
+                    page_size=self.options.page_size,
+                    include_hidden=self.options.include_hidden,
+                )
+                for asset in assets:
                     if asset.video_url:
                         self._fresh_urls[asset.id] = asset.video_url
         return self._fresh_urls.get(asset_id, failed)
 
-    async def link_duplicates(
-        self, frame: FrameConfig, plan: Plan, report: FrameReport, writer: StateWriter
-    ) -> None:
+    async def link_duplicates(self, to: Destination, plan: Plan) -> None:
         """Give each duplicate photo its own name as a hard link (a copy where links fail)."""
         if not plan.duplicates:
             return
-        root = frame.file_path
+        root = to.root
+        disk = self._disk
 
         def link(job: Job, source: str) -> int | None:
             src, dst = root / source, root / job.relpath
             if not src.exists():
                 return None  # the first copy failed to download: nothing to link to
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            disk.make_folders(dst.parent)
             temp = dst.with_name(dst.name + PART_SUFFIX)
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
             try:
                 try:
-                    os.link(src, temp)
+                    os.link(src, temp)  # the same, already durable, bytes
                 except OSError:  # FAT, exFAT and many NAS shares have no hard links
                     shutil.copy2(src, temp)
-                temp.replace(dst)  # like every download: complete, or not there at all
+                    with contextlib.suppress(OSError):  # unsupported: warned for downloads
+                        disk.sync(temp)
+                disk.replace(temp, dst)  # like every download: complete, or not there at all
             except OSError:
                 with contextlib.suppress(OSError):
                     temp.unlink()
@@ -297,10 +340,10 @@ class Transfers:
                 raise StorageError(f"cannot link {root / job.relpath}: {exc}") from exc
             if size is None:
                 continue
-            now = self._wallclock()
-            writer.add(
+            now = self._seams.wallclock()
+            to.writer.add(
                 FileRecord.from_asset(
                     job.asset, job.kind, job.relpath, now=now, size=size, downloaded_at=now
                 )
             )
-            report.linked += 1
+            to.emit(FileLinked(job.relpath))

@@ -9,11 +9,7 @@ This is the library's front door; the CLI is a thin layer over it::
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
 
 import aiohttp
 
@@ -21,13 +17,12 @@ from aura_async.api.client import AuraClient
 from aura_async.api.http import USER_AGENT
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.frame import Downloader
-from aura_async.download.partfile import Opener, open_part
 from aura_async.models import Asset, Frame
 from aura_async.options import RunOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
 from aura_async.plan.planner import Plan
 from aura_async.report import EventHandler, FrameReport
-from aura_async.seams import DiskPace
+from aura_async.seams import Seams
 
 __all__ = ["Runner", "list_frames", "run_frames"]
 
@@ -39,9 +34,8 @@ class Runner:
         settings: validated settings.
         options: run options.
         on_event: progress callback.
-        sleep: injected sleep (retry waits, limiter).
-        opener: opens ``.part`` files (tests inject failing writers).
-        disk_pace: makes each frame folder's :class:`~aura_async.diskpace.DiskPace`.
+        seams: sleep, wall clock, disk and disk pace, for every part of the run (tests
+            inject them).
     """
 
     def __init__(
@@ -50,20 +44,14 @@ class Runner:
         options: RunOptions | None = None,
         *,
         on_event: EventHandler | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        wallclock: Callable[[], float] = time.time,
-        opener: Opener = open_part,
-        disk_pace: Callable[[], DiskPace] = DiskPace,
+        seams: Seams | None = None,
     ) -> None:
         self.settings = settings
         self.options = options or RunOptions()
         self._on_event = on_event
-        self._sleep = sleep
-        self._wallclock = wallclock
-        self._opener = opener
-        self._disk_pace = disk_pace
+        self.seams = seams or Seams()
         self._session: aiohttp.ClientSession | None = None
-        self.limiter = AdaptiveLimiter(self.options.rate, sleep=sleep)
+        self.limiter = AdaptiveLimiter(self.options.rate, sleep=self.seams.sleep)
         self._client: AuraClient | None = None
         self._downloader: Downloader | None = None
 
@@ -79,8 +67,8 @@ class Runner:
             self.settings.api_url,
             self.settings.email,
             self.settings.password,
-            sleep=self._sleep,
-            wallclock=self._wallclock,
+            sleep=self.seams.sleep,
+            wallclock=self.seams.wallclock,
         )
         self._downloader = Downloader(
             self._client,
@@ -88,10 +76,7 @@ class Runner:
             self.options.download,
             image_url=self.settings.image_url,
             on_event=self._on_event,
-            sleep=self._sleep,
-            wallclock=self._wallclock,
-            opener=self._opener,
-            disk_pace=self._disk_pace,
+            seams=self.seams,
         )
         try:
             await self._client.login()
@@ -159,7 +144,7 @@ async def run_frames(
     reports = []
     async with Runner(settings, options, on_event=on_event) as run:
         for frame in frames:
-            report = FrameReport(frame.name)
+            report = FrameReport(frame.name, frame.frame_id)
             reports.append(report)
             await run.download(frame, report)
     return reports

@@ -24,9 +24,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from aura_async.exceptions import RETRYABLE, RateLimited
+from aura_async.exceptions import RateLimited, is_retryable
 
-__all__ = ["RetryPolicy", "call", "is_retryable", "parse_retry_after"]
+__all__ = ["RetryPolicy", "call", "parse_retry_after"]
 
 T = TypeVar("T")
 
@@ -63,11 +63,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if moment.tzinfo is None:
         return None
     return min(max(0.0, moment.timestamp() - now), MAX_RETRY_AFTER)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """True for errors that another attempt may cure (see :data:`RETRYABLE`)."""
-    return isinstance(exc, RETRYABLE)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Workers call :meth:`StateWriter.add` (plain, non-blocking) after each file lands; the writer
 hands the records to :meth:`State.record`, one transaction per batch, as soon as
 ``batch_size`` records wait, and when :meth:`flush` or :meth:`aclose` is awaited: on the
-event loop while the folder's :class:`~aura_async.diskpace.DiskPace` finds its disk quick
+event loop while the folder's :class:`~aura_async.seams.DiskPace` finds its disk quick
 (a batch commits in about 2 ms), else in a worker thread (``asyncio.to_thread``)::
 
     with State.open(frame.file_path) as state:
@@ -17,6 +17,7 @@ batch, and the next run re-adopts those files from the folder by name.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import TracebackType
 
 from aura_async.exceptions import StorageError
@@ -43,16 +44,26 @@ class StateWriter:
         batch_size: start a background write once this many records wait.
         pace: the folder's disk pace: writes run on the loop while it finds the disk
             quick (``None``: always in a worker thread).
+        prepare: called with each batch, in the same step, just before it is committed
+            (the pool makes the batch's folders durable there, so the state never records
+            a file whose name a power cut could still take back); it raises
+            :class:`StorageError` to keep the batch pending.
 
     Attributes:
         batches: transactions committed so far (each holds one or more records).
     """
 
     def __init__(
-        self, state: State, *, batch_size: int = DEFAULT_BATCH, pace: DiskPace | None = None
+        self,
+        state: State,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        pace: DiskPace | None = None,
+        prepare: Callable[[list[FileRecord]], None] | None = None,
     ) -> None:
         self._state = state
         self._pace = pace
+        self._prepare = prepare
         self.batch_size = max(1, batch_size)
         self.batches = 0
         self._pending: list[FileRecord] = []
@@ -132,7 +143,7 @@ class StateWriter:
             ):
                 batch, self._pending = self._pending, []
                 try:
-                    await paced(self._pace, self._state.record, batch)
+                    await paced(self._pace, self._commit, batch)
                 except BaseException:
                     # Keep the order: the failed batch goes back in front of newer records.
                     # If this was a cancellation the thread may still commit it; writing it
@@ -140,6 +151,11 @@ class StateWriter:
                     self._pending[:0] = batch
                     raise
                 self.batches += 1
+
+    def _commit(self, batch: list[FileRecord]) -> None:
+        if self._prepare is not None:
+            self._prepare(batch)
+        self._state.record(batch)
 
     def _raise_error(self) -> None:
         error, self._error = self._error, None
