@@ -48,6 +48,11 @@ class PlanReady:
     """Files downloaded once, since moved or deleted locally."""
     duplicates_skipped: int = 0
     """Duplicate photos skipped (``--dedupe skip``)."""
+    damaged: int = 0
+    """Files found empty or cut short on disk (a power cut, a copy that stopped): among
+    ``to_fetch``, fetched again."""
+    edited: tuple[str, ...] = ()
+    """Files whose bytes changed on disk but are whole: the user's edits, kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,8 @@ class FrameReport:
     files downloaded once and since moved or deleted locally; ``linked`` counts duplicate
     photos given their name as a hard link, ``duplicates`` those skipped (``--dedupe skip``);
     ``removed`` lists files whose assets the frame no longer lists (nothing is deleted).
+    ``damaged`` counts files found empty or cut short on disk and fetched again;
+    ``changed`` lists files whose bytes changed on disk but are whole (the user's edits, kept).
     """
 
     frame: str
@@ -165,11 +172,13 @@ class FrameReport:
     missing: int = 0
     duplicates: int = 0
     linked: int = 0
+    damaged: int = 0
     interrupted: bool = False
     error: str | None = None
     """Why the frame could not be done (not found, folder locked, disk); None if it was."""
     failures: list[tuple[str, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
         """One line for logs and terminals."""
@@ -191,6 +200,10 @@ class FrameReport:
             extras.append(f"{self.duplicates} duplicates skipped")
         if self.removed:
             extras.append(f"{len(self.removed)} removed from the frame")
+        if self.damaged:
+            extras.append(f"{self.damaged} damaged on disk, fetched again")
+        if self.changed:
+            extras.append(f"{len(self.changed)} changed locally, kept (see --verify)")
         if self.interrupted:
             extras.append("interrupted")
         return f"{line} ({', '.join(extras)})" if extras else line
@@ -216,6 +229,8 @@ class FrameReport:
             "error": self.error,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
             "removed": self.removed,
+            "damaged_refetched": self.damaged,
+            "changed_locally": self.changed,
         }
 
 
@@ -253,6 +268,8 @@ class Recorder:
             report.excluded = event.excluded
             report.missing = event.missing
             report.duplicates = event.duplicates_skipped
+            report.damaged = event.damaged
+            report.changed = list(event.edited)
         elif isinstance(event, ListingRecorded):
             report.removed = list(event.removed)
         elif isinstance(event, FrameEnded):

@@ -27,13 +27,15 @@ from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
 from aura_async.download.pool import Destination, Transfers
 from aura_async.download.target import write_durably
-from aura_async.exceptions import AuraError, StorageError
+from aura_async.exceptions import AuraError, StateUnreadable, StorageError
+from aura_async.metadata.structure import Verdict
 from aura_async.models import Asset, Key
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
 from aura_async.pacing.memory import RATE_KEY, next_stored_rate, stored_rate
-from aura_async.plan.planner import Plan, Planner
+from aura_async.plan.planner import Job, Plan, Planner
 from aura_async.report import (
+    DiskWarning,
     EventHandler,
     FrameEnded,
     FrameReport,
@@ -44,7 +46,8 @@ from aura_async.report import (
 from aura_async.seams import DiskPace, Seams
 from aura_async.store.lock import FolderLock
 from aura_async.store.records import FileRecord, Indexed
-from aura_async.store.scan import scan_relpaths
+from aura_async.store.recovery import open_state
+from aura_async.store.scan import inspect_file, scan_relpaths
 from aura_async.store.state import State
 from aura_async.store.writer import StateWriter
 
@@ -60,6 +63,7 @@ class _Loaded:
     found: Mapping[str, Sequence[str]]
     parts: set[str]
     learned_rate: object
+    sizes: Mapping[str, int]
 
 
 class _FrameRun:
@@ -176,7 +180,17 @@ class Downloader:
             except OSError as exc:
                 raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
             with FolderLock(frame.file_path):
-                state = await asyncio.to_thread(State.open, frame.file_path)
+                opened = await asyncio.to_thread(
+                    open_state, frame.file_path, self._seams.wallclock()
+                )
+                if opened.moved_to is not None:
+                    job.emit(
+                        DiskWarning(
+                            f"{opened.reason}; moved it to {opened.moved_to} and adopting "
+                            "the files in the folder by name"
+                        )
+                    )
+                state = opened.state
                 try:
                     return await self._sync(frame, job, state)
                 finally:
@@ -190,10 +204,15 @@ class Downloader:
     def _load(self, frame: FrameConfig, state: State | None) -> _Loaded:
         """What the folder holds and the state remembers (blocking: runs in a thread)."""
         parts: set[str] = set()  # .part files the folder scan finds: resumable
-        found = scan_relpaths(frame.file_path, parts)
+        sizes: dict[str, int] = {}
+        found = scan_relpaths(frame.file_path, parts, sizes)
         if state is None:  # --dry-run: read what there is, write nothing
-            return _Loaded(State.peek_index(frame.file_path), found, parts, None)
-        return _Loaded(state.index(), found, parts, state.get_value(RATE_KEY))
+            try:
+                known = State.peek_index(frame.file_path)
+            except StateUnreadable:  # a real run would move it aside and adopt by name
+                known = {}
+            return _Loaded(known, found, parts, None, sizes)
+        return _Loaded(state.index(), found, parts, state.get_value(RATE_KEY), sizes)
 
     async def _sync(self, frame: FrameConfig, job: _FrameRun, state: State | None) -> Plan:
         now = self._seams.wallclock()
@@ -211,6 +230,8 @@ class Downloader:
         if raw is not None and options.save_assets is not None and not options.dry_run:
             target = Path(str(options.save_assets).replace("{frame}", frame.name))
             await self._save_listing(target, raw)
+        damaged, edited = await asyncio.to_thread(self._inspect, frame.file_path, plan)
+        plan.fetch_again(damaged)
         emit(
             PlanReady(
                 frame.name,
@@ -222,6 +243,8 @@ class Downloader:
                 excluded=plan.excluded,
                 missing=len(plan.missing),
                 duplicates_skipped=plan.skipped_duplicates,
+                damaged=plan.damaged,
+                edited=tuple(edited),
             )
         )
         if state is None:
@@ -266,6 +289,26 @@ class Downloader:
                     job.emit.report.to_json(),
                 )
         return plan
+
+    @staticmethod
+    def _inspect(root: Path, plan: Plan) -> tuple[list[Job], list[str]]:
+        """Look at the files the plan finds suspect (another size than recorded, empty, or
+        adopted by name) and return those damaged (to fetch again) and those edited (kept).
+
+        Blocking: reads a few bytes at the ends of each suspect file.
+        """
+        damaged: list[Job] = []
+        edited: list[str] = []
+        for job, recorded in plan.suspects:
+            try:
+                verdict = inspect_file(root / job.relpath, recorded)
+            except StorageError:
+                continue  # unreadable now: left as it is, for --verify to report
+            if verdict is Verdict.DAMAGED:
+                damaged.append(job)
+            elif verdict is Verdict.EDITED:
+                edited.append(job.relpath)
+        return damaged, edited
 
     @staticmethod
     def _record_listing(
@@ -316,6 +359,7 @@ class Downloader:
             selection=options.selection,
             found=loaded.found,
             known=loaded.records,
+            sizes=loaded.sizes,
             restore_missing=options.restore_missing,
             dedupe=options.dedupe,
         )

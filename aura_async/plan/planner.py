@@ -72,12 +72,27 @@ class Plan:
     adopt: list[tuple[Job, str]] = field(default_factory=list)
     missing: list[Job] = field(default_factory=list)
     duplicates: list[tuple[Job, str]] = field(default_factory=list)
+    suspects: list[tuple[Job, int | None]] = field(default_factory=list)
+    """Files here (also in ``present``, or ``adopt``) whose size is not the recorded one, or
+    that were found by name: each with its recorded size, for the run to inspect on disk
+    (empty or cut short: fetch again; whole: the user's edit, kept)."""
     skipped_duplicates: int = 0
     placeholders: int = 0
     excluded: int = 0
     listed: int = 0
     keys: list[Key] = field(default_factory=list)
     """Every file the listing offers, selected or not (for the state's last_seen)."""
+    damaged: int = 0
+    """Files here that were found empty or cut short, now among the jobs."""
+
+    def fetch_again(self, damaged: Collection[Job]) -> None:
+        """Move files found damaged on disk from ``present`` (and ``adopt``) to the jobs,
+        each to be fetched into the place where it is."""
+        places = {job.relpath for job in damaged}
+        self.present = [job for job in self.present if job.relpath not in places]
+        self.adopt = [(job, here) for job, here in self.adopt if here not in places]
+        self.jobs.extend(damaged)
+        self.damaged += len(places)
 
 
 def image_url(base: str, asset: Asset) -> str:
@@ -109,6 +124,10 @@ class Known(Protocol):
     def md5_hash(self) -> str | None:
         """The server's md5 of the photo."""
 
+    @property
+    def size(self) -> int | None:
+        """The file's size when it was recorded."""
+
 
 class Planner:
     """Plans a listing asset by asset (so a run can stop listing early: ``--until-found``).
@@ -121,6 +140,8 @@ class Planner:
         found: file names in the folder, mapped to where each occurs (relpaths); a plain
             collection of names means each sits at the top of the folder.
         known: the state's files by key.
+        sizes: the size of each file on disk, by relpath (when known, a recorded file of
+            another size, or an empty one, is a suspect).
         restore_missing: fetch files the user moved away or deleted after a download.
         dedupe: what to do with a photo identical (``md5_hash``) to another one here.
     """
@@ -134,6 +155,7 @@ class Planner:
         selection: Selection | None = None,
         found: Mapping[str, Sequence[str]] | Collection[str] = (),
         known: Mapping[Key, Known] | None = None,
+        sizes: Mapping[str, int] | None = None,
         restore_missing: bool = False,
         dedupe: Dedupe = Dedupe.HARDLINK,
     ) -> None:
@@ -142,6 +164,7 @@ class Planner:
         self.layout = layout or Templates()
         self.selection = selection or Selection()
         self.known = known or {}
+        self.sizes = sizes or {}
         self.restore_missing = restore_missing
         self.dedupe = dedupe
         self.where: Mapping[str, Sequence[str]] = (
@@ -187,6 +210,10 @@ class Planner:
                 # case of a nightly run, so no URL or template is computed for it.
                 plan.present.append(Job(asset, kind, info.relpath, ""))
                 self._remember(asset, kind, info.relpath)
+                size = self.sizes.get(info.relpath)
+                if size is not None and (size == 0 or info.size not in (None, size)):
+                    suspect = self._job(asset, kind)._replace(relpath=info.relpath)
+                    plan.suspects.append((suspect, info.size))
             else:
                 self._place(self._job(asset, kind), info)
         return len(plan.jobs) + len(plan.duplicates) == before
@@ -210,6 +237,7 @@ class Planner:
             here = job.relpath if job.relpath in places else places[0]
             plan.present.append(Job(job.asset, job.kind, here, job.url))
             plan.adopt.append((job, here))
+            plan.suspects.append((job._replace(relpath=here), None))
         elif info is not None and not self.restore_missing:
             plan.missing.append(job)
             return

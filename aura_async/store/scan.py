@@ -15,10 +15,18 @@ from enum import StrEnum
 from pathlib import Path
 
 from aura_async.exceptions import StorageError
+from aura_async.metadata.structure import Verdict, judge, shape_of
 from aura_async.plan.paths import PART_SUFFIX
 from aura_async.store.records import FileRecord
 
-__all__ = ["HASH_CHUNK", "FileStatus", "check_file", "scan_relpaths", "sha256_file"]
+__all__ = [
+    "HASH_CHUNK",
+    "FileStatus",
+    "check_file",
+    "inspect_file",
+    "scan_relpaths",
+    "sha256_file",
+]
 
 HASH_CHUNK = 1024 * 1024
 """Bytes read at a time by :func:`sha256_file`."""
@@ -47,7 +55,9 @@ def sha256_file(path: Path, chunk_size: int = HASH_CHUNK) -> str:
     return digest.hexdigest()
 
 
-def scan_relpaths(folder: Path, parts: set[str] | None = None) -> dict[str, list[str]]:
+def scan_relpaths(
+    folder: Path, parts: set[str] | None = None, sizes: dict[str, int] | None = None
+) -> dict[str, list[str]]:
     """Where each file name occurs in ``folder``, at any depth (year or template folders).
 
     Hidden entries (such as ``.aura-async/``) and ``.part`` files do not count.
@@ -56,6 +66,8 @@ def scan_relpaths(folder: Path, parts: set[str] | None = None) -> dict[str, list
         folder: the frame's download folder; a missing folder holds nothing.
         parts: when given, receives the relpaths of the ``.part`` files found (without
             the suffix), so resumable downloads are known without looking again.
+        sizes: when given, receives each file's size by relpath (a ``stat`` per file:
+            what lets every run notice a file a power cut emptied or cut short).
 
     Returns:
         ``{name: [relpath, ...]}``, POSIX relpaths, shallower places first, then in name
@@ -81,11 +93,37 @@ def scan_relpaths(folder: Path, parts: set[str] | None = None) -> dict[str, list
                         continue
                     elif not entry.name.endswith(PART_SUFFIX):
                         found.setdefault(entry.name, []).append(prefix + entry.name)
+                        if sizes is not None:
+                            sizes[prefix + entry.name] = entry.stat().st_size
                     elif parts is not None:
                         parts.add(prefix + entry.name[: -len(PART_SUFFIX)])
     except OSError as exc:
         raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
     return found
+
+
+def inspect_file(path: Path, recorded: int | None) -> Verdict:
+    """Whether a file on disk is fine, damaged (empty or cut short: fetch it again) or the
+    user's edit (whole, but not the recorded size), reading only what its structure needs.
+
+    Args:
+        path: the file.
+        recorded: the size the state recorded for it (``None``: adopted by name).
+
+    Raises:
+        StorageError: the file cannot be read.
+    """
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+
+            def read_at(offset: int, count: int) -> bytes:
+                handle.seek(offset)
+                return handle.read(count)
+
+            return judge(size, recorded, shape_of(size, read_at))
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 class FileStatus(StrEnum):
