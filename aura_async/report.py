@@ -22,6 +22,7 @@ __all__ = [
     "FrameEnded",
     "FrameReport",
     "ListingRecorded",
+    "Notice",
     "PlanReady",
     "Recorder",
     "Retrying",
@@ -53,6 +54,8 @@ class PlanReady:
     ``to_fetch``, fetched again."""
     edited: tuple[str, ...] = ()
     """Files whose bytes changed on disk but are whole: the user's edits, kept."""
+    listing_complete: bool = True
+    """Every page of the listing was read (``False``: ``--until-found`` stopped it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,13 @@ class DiskWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read once, such as why a run does more than asked."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListingRecorded:
     """The listing was noted in the state; ``removed`` are the files whose assets the frame
     no longer lists (nothing is deleted)."""
@@ -110,6 +120,8 @@ class FrameEnded:
     seconds: float
     interrupted: bool = False
     error: str | None = None
+    dry_run: bool = False
+    """Nothing was meant to be fetched: no file counts as not attempted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,7 @@ Event = (
     | Retrying
     | Throttled
     | DiskWarning
+    | Notice
     | ListingRecorded
     | FrameEnded
 )
@@ -173,6 +186,10 @@ class FrameReport:
     duplicates: int = 0
     linked: int = 0
     damaged: int = 0
+    not_attempted: int = 0
+    """Files planned but never tried: the run stopped first (the next run fetches them)."""
+    listing_complete: bool = True
+    """Every page of the listing was read (``False``: ``--until-found`` stopped early)."""
     interrupted: bool = False
     error: str | None = None
     """Why the frame could not be done (not found, folder locked, disk); None if it was."""
@@ -204,6 +221,10 @@ class FrameReport:
             extras.append(f"{self.damaged} damaged on disk, fetched again")
         if self.changed:
             extras.append(f"{len(self.changed)} changed locally, kept (see --verify)")
+        if not self.listing_complete:
+            extras.append("listing stopped early by --until-found")
+        if self.not_attempted:
+            extras.append(f"{self.not_attempted} not attempted: the next run fetches them")
         if self.interrupted:
             extras.append("interrupted")
         return f"{line} ({', '.join(extras)})" if extras else line
@@ -229,6 +250,8 @@ class FrameReport:
             "error": self.error,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
             "removed": self.removed,
+            "listing_complete": self.listing_complete,
+            "not_attempted": self.not_attempted,
             "damaged_refetched": self.damaged,
             "changed_locally": self.changed,
         }
@@ -247,6 +270,7 @@ class Recorder:
     def __init__(self, report: FrameReport, then: EventHandler | None = None) -> None:
         self.report = report
         self._then = then
+        self._to_fetch = 0
 
     def __call__(self, event: Event) -> None:
         """Note ``event`` in the report, then pass it on."""
@@ -270,12 +294,17 @@ class Recorder:
             report.duplicates = event.duplicates_skipped
             report.damaged = event.damaged
             report.changed = list(event.edited)
+            report.listing_complete = event.listing_complete
+            self._to_fetch = event.to_fetch
         elif isinstance(event, ListingRecorded):
             report.removed = list(event.removed)
         elif isinstance(event, FrameEnded):
             report.seconds = event.seconds
             report.interrupted = report.interrupted or event.interrupted
             report.error = event.error if event.error is not None else report.error
+            if not event.dry_run:
+                done = report.downloaded + report.failed
+                report.not_attempted = max(0, self._to_fetch - done)
         if self._then is not None:
             self._then(event)
 

@@ -19,6 +19,7 @@ from aura_async.report import (
     FileDone,
     FileFailed,
     FrameReport,
+    Notice,
     PlanReady,
     Retrying,
     Throttled,
@@ -156,7 +157,7 @@ class Display:
 
     def summary(self, report: FrameReport) -> None:
         """The last line of a frame: shown unless quiet and all went well."""
-        failed = report.failed > 0 or report.interrupted
+        failed = report.failed > 0 or report.interrupted or report.not_attempted > 0
         self._line(
             "ERROR" if failed else "INFO", report.summary_line(), show=not self.quiet or failed
         )
@@ -176,6 +177,8 @@ class Display:
                 self._advance()
         elif isinstance(event, DiskWarning):
             self.warning(event.message)
+        elif isinstance(event, Notice):
+            self.info(event.message)
         elif isinstance(event, Retrying):
             self.debug(f"retrying {event.relpath}: {event.reason}")
         elif isinstance(event, Throttled):

@@ -40,6 +40,7 @@ from aura_async.report import (
     FrameEnded,
     FrameReport,
     ListingRecorded,
+    Notice,
     PlanReady,
     Recorder,
 )
@@ -48,7 +49,7 @@ from aura_async.store.lock import FolderLock
 from aura_async.store.records import FileRecord, Indexed
 from aura_async.store.recovery import open_state
 from aura_async.store.scan import inspect_file, scan_relpaths
-from aura_async.store.state import State
+from aura_async.store.state import CAUGHT_UP, LAST_COMPLETE_LISTING, State
 from aura_async.store.writer import StateWriter
 
 __all__ = ["Downloader"]
@@ -64,14 +65,17 @@ class _Loaded:
     parts: set[str]
     learned_rate: object
     sizes: Mapping[str, int]
+    caught_up: bool
+    """The last complete listing left nothing to fetch, and no run since left files."""
 
 
 class _FrameRun:
     """One frame's run under way: its recorder, and its end, told once."""
 
-    def __init__(self, emit: Recorder, started: float) -> None:
+    def __init__(self, emit: Recorder, started: float, *, dry_run: bool) -> None:
         self.emit = emit
         self._started = started
+        self._dry_run = dry_run
         self._ended = False
 
     def end(self, exc: BaseException | None) -> None:
@@ -82,7 +86,7 @@ class _FrameRun:
         seconds = asyncio.get_running_loop().time() - self._started
         interrupted = isinstance(exc, asyncio.CancelledError)
         error = str(exc) if isinstance(exc, AuraError) else None
-        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error))
+        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error, dry_run=self._dry_run))
 
 
 class Downloader:
@@ -171,7 +175,11 @@ class Downloader:
             LockHeld: another run is using the folder.
             StorageError: the folder or its state cannot be written.
         """
-        job = _FrameRun(Recorder(report, self._emit), asyncio.get_running_loop().time())
+        job = _FrameRun(
+            Recorder(report, self._emit),
+            asyncio.get_running_loop().time(),
+            dry_run=self.options.dry_run,
+        )
         try:
             if self.options.dry_run:
                 return await self._sync(frame, job, None)
@@ -211,8 +219,15 @@ class Downloader:
                 known = State.peek_index(frame.file_path)
             except StateUnreadable:  # a real run would move it aside and adopt by name
                 known = {}
-            return _Loaded(known, found, parts, None, sizes)
-        return _Loaded(state.index(), found, parts, state.get_value(RATE_KEY), sizes)
+            return _Loaded(known, found, parts, None, sizes, State.peek_caught_up(frame.file_path))
+        return _Loaded(
+            state.index(),
+            found,
+            parts,
+            state.get_value(RATE_KEY),
+            sizes,
+            state.get_value(CAUGHT_UP) is True,
+        )
 
     async def _sync(self, frame: FrameConfig, job: _FrameRun, state: State | None) -> Plan:
         now = self._seams.wallclock()
@@ -222,7 +237,7 @@ class Downloader:
         loading = asyncio.ensure_future(asyncio.to_thread(self._load, frame, state))
         raw: list[Any] | None = [] if options.save_assets else None
         try:
-            planner, complete = await self._list(frame, loading, raw)
+            planner, complete = await self._list(frame, loading, raw, emit)
         finally:
             if not loading.done():
                 loading.cancel()
@@ -245,6 +260,7 @@ class Downloader:
                 duplicates_skipped=plan.skipped_duplicates,
                 damaged=plan.damaged,
                 edited=tuple(edited),
+                listing_complete=complete,
             )
         )
         if state is None:
@@ -252,6 +268,8 @@ class Downloader:
         loaded = loading.result()
         throttles_before = self.limiter.throttles
         await asyncio.to_thread(self._adopt, state, plan, now)
+        if plan.jobs and loaded.caught_up:  # until the jobs are done (a SIGKILL, a power cut)
+            await asyncio.to_thread(state.set_value, CAUGHT_UP, False)
         transfers = self._transfers
         pace = self.pace_for(frame.file_path)
         try:
@@ -282,6 +300,9 @@ class Downloader:
             with contextlib.suppress(AuraError):  # never hide the first error
                 await asyncio.to_thread(self._remember_rate, state, throttles_before)
                 await asyncio.to_thread(
+                    self._remember_listing, state, job.emit.report, loaded.caught_up, complete, now
+                )
+                await asyncio.to_thread(
                     state.add_run,
                     frame.name,
                     now,
@@ -289,6 +310,18 @@ class Downloader:
                     job.emit.report.to_json(),
                 )
         return plan
+
+    @staticmethod
+    def _remember_listing(
+        state: State, report: FrameReport, caught_up: bool, complete: bool, listed_at: float
+    ) -> None:
+        """Note whether the folder has caught up with the frame (see :meth:`_list`)."""
+        clean = not (report.failed or report.not_attempted or report.interrupted or report.error)
+        if complete:
+            state.set_value(LAST_COMPLETE_LISTING, listed_at)
+        now_caught_up = clean and (complete or caught_up)
+        if now_caught_up != caught_up or complete:
+            state.set_value(CAUGHT_UP, now_caught_up)
 
     @staticmethod
     def _inspect(root: Path, plan: Plan) -> tuple[list[Job], list[str]]:
@@ -329,15 +362,33 @@ class Downloader:
         frame: FrameConfig,
         loading: asyncio.Future[_Loaded],
         raw: list[Any] | None,
+        emit: EventHandler,
     ) -> tuple[Planner, bool]:
-        """Plan the listing page by page; returns the planner and whether every page was read."""
+        """Plan the listing page by page; returns the planner and whether every page was read.
+
+        ``until_found`` stops the listing early only in a folder that has caught up: its
+        last complete listing left nothing to fetch, and no run since left anything
+        unfetched. Elsewhere (a first download cut short, a file that failed) the run
+        lists the whole frame, so nightly runs finish what an earlier run began.
+        """
         limit = self.options.until_found
         streak = 0
         planner: Planner | None = None
         async with contextlib.aclosing(self._pages(frame, raw)) as pages:
             async for assets in pages:
                 if planner is None:
-                    planner = self._planner(frame, await self._loaded(loading))
+                    loaded = await self._loaded(loading)
+                    planner = self._planner(frame, loaded)
+                    if limit and not loaded.caught_up:
+                        limit = None
+                        emit(
+                            Notice(
+                                f"{frame.name}: listing the whole frame: --until-found stops "
+                                "early only once a folder has caught up with its frame, and "
+                                "this one has not (a first download, or an earlier run left "
+                                "files to fetch)"
+                            )
+                        )
                 for asset in assets:
                     streak = streak + 1 if planner.add(asset) else 0
                     if limit and streak >= limit:

@@ -52,6 +52,8 @@ from aura_async.store.records import FileRecord, Indexed, RunRecord
 from aura_async.store.schema import COLUMNS, CURRENT_VERSION, MIGRATIONS, SELECT, UPSERT
 
 __all__ = [
+    "CAUGHT_UP",
+    "LAST_COMPLETE_LISTING",
     "STATE_DIR",
     "STATE_FILE",
     "State",
@@ -62,6 +64,11 @@ STATE_DIR = ".aura-async"
 """The hidden folder, inside the download folder, that holds the state."""
 STATE_FILE = "state.db"
 """The database file inside :data:`STATE_DIR`."""
+CAUGHT_UP = "caught_up"
+"""Key/value entry: ``True`` when the last complete listing left nothing to fetch and no run
+since left a file unfetched (``--until-found`` may then stop listing early)."""
+LAST_COMPLETE_LISTING = "last_complete_listing"
+"""Key/value entry: unix time of the last run that read the frame's whole listing."""
 
 
 def state_path(folder: Path) -> Path:
@@ -164,6 +171,23 @@ class State:
             raise _storage_error(path, "read", exc) from exc
         finally:
             conn.close()
+
+    @staticmethod
+    def peek_caught_up(folder: Path) -> bool:
+        """:data:`CAUGHT_UP` of the folder's state, read without writing (``--dry-run``);
+        ``False`` when there is no readable state."""
+        path = state_path(folder)
+        if not path.is_file():
+            return False
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM kv WHERE key = ?", (CAUGHT_UP,)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False
+        return row is not None and json.loads(row[0]) is True
 
     def _setup(self) -> None:
         with self._locked("open"):
