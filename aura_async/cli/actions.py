@@ -16,18 +16,19 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited
+from aura_async.exceptions import AuraError, ExitCode, LockHeld, NotFound, RateLimited
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
 from aura_async.report import FrameReport
-from aura_async.store.verify import verify_frame
+from aura_async.store.verify import set_aside, verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
 
@@ -43,6 +44,8 @@ class Invocation:
     list_frames: bool = False
     count: bool = False
     verify: bool = False
+    repair: bool = False
+    keep_changed: bool = True
     json_out: bool = False
 
 
@@ -50,10 +53,18 @@ def execute(job: Invocation) -> ExitCode:
     """Do what the command line asked; return the exit code."""
     if job.verify:
         try:
-            return _verify(job)
+            code, damaged = _verify(job)
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
+        if not (job.repair and damaged):
+            return code
+        # Every missing file, and every changed one now set aside, is missing: a download
+        # that restores missing files fetches them all again.
+        download = replace(job.options.download, restore_missing=True)
+        job = replace(
+            job, names=damaged, verify=False, options=replace(job.options, download=download)
+        )
     return _guarded(job.display, job.json_out, lambda unreported: _main(job, unreported))
 
 
@@ -209,29 +220,57 @@ async def _frame(
     return max(code, ExitCode.FAILED if report.failed else ExitCode.OK), stop
 
 
-def _verify(job: Invocation) -> ExitCode:
+def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
+    """Verify each frame; returns the exit code and the frames with files to repair (whose
+    changed files ``--repair`` has set aside by then)."""
     code = ExitCode.OK
+    display = job.display
+    damaged: list[str] = []
     for name in job.names:
         try:
             frame = job.settings.frame(name)
-            job.display.info(f"{name}: verifying the files recorded in {frame.file_path}")
+            display.info(f"{name}: verifying the files recorded in {frame.file_path}")
             report = verify_frame(frame)
+        except LockHeld as exc:
+            display.error(f"{name}: the folder is busy: {exc}; verify it once that run ends")
+            code = max(code, ExitCode.LOCKED)
+            continue
         except AuraError as exc:
-            job.display.error(str(exc))
+            display.error(str(exc))
             code = ExitCode.FAILED
             continue
         for relpath in report.missing:
-            job.display.warning(f"missing {relpath}")
+            display.warning(f"missing {relpath}")
         for relpath in report.changed:
-            job.display.warning(f"changed {relpath}")
+            display.warning(f"changed {relpath}")
         if report.ok:
-            job.display.info(report.summary_line())
+            display.info(report.summary_line())
         else:
-            job.display.error(report.summary_line())
+            display.error(report.summary_line())
             code = ExitCode.FAILED
+            if not job.repair:
+                display.info(
+                    f"{name}: to download them again: aura-async {name} --verify --repair "
+                    "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
+                )
         if job.json_out:
             _out(json.dumps(report.to_json()) + "\n")
-    return code
+        if job.repair and not report.ok:
+            try:
+                kept = set_aside(
+                    frame.file_path,
+                    report.changed,
+                    datetime.now().astimezone().strftime("%Y-%m-%d"),
+                    keep=job.keep_changed,
+                )
+            except AuraError as exc:
+                display.error(str(exc))
+                code = ExitCode.FAILED
+                continue
+            for path in kept:
+                display.info(f"kept the changed file as {path}")
+            damaged.append(name)
+    return code, damaged
 
 
 def _not_found(frame: FrameConfig) -> str:

@@ -224,6 +224,21 @@ def command(
             "missing or changed ones (no network); exit 1 if any.",
         ),
     ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="With --verify: download again every missing or changed file; a changed "
+            "file is kept beside it as NAME.changed-DATE.",
+        ),
+    ] = False,
+    no_keep: Annotated[
+        bool,
+        typer.Option(
+            "--no-keep",
+            help="With --verify --repair: delete changed files instead of keeping them.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be downloaded; write nothing.")
     ] = False,
@@ -307,6 +322,12 @@ def command(
         )
     except ConfigError as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
+    if repair and not verify:
+        raise _fail(
+            "--repair goes with --verify: aura-async FRAME --verify --repair", ExitCode.USAGE
+        )
+    if no_keep and not repair:
+        raise _fail("--no-keep goes with --verify --repair", ExitCode.USAGE)
     if demo and (names or all_frames or list_frames or count or verify):
         raise _fail(
             "--demo runs on its own; drop the frame names and other actions", ExitCode.USAGE
@@ -372,6 +393,8 @@ def command(
                     list_frames=list_frames,
                     count=count,
                     verify=verify,
+                    repair=repair,
+                    keep_changed=not no_keep,
                     json_out=json_out,
                 )
             )
