@@ -56,6 +56,8 @@ class PlanReady:
     """Files whose bytes changed on disk but are whole: the user's edits, kept."""
     listing_complete: bool = True
     """Every page of the listing was read (``False``: ``--until-found`` stopped it)."""
+    not_ready: int = 0
+    """Videos the server has not finished yet (no ``video_url``): fetched by a later run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,8 @@ class FrameReport:
     duplicates: int = 0
     linked: int = 0
     damaged: int = 0
+    not_ready: int = 0
+    """Videos still being processed by Aura (no URL yet): a later run fetches them."""
     not_attempted: int = 0
     """Files planned but never tried: the run stopped first (the next run fetches them)."""
     listing_complete: bool = True
@@ -223,6 +227,8 @@ class FrameReport:
             extras.append(f"{len(self.changed)} changed locally, kept (see --verify)")
         if not self.listing_complete:
             extras.append("listing stopped early by --until-found")
+        if self.not_ready:
+            extras.append(f"{self.not_ready} videos not ready on Aura yet, fetched later")
         if self.not_attempted:
             extras.append(f"{self.not_attempted} not attempted: the next run fetches them")
         if self.interrupted:
@@ -252,6 +258,7 @@ class FrameReport:
             "removed": self.removed,
             "listing_complete": self.listing_complete,
             "not_attempted": self.not_attempted,
+            "not_ready": self.not_ready,
             "damaged_refetched": self.damaged,
             "changed_locally": self.changed,
         }
@@ -295,6 +302,7 @@ class Recorder:
             report.damaged = event.damaged
             report.changed = list(event.edited)
             report.listing_complete = event.listing_complete
+            report.not_ready = event.not_ready
             self._to_fetch = event.to_fetch
         elif isinstance(event, ListingRecorded):
             report.removed = list(event.removed)

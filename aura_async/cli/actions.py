@@ -146,11 +146,17 @@ def _overall(codes: list[ExitCode]) -> ExitCode:
 
 
 def _stop_on_sigterm() -> None:
-    """Let SIGTERM (systemctl stop, timeout, shutdown) stop the run as Ctrl-C does."""
+    """Let SIGTERM (systemctl stop, timeout, shutdown) and SIGHUP (the SSH session or the
+    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept."""
     task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no such handler
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)  # Windows has no SIGHUP
+        if number is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # nor such handlers
+                loop.add_signal_handler(number, task.cancel)
 
 
 async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
+from urllib.parse import urlsplit
 
 import typer
 
@@ -435,6 +436,10 @@ def _settings(config: Path | None, display: Display) -> Settings:
     path = config.expanduser() if config is not None else default_config_path(os.environ)
     settings = load_settings(path, os.environ)
     display.secrets.add(settings.password)
+    for url in (settings.api_url, settings.image_url):  # http://user:password@host
+        password = urlsplit(url).password
+        if password:
+            display.secrets.add(password)
     for warning in settings.warnings:
         display.warning(warning)
     return settings

@@ -128,7 +128,7 @@ class Display:
             try:
                 self.stream.write(plain + "\n")
                 self.stream.flush()
-            except BrokenPipeError:
+            except OSError:  # the reader went away (| head), or the terminal did (SIGHUP: EIO)
                 self._gone = True
                 _silence(self.stream)
 

@@ -261,6 +261,7 @@ class Downloader:
                 damaged=plan.damaged,
                 edited=tuple(edited),
                 listing_complete=complete,
+                not_ready=plan.not_ready,
             )
         )
         if state is None:
@@ -316,7 +317,13 @@ class Downloader:
         state: State, report: FrameReport, caught_up: bool, complete: bool, listed_at: float
     ) -> None:
         """Note whether the folder has caught up with the frame (see :meth:`_list`)."""
-        clean = not (report.failed or report.not_attempted or report.interrupted or report.error)
+        clean = not (
+            report.failed
+            or report.not_attempted
+            or report.not_ready
+            or report.interrupted
+            or report.error
+        )
         if complete:
             state.set_value(LAST_COMPLETE_LISTING, listed_at)
         now_caught_up = clean and (complete or caught_up)

@@ -84,6 +84,8 @@ class Plan:
     """Every file the listing offers, selected or not (for the state's last_seen)."""
     damaged: int = 0
     """Files here that were found empty or cut short, now among the jobs."""
+    not_ready: int = 0
+    """Videos the server has not finished (no ``video_url`` yet): fetched by a later run."""
 
     def fetch_again(self, damaged: Collection[Job]) -> None:
         """Move files found damaged on disk from ``present`` (and ``adopt``) to the jobs,
@@ -194,6 +196,9 @@ class Planner:
         if asset.is_placeholder:
             plan.placeholders += 1
             return True
+        if asset.video_not_ready:
+            plan.not_ready += 1
+            return False  # work left for a later run
         before = len(plan.jobs) + len(plan.duplicates)
         for kind in asset_kinds(asset):
             key = (asset.id, kind)
