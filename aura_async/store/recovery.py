@@ -73,6 +73,10 @@ def _replace(folder: Path, now: float, timeout: float, reason: str) -> Opened:
     path = state_path(folder)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
     moved = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{stamp}")
+    copy = 1
+    while moved.exists():  # never over an earlier damaged copy
+        copy += 1
+        moved = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{stamp}-{copy}")
     for companion in _COMPANIONS:
         source = path.with_name(path.name + companion)
         with contextlib.suppress(FileNotFoundError):
