@@ -33,10 +33,15 @@ The model, a disk behind a page cache:
   reading, so a rename never fsynced through its directory is always lost.
 - What the model leaves out, each time the harsher outcome: no partial writeback (an
   unsynced write is lost whole, never half), no ext4 ``auto_da_alloc`` (a rename over an
-  existing file does not flush the new file's bytes), ``sync(2)``/``syncfs`` make nothing
-  durable (the kernel sends them no request a libfuse 3.14 high-level filesystem sees).
-  A clean unmount (``fusermount3 -u`` or SIGTERM to the server) syncs everything, as a
-  real one does.
+  existing file does not flush the new file's bytes), ``sync(2)`` makes nothing durable
+  (the kernel sends no FUSE_SYNCFS to a /dev/fuse filesystem, only to virtiofs). A clean
+  unmount (``fusermount3 -u`` or SIGTERM to the server) syncs everything, as a real one
+  does.
+- Not implemented: symlinks and mknod (ENOSYS), xattrs (EOPNOTSUPP), fallocate (glibc's
+  ``posix_fallocate`` then writes zeros instead). Owners are not modelled. ``fstat`` of a file
+  unlinked while open fails with ESTALE: the kernel sends no handle with it and libfuse's
+  high-level API has no path left (``hard_remove``; without it libfuse would rename the
+  file to a visible ``.fuse_hidden*`` instead).
 
 Locks: the server implements neither ``flock`` nor ``lock``, so libfuse does not ask the
 kernel for remote locking and the kernel keeps both ``flock`` and POSIX (``fcntl``) locks

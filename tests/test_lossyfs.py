@@ -128,6 +128,15 @@ class TestWhatACutKeeps:
         assert first.read_bytes() == second.read_bytes() == DATA
         assert first.stat().st_ino == second.stat().st_ino
 
+    def test_sync_makes_nothing_durable(self, lossy: LossyFactory) -> None:
+        """sync(2) reaches no FUSE server: only fsync makes a file's bytes durable."""
+        fs = lossy()
+        write(fs.mountpoint / "photo.jpg")
+        sync_dir(fs.mountpoint)
+        os.sync()
+        fs.reboot()
+        assert (fs.mountpoint / "photo.jpg").read_bytes() == b""
+
     def test_a_clean_unmount_keeps_everything(self, lossy: LossyFactory) -> None:
         """fusermount3 -u syncs what was never fsynced, as a real unmount does."""
         fs = lossy()
