@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
         default=f"aura-async,curl,aria2c,{BARE}",
         help=f"comma-separated peers to run (default aura-async,curl,aria2c,{BARE})",
     )
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also run another aura-async executable (an older build) as peer NAME, and "
+        "print aura-async/NAME: the A/B of a change, side by side (repeatable)",
+    )
     add_workdir(p)
     return p
 
@@ -110,24 +118,7 @@ def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
     if aura is None:
         print("peer aura-async MISSING: install this package (pip install -e .)")
     else:
-        peers.append(
-            Peer(
-                "aura-async",
-                lambda folder: [
-                    aura,
-                    "--config",
-                    str(_config_path(folder)),
-                    "myframe",
-                    "-j",
-                    j,
-                    "--rate",
-                    "0",
-                    "--quiet",
-                ],
-                [],
-                [],
-            )
-        )
+        peers.append(Peer("aura-async", _aura_command(aura, j), [], []))
 
     curl = shutil.which("curl")
     if curl is None:
@@ -182,7 +173,28 @@ def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
         )
     )
     wanted = set(args.peers.split(","))
-    return [peer for peer in peers if peer.name in wanted]
+    chosen = [peer for peer in peers if peer.name in wanted]
+    for name, path in _compared(args):
+        chosen.append(Peer(name, _aura_command(path, j), [], []))
+    return chosen
+
+
+def _compared(args: argparse.Namespace) -> list[tuple[str, str]]:
+    pairs = []
+    for item in args.compare:
+        name, _, path = item.partition("=")
+        if not (name and path):
+            raise SystemExit(f"--compare takes NAME=PATH, not {item!r}")
+        pairs.append((name, path))
+    return pairs
+
+
+def _aura_command(aura: str, j: str) -> Callable[[Path], list[str]]:
+    def command(folder: Path) -> list[str]:
+        config = str(_config_path(folder))
+        return [aura, "--config", config, "myframe", "-j", j, "--rate", "0", "--quiet"]
+
+    return command
 
 
 def _check_folder(folder: Path, jobs: list[Job], size: int) -> str | None:
@@ -310,6 +322,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{BARE}/curl     wall x{median(walls):.3f}  cpu x{median(cpus):.3f}")
         walls, cpus = _ratios(aura, bare)
         print(f"aura-async/{BARE} wall x{median(walls):.3f}  cpu x{median(cpus):.3f}")
+    compared = [by_name[name] for name, _ in _compared(args) if name in by_name]
+    if compared:
+        print()
+    for other in compared:
+        walls, cpus = _ratios(aura, other)
+        print(
+            f"aura-async/{other.name} wall x{median(walls):.3f} (per round "
+            f"{min(walls):.3f}-{max(walls):.3f})  cpu x{median(cpus):.3f} (per round "
+            f"{min(cpus):.3f}-{max(cpus):.3f})"
+        )
     return 1 if failed else 0
 
 
