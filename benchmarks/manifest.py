@@ -6,7 +6,7 @@ videos, Live Photos, placeholders or hidden photos). Each round measures, with
 
 - ``aura-async --config CFG myframe --count``, which reads the whole listing, and
 - ``aura-async --config CFG myframe --json`` over a folder that already holds every file
-  (created empty under the names the planner gives), which lists, plans and fetches nothing.
+  (one byte each, under the names the planner gives), which lists, plans and fetches nothing.
 
 Target: peak RSS <= 200 MB each. The rerun's JSON summary is checked: 0 downloaded.
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir()
         jobs = list_jobs(info)
         for job in jobs:
-            (folder / job.relpath).touch()
+            (folder / job.relpath).write_bytes(b"x")  # not empty: an empty file is damage
         config = write_config(info, Path(tmp) / "aura.ini", folder)
         summary = _noop_summary(aura, config)
         if summary.get("downloaded") != 0 or summary.get("skipped") != len(jobs):
