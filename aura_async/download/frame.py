@@ -58,6 +58,31 @@ _QUEUED = 1000
 first download of 100,000 photos never holds them all in memory."""
 
 
+async def _close_folder(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
+    """Close the state and release the lock that ``opening`` took, once it is done (a lock
+    taken in a thread must be released, even if nobody waits for it any more)."""
+    try:
+        lock, state = await asyncio.shield(opening)
+    except AuraError:
+        return  # it failed: nothing was left open
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_later)  # when its thread is done
+        raise
+    try:
+        await asyncio.to_thread(state.close)
+    finally:
+        lock.release()
+
+
+def _close_later(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    lock, state = opening.result()
+    with contextlib.suppress(AuraError):
+        state.close()
+    lock.release()
+
+
 async def _together(
     listing: Coroutine[Any, Any, None], fetching: Coroutine[Any, Any, None]
 ) -> None:
@@ -165,31 +190,29 @@ class Downloader:
             keep_raw=self.options.save_assets is not None,
             prefetch=not self.options.until_found,
         )
+        # A folder an earlier run made is locked and its state opened (and checked) while
+        # the first page is on its way; a new folder only once the frame is known to exist,
+        # so a wrong frame id writes nothing.
+        opening: asyncio.Future[tuple[FolderLock, State]] | None = None
+        if not self.options.dry_run and await asyncio.to_thread(frame.file_path.is_dir):
+            opening = asyncio.ensure_future(self._open_folder(frame, job))
         try:
             async with contextlib.aclosing(pages):  # stopping early cancels the prefetch
-                first = await anext(pages)  # a wrong frame id fails here: nothing written
+                try:
+                    first = await anext(pages)
+                except BaseException:
+                    if opening is not None:
+                        await _close_folder(opening)
+                    raise
                 if self.options.dry_run:
                     return await self._dry_run(frame, job, scanning, pages, first)
+                if opening is None:
+                    opening = asyncio.ensure_future(self._open_folder(frame, job))
+                _, state = await opening
                 try:
-                    await asyncio.to_thread(self._seams.disk.make_folders, frame.file_path)
-                except OSError as exc:
-                    raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
-                with FolderLock(frame.file_path):
-                    opened = await asyncio.to_thread(
-                        open_state, frame.file_path, self._seams.wallclock()
-                    )
-                    if opened.moved_to is not None:
-                        job.emit(
-                            DiskWarning(
-                                f"{opened.reason}; moved it to {opened.moved_to} and adopting "
-                                "the files in the folder by name"
-                            )
-                        )
-                    state = opened.state
-                    try:
-                        return await self._sync(frame, job, state, await scanning, pages, first)
-                    finally:
-                        await asyncio.to_thread(state.close)
+                    return await self._sync(frame, job, state, await scanning, pages, first)
+                finally:
+                    await _close_folder(opening)
         except BaseException as exc:
             job.end(exc)
             raise
@@ -197,6 +220,29 @@ class Downloader:
             if not scanning.done():
                 scanning.cancel()
             job.end(None)
+
+    async def _open_folder(self, frame: FrameConfig, job: _FrameRun) -> tuple[FolderLock, State]:
+        """Create and lock the frame's folder and open its state (a damaged one is moved
+        aside, with one warning)."""
+        try:
+            await asyncio.to_thread(self._seams.disk.make_folders, frame.file_path)
+        except OSError as exc:
+            raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
+        lock = FolderLock(frame.file_path)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            opened = await asyncio.to_thread(open_state, frame.file_path, self._seams.wallclock())
+        except BaseException:
+            lock.release()
+            raise
+        if opened.moved_to is not None:
+            job.emit(
+                DiskWarning(
+                    f"{opened.reason}; moved it to {opened.moved_to} and adopting the files "
+                    "in the folder by name"
+                )
+            )
+        return lock, opened.state
 
     async def _dry_run(
         self,
