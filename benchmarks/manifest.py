@@ -43,6 +43,7 @@ from pathlib import Path
 from aura_async.emulator import EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
 from benchmarks.common import (
+    EmulatorInfo,
     Sample,
     add_workdir,
     aura_async_command,
@@ -50,6 +51,7 @@ from benchmarks.common import (
     machine_line,
     measure,
     median,
+    page_seconds,
     write_config,
 )
 
@@ -137,9 +139,10 @@ def _measure_size(
     return samples
 
 
-def _first_byte(aura: str, latency: float, workdir: Path | None) -> tuple[float, float]:
+def _first_byte(aura: str, latency: float, workdir: Path | None) -> tuple[float, float, float]:
     """Seconds from the process start, and from the login's answer, to the first photo's
-    answer, against a listing that takes ``latency`` per page."""
+    answer, against a listing whose API answers after ``latency``; and the seconds one page
+    of 500 takes to arrive (the latency plus the server's own work)."""
     config = EmulatorConfig(
         frames=[FrameSpec(photos=5000, videos=0, live_photos=0, placeholders=0, hidden=0)],
         photo_size=600,
@@ -151,6 +154,17 @@ def _first_byte(aura: str, latency: float, workdir: Path | None) -> tuple[float,
     ):
         path = Path(tmp) / "aura.ini"
         path.write_text(emu.config_text(str(Path(tmp) / "photos")), encoding="utf-8")
+        info = EmulatorInfo(
+            api_url=emu.api_url,
+            image_url=emu.image_url,
+            email=config.email,
+            password=config.password,
+            frame_id=next(iter(emu.library.frames)),
+            pid=0,
+            exit_status=lambda: None,
+        )
+        page = min(page_seconds(info) for _ in range(3))
+        emu.counters.reset()
         marks: dict[str, float] = {}
         stop = threading.Event()
 
@@ -182,7 +196,7 @@ def _first_byte(aura: str, latency: float, workdir: Path | None) -> tuple[float,
             watcher.join()
         if "media" not in marks or "login" not in marks:
             raise SystemExit("first-byte test: no photo was requested")
-        return marks["media"] - started, marks["media"] - marks["login"]
+        return marks["media"] - started, marks["media"] - marks["login"], page
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,13 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     ratio = noop / listing
     verdict = "met" if ratio <= NOOP_OVER_LISTING else "MISSED"
     print(f"no-op rerun / listing alone at {large}: x{ratio:.3f} (target <= 1.1: {verdict})")
-    from_start, from_login = _first_byte(aura, args.api_latency, args.workdir)
-    latencies = from_login / args.api_latency
+    from_start, from_login, page = _first_byte(aura, args.api_latency, args.workdir)
+    latencies = from_login / page
     verdict = "met" if latencies <= FIRST_BYTE_LATENCIES else "MISSED"
     print(
-        f"first photo, listing at {args.api_latency:.2f}s a page: {from_start:.2f}s after the "
-        f"process started, {from_login:.2f}s after the login's answer = {latencies:.2f} page "
-        f"latencies (target <= {FIRST_BYTE_LATENCIES:.0f}: {verdict})"
+        f"first photo, API latency {args.api_latency:.2f}s (a page of 500 arrives in "
+        f"{page:.3f}s): {from_start:.2f}s after the process started, {from_login:.3f}s after "
+        f"the login's answer = {latencies:.2f} pages (target <= {FIRST_BYTE_LATENCIES:.0f}: "
+        f"{verdict})"
     )
     return 0
 

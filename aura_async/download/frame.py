@@ -322,6 +322,7 @@ class Downloader:
                                 emit(JobsQueued(frame.name, len(planned.page.jobs)))
                             for planned_job in planned.page.jobs:
                                 await queue.put(planned_job)
+                            await listing.record(planned)
                             await transfers.missing_sidecars(frame, planned.page.present)
                             if planned.stop:
                                 complete = False

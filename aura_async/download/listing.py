@@ -104,11 +104,22 @@ class PagePlanner:
             if self._limit and self._streak >= self._limit:
                 stop = True  # the rest is older and, by this streak, here
                 break
-        damaged, edited = await asyncio.to_thread(self._inspect, self.plan.suspects)
+        damaged: list[Job] = []
+        edited: list[str] = []
+        if self.plan.suspects:  # most pages have none: no thread hop for them
+            damaged, edited = await asyncio.to_thread(self._inspect, self.plan.suspects)
         self.plan.fetch_again(damaged)
-        page = self.plan.drain()
-        await asyncio.to_thread(self._record, page)
-        return PlannedPage(page, stop, edited)
+        return PlannedPage(self.plan.drain(), stop, edited)
+
+    async def record(self, planned: PlannedPage) -> None:
+        """Record the page's adopted files and note what it lists (after its jobs are on
+        their way: nothing here is needed to start them).
+
+        Raises:
+            StorageError: the state cannot be written.
+        """
+        if self._writable:
+            await asyncio.to_thread(self._record, planned.page)
 
     def _lookups(self, assets: list[Asset]) -> tuple[dict[Key, Indexed], dict[str, str]]:
         """The state's records of the page's files, and where photos of its md5s are."""
@@ -142,9 +153,6 @@ class PagePlanner:
         return damaged, edited
 
     def _record(self, page: Page) -> None:
-        """Record the page's adopted files and note what it lists (blocking)."""
-        if not self._writable:
-            return
         state = self._state
         assert state is not None
         sizes = self._scan.sizes
