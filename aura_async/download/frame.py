@@ -288,10 +288,10 @@ class Downloader:
     ) -> Plan:
         now = self._seams.wallclock()
         emit = job.emit
-        learned, caught_up = await asyncio.to_thread(
+        stored_rate_value, caught_up = await asyncio.to_thread(
             lambda: (state.get_value(RATE_KEY), state.get_value(CAUGHT_UP) is True)
         )
-        self.limiter.resume(stored_rate(learned))
+        self.limiter.resume(stored_rate(stored_rate_value))
         listing = self._page_planner(frame, scan, state, caught_up, job, True)
         plan = listing.plan
         await listing.begin()
@@ -328,10 +328,10 @@ class Downloader:
                                 complete = False
                                 break
                         if saving is not None:
-                            await asyncio.to_thread(saving.finish)
+                            await saving.finish()
                     finally:
                         if saving is not None:
-                            saving.abandon()
+                            await saving.abandon()
                     self._plan_ready(frame, plan, job, edited, complete)
                     for _ in range(transfers.workers):
                         await queue.put(None)  # the end, for each worker
@@ -349,17 +349,19 @@ class Downloader:
         finally:
             job.end(None)
             # A run that gave up (throttled, interrupted) still keeps what it learned.
+            report = job.emit.report
+            values = {
+                **self._learned_rate(stored_rate_value, throttles_before),
+                **_caught_up(report, caught_up, complete, now),
+            }
             with contextlib.suppress(AuraError):  # never hide the first error
-                await asyncio.to_thread(self._remember_rate, state, throttles_before)
-                await asyncio.to_thread(
-                    self._remember_listing, state, job.emit.report, caught_up, complete, now
-                )
                 await asyncio.to_thread(
                     state.add_run,
                     frame.name,
                     now,
                     self._seams.wallclock(),
-                    job.emit.report.to_json(),
+                    report.to_json(),
+                    values=values,
                 )
         return plan
 
@@ -392,8 +394,7 @@ class Downloader:
             frame=frame.name,
             layout=options.layout,
             selection=options.selection,
-            found=scan.elsewhere,
-            sizes=scan.sizes,
+            sizes={},  # each page's, from PagePlanner
             restore_missing=options.restore_missing,
             dedupe=options.dedupe,
         )
@@ -444,7 +445,7 @@ class Downloader:
         page: AssetPage | None = first
         while page is not None:
             if saving is not None:
-                await asyncio.to_thread(saving.add, page.raw)
+                await saving.add(page.raw)
             yield page.assets
             page = await anext(pages, None)
 
@@ -454,25 +455,8 @@ class Downloader:
             return None
         return ListingFile(Path(str(target).replace("{frame}", frame.name)), self._seams.disk)
 
-    @staticmethod
-    def _remember_listing(
-        state: State, report: FrameReport, caught_up: bool, complete: bool, listed_at: float
-    ) -> None:
-        """Note whether the folder has caught up with the frame (see :meth:`_page_planner`)."""
-        clean = not (
-            report.failed
-            or report.not_attempted
-            or report.not_ready
-            or report.interrupted
-            or report.error
-        )
-        if complete:
-            state.set_value(LAST_COMPLETE_LISTING, listed_at)
-        state.set_value(CAUGHT_UP, clean and (complete or caught_up))
-
-    def _remember_rate(self, state: State, throttles_before: int) -> None:
-        """Keep what the run learned of the server's pace for tomorrow's run."""
-        stored = state.get_value(RATE_KEY)
+    def _learned_rate(self, stored: object, throttles_before: int) -> dict[str, object]:
+        """What to keep of the server's pace for tomorrow's run (a key/value to store)."""
         limiter = self.limiter
         value = next_stored_rate(
             stored,
@@ -480,5 +464,22 @@ class Downloader:
             learned=limiter.learned_rate,
             ceiling=limiter.max_rate,
         )
-        if value != stored:
-            state.set_value(RATE_KEY, value)
+        return {} if value == stored else {RATE_KEY: value}
+
+
+def _caught_up(
+    report: FrameReport, caught_up: bool, complete: bool, listed_at: float
+) -> dict[str, object]:
+    """Whether the folder has caught up with the frame (see ``Downloader._page_planner``), and
+    when its last complete listing was: key/values to store."""
+    clean = not (
+        report.failed
+        or report.not_attempted
+        or report.not_ready
+        or report.interrupted
+        or report.error
+    )
+    values: dict[str, object] = {CAUGHT_UP: clean and (complete or caught_up)}
+    if complete:
+        values[LAST_COMPLETE_LISTING] = listed_at
+    return values

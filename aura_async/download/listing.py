@@ -16,19 +16,23 @@ only once the listing is whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+import aiofiles
+from aiofiles.threadpool.text import AsyncTextIOWrapper
 
 from aura_async.exceptions import StorageError
 from aura_async.metadata.structure import Verdict
-from aura_async.models import Asset, Key
+from aura_async.models import Asset
 from aura_async.plan.paths import PART_SUFFIX
 from aura_async.plan.planner import Job, Page, Planner, asset_kinds
 from aura_async.seams import Disk, sync_unsupported
-from aura_async.store.records import FileRecord, Indexed
-from aura_async.store.scan import FolderScan, inspect_file
+from aura_async.store.records import FileRecord
+from aura_async.store.scan import FolderScan, inspect_file, sizes_of
 from aura_async.store.state import State
 
 __all__ = ["ListingFile", "PagePlanner", "PlannedPage"]
@@ -96,8 +100,7 @@ class PagePlanner:
         Raises:
             StorageError: the state or the folder cannot be read or written.
         """
-        known, md5_places = await asyncio.to_thread(self._lookups, assets)
-        self.planner.learn(known, md5_places)
+        await asyncio.to_thread(self._lookups, assets)
         stop = False
         for asset in assets:
             self._streak = self._streak + 1 if self.planner.add(asset) else 0
@@ -121,20 +124,39 @@ class PagePlanner:
         if self._writable:
             await asyncio.to_thread(self._record, planned.page)
 
-    def _lookups(self, assets: list[Asset]) -> tuple[dict[Key, Indexed], dict[str, str]]:
-        """The state's records of the page's files, and where photos of its md5s are."""
+    def _lookups(self, assets: list[Asset]) -> None:
+        """Ask the state about the page's files, and the disk about every place they may be
+        (blocking: SQL through the indexes, and a ``stat`` per place)."""
         state = self._state
-        if state is None:
-            return {}, {}
-        keys = [(a.id, kind) for a in assets if not a.is_placeholder for kind in asset_kinds(a)]
-        md5s = [a.md5_hash for a in assets if a.md5_hash]
-        on_disk = self._scan.sizes
-        places = {
-            md5: next(iter(found))
-            for md5, relpaths in state.md5_places(md5s).items()
-            if (found := [r for r in relpaths if r in on_disk])
+        planner = self.planner
+        real = [a for a in assets if not a.is_placeholder]
+        keys = [(a.id, kind) for a in real for kind in asset_kinds(a)]
+        known = state.lookup(keys) if state is not None else {}
+        md5s = [a.md5_hash for a in real if a.md5_hash]
+        recorded = state.md5_places(md5s) if state is not None and md5s else {}
+        names: dict[str, list[str]] = {}
+        places: set[str] = {info.relpath for info in known.values()}
+        for asset in real:
+            for kind in asset_kinds(asset):
+                planned = planner.layout.relpath(asset, kind, planner.frame)
+                name = planned.rsplit("/", 1)[-1]
+                found = names[name] = self._scan.places(name)
+                places.add(planned)
+                places.update(found)
+        for relpaths in recorded.values():
+            places.update(relpaths)
+        sizes = sizes_of(self._root, places)
+        where = {
+            name: here
+            for name, found in names.items()
+            if (here := [r for r in found if r in sizes])
         }
-        return state.lookup(keys), places
+        md5_places = {
+            md5: here[0]
+            for md5, relpaths in recorded.items()
+            if (here := [r for r in relpaths if r in sizes])
+        }
+        planner.learn(known, md5_places, sizes, where)
 
     def _inspect(self, suspects: list[tuple[Job, int | None]]) -> tuple[list[Job], list[str]]:
         """Look at the page's suspect files (another size than recorded, empty, or adopted
@@ -155,19 +177,18 @@ class PagePlanner:
     def _record(self, page: Page) -> None:
         state = self._state
         assert state is not None
-        sizes = self._scan.sizes
+        sizes = self.planner.sizes
         state.record(
-            FileRecord.from_asset(
-                job.asset, job.kind, here, now=self._now, size=sizes.get(here, None)
-            )
+            FileRecord.from_asset(job.asset, job.kind, here, now=self._now, size=sizes.get(here))
             for job, here in page.adopt
         )
         state.note_listed(page.keys)
 
 
 class ListingFile:
-    """``--save-assets``: the raw listing written page by page to ``<path>.part``, and
-    renamed to ``path`` once every page was read (blocking methods: call them in a thread).
+    """``--save-assets``: the raw listing written page by page to ``<path>.part`` (through
+    aiofiles: each page's write leaves the event loop), and renamed to ``path`` once every
+    page was read.
 
     Args:
         path: the JSON file to write.
@@ -178,50 +199,56 @@ class ListingFile:
         self.path = path
         self._disk = disk
         self._part = path.with_name(path.name + PART_SUFFIX)
-        self._out: IO[str] | None = None
+        self._out: AsyncTextIOWrapper | None = None
         self._first = True
 
-    def add(self, raw: list[Any]) -> None:
+    async def add(self, raw: list[Any]) -> None:
         """Append one page's raw assets.
 
         Raises:
             StorageError: the file cannot be written.
         """
+        text = "".join(
+            ("\n" if self._first and i == 0 else ",\n") + json.dumps(item)
+            for i, item in enumerate(raw)
+        )
+        self._first = self._first and not raw
         try:
             if self._out is None:
-                self._out = self._part.open("w", encoding="utf-8")
-                self._out.write("[")
-            for item in raw:
-                self._out.write("\n" if self._first else ",\n")
-                self._out.write(json.dumps(item))
-                self._first = False
+                self._out = await aiofiles.open(self._part, "w", encoding="utf-8")
+                text = "[" + text
+            await self._out.write(text)
         except OSError as exc:
             raise StorageError(f"cannot write {self._part}: {exc.strerror or exc}") from exc
 
-    def finish(self) -> None:
-        """Close the list and give the file its name.
+    async def finish(self) -> None:
+        """Close the list, make it durable and give the file its name.
 
         Raises:
             StorageError: the file cannot be written or renamed.
         """
         try:
             if self._out is None:
-                self.add([])
+                await self.add([])
             assert self._out is not None
-            self._out.write("\n]\n")
-            self._out.close()
+            await self._out.write("\n]\n")
+            await self._out.close()
             self._out = None
-            try:
-                self._disk.sync(self._part)
-            except OSError as exc:  # unsupported: like any file on that file system
-                if not sync_unsupported(exc):
-                    raise
-            self._disk.replace(self._part, self.path)
+            await asyncio.to_thread(self._sync_and_rename)
         except OSError as exc:
             raise StorageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
-    def abandon(self) -> None:
+    def _sync_and_rename(self) -> None:
+        try:
+            self._disk.sync(self._part)
+        except OSError as exc:  # unsupported: like any file on that file system
+            if not sync_unsupported(exc):
+                raise
+        self._disk.replace(self._part, self.path)
+
+    async def abandon(self) -> None:
         """Close and leave the ``.part`` (the listing was not whole)."""
         if self._out is not None:
-            self._out.close()
-            self._out = None
+            out, self._out = self._out, None
+            with contextlib.suppress(OSError):
+                await out.close()

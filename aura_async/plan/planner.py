@@ -241,11 +241,27 @@ class Planner:
         self._seen: set[bytes] = set()
         self._wants = None if self.selection == Selection() else self.selection.wants
 
-    def learn(self, known: Mapping[Key, Known], md5_places: Mapping[str, str]) -> None:
-        """What the state knows of the next page's files, and where photos of the page's
-        md5s already are (on disk): a streaming run asks the state page by page instead of
-        loading every record."""
+    def learn(
+        self,
+        known: Mapping[Key, Known],
+        md5_places: Mapping[str, str],
+        sizes: Mapping[str, int],
+        where: Mapping[str, Sequence[str]],
+    ) -> None:
+        """What the next page needs to know, asked of the state and the disk for just that
+        page (a streaming run never loads every record or every file of the folder).
+
+        Args:
+            known: the state's records of the page's files.
+            md5_places: where photos of the page's md5s already are (on disk).
+            sizes: the size of each of the page's files found on disk: where the state put
+                it, where the templates put it, and wherever a file of its name is.
+            where: the page's file names found in sub-folders, and where.
+        """
         self.known = known
+        self.sizes = sizes
+        self.on_disk = sizes
+        self.where = where
         for md5, relpath in md5_places.items():
             self.by_md5.setdefault(md5, relpath)
 

@@ -543,7 +543,13 @@ class State:
     # -- runs and values -----------------------------------------------------------------
 
     def add_run(
-        self, frame: str, started: float, finished: float, summary: Mapping[str, Any]
+        self,
+        frame: str,
+        started: float,
+        finished: float,
+        summary: Mapping[str, Any],
+        *,
+        values: Mapping[str, Any] | None = None,
     ) -> int:
         """Record one finished (or interrupted) run of a frame.
 
@@ -552,20 +558,26 @@ class State:
             started: unix time the run began.
             finished: unix time it ended.
             summary: ``FrameReport.to_json()``; stored as JSON text.
+            values: key/values to store in the same transaction (as :meth:`set_value`):
+                one commit, one sync, at the end of a run.
 
         Returns:
             The new run's id.
 
         Raises:
             StorageError: the write failed.
-            TypeError: ``summary`` is not JSON-serialisable.
+            TypeError: ``summary`` or a value is not JSON-serialisable.
         """
         text = json.dumps(summary, ensure_ascii=False, sort_keys=True)
+        pairs = [
+            (key, json.dumps(value, ensure_ascii=False)) for key, value in (values or {}).items()
+        ]
         with self._locked("record a run"), self._transaction():
             cursor = self._conn.execute(
                 "INSERT INTO runs (frame, started, finished, summary) VALUES (?, ?, ?, ?)",
                 (frame, started, finished, text),
             )
+            self._conn.executemany(_SET_VALUE, pairs)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -623,13 +635,13 @@ class State:
         """
         text = json.dumps(value, ensure_ascii=False)
         with self._locked("store a value"), self._transaction():
-            self._conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, text),
-            )
+            self._conn.execute(_SET_VALUE, (key, text))
 
 
+_SET_VALUE = (
+    "INSERT INTO kv (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _UNREADABLE = frozenset({5, 6, 11, 26})
 """SQLite's primary result codes of a database a run cannot use but may replace: BUSY and
 LOCKED (after the timeout, with the folder's own lock held: a holder that is gone),
