@@ -226,8 +226,9 @@ class State:
         """
         with self._locked("check"):
             result = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if result != "ok":
-                raise StateUnreadable(f"state database {self.path}: damaged: {result}")
+            if result != "ok":  # its report may span lines; the warning says it in one
+                reason = " ".join(str(result).split())
+                raise StateUnreadable(f"state database {self.path}: damaged: {reason}")
             with self._transaction():
                 pass
 
