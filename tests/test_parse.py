@@ -1,4 +1,4 @@
-"""Parsing the API's JSON: nulls, placeholders, unknown fields, wrong shapes."""
+"""Parsing the API's JSON (api/parse.py): nulls, placeholders, unknown fields, wrong shapes."""
 
 from __future__ import annotations
 
