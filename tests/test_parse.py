@@ -173,3 +173,174 @@ class TestFramesAndLogin:
         """A login answer without id or token is a ManifestError."""
         with pytest.raises(ManifestError):
             parse_login(payload)
+
+
+# Shapes of other public Aura clients' recorded answers (aura-api.md sections 1-3): login
+# with or without "error": false and with or without the "result" wrapper, frames.json bare
+# or wrapped, listings without asset_settings or users, rows missing keys, ids that are not
+# UUIDs ("user-fake-0001", as in recorded test fixtures).
+CURRENT_USER: dict[str, Any] = {
+    "id": "user-fake-0001",
+    "auth_token": "auth-token-0001",
+    "email": "someone@example.invalid",
+    "name": "Someone",
+    "show_push_prompt": False,
+}
+FIXTURE_ROW: dict[str, Any] = {  # a processed photo as a recorded listing has it
+    "id": "asset-fake-001",
+    "user_id": "user-fake-0001",
+    "user": {"id": "user-fake-0001", "name": "Someone"},
+    "file_name": "fake-asset-001.jpg",
+    "data_uti": "public.jpeg",
+    "taken_at": "2023-01-02T12:00:00.000Z",
+    "uploaded_at": "2023-01-02T13:00:00.000Z",
+    "good_resolution": True,
+    "width": 1920,
+    "height": 1080,
+    "selected": True,
+    "burst_id": None,
+    "video_clip_start": None,
+}
+
+
+class TestOtherClientsShapes:
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            {"error": False, "result": {"current_user": CURRENT_USER}},
+            {"result": {"current_user": CURRENT_USER}},
+            {"current_user": CURRENT_USER},
+            {"error": False, "current_user": CURRENT_USER},
+        ],
+        ids=["error and result", "result, no error key", "bare", "error, no result"],
+    )
+    def test_login(self, payload: dict[str, Any]) -> None:
+        """The user id and token are found with or without the result wrapper and the error
+        key, and ids that are not UUIDs are kept as they are."""
+        assert parse_login(payload) == ("user-fake-0001", "auth-token-0001")
+
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            {"current_user": {"id": "u"}},
+            {"current_user": None},
+            {"current_user": "user-fake-0001"},
+            {"result": {"current_user": ["u", "t"]}},
+            {"result": None},
+            {"result": "ok"},
+            {"error": True, "message": "The email or password was incorrect."},
+        ],
+    )
+    def test_bad_login(self, payload: dict[str, Any]) -> None:
+        """A login answer, wrapped or not, without an object holding id and token is a
+        ManifestError."""
+        with pytest.raises(ManifestError):
+            parse_login(payload)
+
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            {"frames": [{"id": "frame-fake-0001", "name": "Kitchen", "num_assets": 2}]},
+            {"result": {"frames": [{"id": "frame-fake-0001", "name": "Kitchen", "num_assets": 2}]}},
+            {
+                "error": False,
+                "frames": [{"id": "frame-fake-0001", "name": "Kitchen", "num_assets": 2}],
+            },
+        ],
+        ids=["bare", "result", "error key"],
+    )
+    def test_frames(self, payload: dict[str, Any]) -> None:
+        """frames.json is read with or without the result wrapper."""
+        (frame,) = parse_frames(payload)
+        assert (frame.id, frame.name, frame.num_assets) == ("frame-fake-0001", "Kitchen", 2)
+
+    @pytest.mark.parametrize(
+        "payload", [{"result": {"frames": "x"}}, {"result": None}, {"result": {"frame": {}}}]
+    )
+    def test_bad_frames(self, payload: dict[str, Any]) -> None:
+        """A wrapped frames answer without a frames list is a ManifestError too."""
+        with pytest.raises(ManifestError):
+            parse_frames(payload)
+
+    @pytest.mark.parametrize(
+        "extra",
+        [
+            {},
+            {"asset_settings": None, "users": None},
+            {"users": [{"id": "user-fake-0001", "name": "Someone"}]},
+            {"asset_settings": [{"asset_id": "asset-fake-001", "hidden": False}]},
+        ],
+        ids=["neither", "nulls", "no asset_settings", "no users"],
+    )
+    def test_listing_without_asset_settings_or_users(self, extra: dict[str, Any]) -> None:
+        """A listing without asset_settings or users (or with them null) parses: nothing is
+        hidden, the uploader comes from the row's own user."""
+        parsed = parse_asset_page(page(FIXTURE_ROW, next_page_cursor="cursor-abc", **extra))
+        (asset,) = parsed.assets
+        assert (asset.id, asset.user_id) == ("asset-fake-001", "user-fake-0001")
+        assert asset.uploader_name == "Someone"
+        assert not asset.hidden
+        assert parsed.next_cursor == "cursor-abc"
+
+    @pytest.mark.parametrize(
+        "missing",
+        [
+            ("md5_hash",),
+            ("is_live",),
+            ("video_url", "video_file_name"),
+            ("good_resolution",),
+            ("data_uti",),
+            ("user",),
+            ("md5_hash", "is_live", "video_url", "video_file_name", "good_resolution"),
+        ],
+    )
+    def test_rows_missing_keys(self, missing: tuple[str, ...]) -> None:
+        """A photo row without md5_hash, is_live, video_url or good_resolution is an ordinary
+        photo: no hash, not live, no clip, nothing to wait for."""
+        full = {
+            **FIXTURE_ROW,
+            **PHOTO,
+            "id": "asset-fake-001",
+            "is_live": False,
+            "video_url": None,
+            "video_file_name": None,
+        }
+        raw = {k: v for k, v in full.items() if k not in missing}
+        (asset,) = parse_asset_page(page(raw)).assets
+        assert asset.id == "asset-fake-001"
+        assert not asset.is_placeholder
+        assert not asset.video_not_ready
+        assert asset.clip_kind is None
+        assert asset.is_live is False
+        assert (asset.md5_hash is None) == ("md5_hash" in missing)
+        assert (asset.data_uti is None) == ("data_uti" in missing)
+
+    def test_unprocessed_row(self) -> None:
+        """A row still being processed (every content field null, is_live null,
+        good_resolution absent) is a placeholder, not a video waiting for its URL."""
+        raw = {
+            "id": "asset-unprocessed-0001",
+            "user_id": "user-fake-0001",
+            "user": {"id": "user-fake-0001"},
+            "selected": True,
+            "data_uti": None,
+            "file_name": None,
+            "taken_at": None,
+            "md5_hash": None,
+            "is_live": None,
+            "video_url": None,
+            "video_file_name": None,
+            "is_b2": None,
+        }
+        (asset,) = parse_asset_page(page(raw)).assets
+        assert asset.is_placeholder
+        assert not asset.video_not_ready
+
+    @pytest.mark.parametrize(
+        ("value", "kept"),
+        [("public.movie", "public.movie"), ("null", None), (None, None), (7, None)],
+    )
+    def test_data_uti(self, value: Any, kept: str | None) -> None:
+        """data_uti is kept when it is a string (it tells a video still processing)."""
+        (asset,) = parse_asset_page(page({**FIXTURE_ROW, "data_uti": value})).assets
+        assert asset.data_uti == kept
