@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -21,12 +22,14 @@ __all__ = [
     "FileLinked",
     "FrameEnded",
     "FrameReport",
+    "JobsQueued",
     "ListingRecorded",
     "Notice",
     "PlanReady",
     "Recorder",
     "Retrying",
     "Throttled",
+    "WouldDownload",
     "human_bytes",
 ]
 
@@ -58,6 +61,23 @@ class PlanReady:
     """Every page of the listing was read (``False``: ``--until-found`` stopped it)."""
     not_ready: int = 0
     """Videos the server has not finished yet (no ``video_url``): fetched by a later run."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobsQueued:
+    """A page of the listing gave ``count`` more files to download (downloads begin with
+    the first page; :class:`PlanReady` comes once the listing is read)."""
+
+    frame: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WouldDownload:
+    """``--dry-run``: this file would be downloaded."""
+
+    folder: Path
+    relpath: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +165,8 @@ class Throttled:
 
 Event = (
     PlanReady
+    | JobsQueued
+    | WouldDownload
     | BytesReceived
     | FileDone
     | FileFailed
@@ -292,6 +314,8 @@ class Recorder:
             report.linked += 1
         elif isinstance(event, Throttled):
             report.throttled += 1
+        elif isinstance(event, JobsQueued):
+            self._to_fetch += event.count
         elif isinstance(event, PlanReady):
             report.listed = event.listed
             report.skipped = event.present

@@ -25,9 +25,9 @@ from aura_async.cli.console import Display
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
 from aura_async.exceptions import AuraError, ExitCode, LockHeld, NotFound, RateLimited
-from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
-from aura_async.report import FrameReport
+from aura_async.plan.counting import AssetCount
+from aura_async.report import Event, FrameReport, WouldDownload
 from aura_async.store.verify import set_aside, verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
@@ -164,7 +164,15 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
-        async with Runner(job.settings, job.options, on_event=display.handle) as run:
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, WouldDownload):
+                if not job.json_out:
+                    _out(f"would download {event.folder / event.relpath}\n")
+                return
+            display.handle(event)
+
+        async with Runner(job.settings, job.options, on_event=on_event) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)
@@ -188,20 +196,19 @@ async def _frame(
     display = job.display
     if job.count:
         try:
-            assets = await run.assets(frame)
+            counted = await run.count(frame)
         except NotFound:
             display.error(_not_found(frame))
             return ExitCode.NOT_FOUND, False
-        _print_count(frame, assets, job.json_out)
+        _print_count(counted, job.json_out)
         return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
     unreported.append(report)  # until its summary below: an interruption prints it
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
     stop = False
-    plan = None
     try:
-        plan = await run.download(frame, report)
+        await run.download(frame, report)
     except AuraError as exc:
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
         # (see _main); anything else lets the other frames of an --all run go on.
@@ -217,9 +224,6 @@ async def _frame(
     unreported.remove(report)
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
-    if plan is not None and job.options.download.dry_run and not job.json_out:
-        for planned in plan.jobs:
-            _out(f"would download {frame.file_path / planned.relpath}\n")
     if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
@@ -305,22 +309,13 @@ def _print_json(report: FrameReport) -> None:
     _out(json.dumps(report.to_json()) + "\n")
 
 
-def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> None:
-    real = [a for a in assets if not a.is_placeholder]
-    clips = [a.clip_kind for a in real]
-    counts = {
-        "frame": frame.name,
-        "assets": len(real),
-        "videos": clips.count(MediaKind.VIDEO),
-        "live_photos": clips.count(MediaKind.LIVE),
-        "placeholders": len(assets) - len(real),
-    }
+def _print_count(counted: AssetCount, json_out: bool) -> None:
     if json_out:
-        _out(json.dumps(counts) + "\n")
+        _out(json.dumps(counted.to_json()) + "\n")
     else:
         _out(
-            f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
-            f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
+            f"{counted.frame}: {counted.assets} photos ({counted.videos} videos, "
+            f"{counted.live_photos} Live Photos; {counted.placeholders} unfinished "
             "uploads not counted)\n"
         )
 

@@ -19,6 +19,7 @@ from aura_async.report import (
     FileDone,
     FileFailed,
     FrameReport,
+    JobsQueued,
     Notice,
     PlanReady,
     Retrying,
@@ -197,13 +198,25 @@ class Display:
                 f"rate now {event.rate:.1f}/s"
             )
             self._refresh()
+        elif isinstance(event, JobsQueued):  # downloads begin with the first page
+            self._queued(event.frame, event.count)
         elif isinstance(event, PlanReady):
             self.info(
                 f"{event.frame}: {event.to_fetch} to download, {event.present} already "
                 f"present, {event.placeholders} placeholders skipped"
             )
             self._rate = event.rate
-            self._start(event.frame, event.to_fetch)
+            if self._task is None:
+                self._start(event.frame, event.to_fetch)
+            elif self._progress is not None:
+                self._progress.update(self._task, total=event.to_fetch)
+
+    def _queued(self, frame: str, count: int) -> None:
+        if self._task is None:
+            self._start(frame, count)
+        elif self._progress is not None:
+            total = self._progress.tasks[self._task].total or 0
+            self._progress.update(self._task, total=total + count)
 
     def _start(self, frame: str, total: int) -> None:
         self._bytes, self._started = 0, time.monotonic()

@@ -146,31 +146,36 @@ class State:
             raise
         return state
 
-    @staticmethod
-    def peek_index(folder: Path) -> dict[Key, Indexed]:
-        """:meth:`index` of the folder's state without writing anything (for ``--dry-run``).
+    @classmethod
+    def open_readonly(cls, folder: Path) -> Self | None:
+        """The folder's state, read-only (``--dry-run``: nothing is created or migrated).
 
         Returns:
-            The index; empty when there is no state yet, or only one of an older schema.
+            The state, or ``None`` when there is none yet, or only one of another schema.
 
         Raises:
-            StorageError: the file is there but cannot be read.
+            StateUnreadable: the file is there but damaged.
+            StorageError: it cannot be read for another reason.
         """
         path = state_path(folder)
         if not path.is_file():
-            return {}
+            return None
         try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise _storage_error(path, "open", exc) from exc
+        state = cls(conn, path)
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] != CURRENT_VERSION:
-                return {}
-            return _index(conn)
-        except sqlite3.Error as exc:
-            raise _storage_error(path, "read", exc) from exc
-        finally:
+            with state._locked("open"):
+                if conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION:
+                    return state
+        except BaseException:
             conn.close()
+            raise
+        conn.close()
+        return None
 
     @staticmethod
     def peek_caught_up(folder: Path) -> bool:
@@ -336,6 +341,101 @@ class State:
         with self._locked("read files"):
             return _index(self._conn)
 
+    def lookup(self, keys: Collection[Key]) -> dict[Key, Indexed]:
+        """:meth:`index` of just these files (one page of a listing), through the primary
+        key: a nightly run never loads every record.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        ids = sorted({asset_id for asset_id, _ in keys})
+        found: dict[Key, Indexed] = {}
+        with self._locked("read files"):
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"{_BY_ID} ({marks})"
+                rows = self._conn.execute(query, chunk)
+                for a, k, relpath, md5, gone, size in rows:
+                    found[(a, k)] = Indexed(relpath, md5, gone, size)
+        return found
+
+    def md5_places(self, md5s: Collection[str]) -> dict[str, list[str]]:
+        """Where the state recorded photos of these md5s (for ``--dedupe``), by md5.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        wanted = sorted(set(md5s))
+        places: dict[str, list[str]] = {}
+        with self._locked("read files"):
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"{_BY_MD5} ({marks}) ORDER BY relpath"
+                rows = self._conn.execute(query, chunk)
+                for md5, relpath in rows:
+                    places.setdefault(md5, []).append(relpath)
+        return places
+
+    def begin_listing(self) -> None:
+        """Start noting what a listing offers (:meth:`note_listed`), in a temporary table of
+        this connection: nothing of it is kept in Python, nothing is written to the file.
+
+        Raises:
+            StorageError: the table cannot be made.
+        """
+        with self._locked("begin the listing"):
+            self._conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS listed (asset_id TEXT NOT NULL, "
+                "kind TEXT NOT NULL, PRIMARY KEY (asset_id, kind)) WITHOUT ROWID"
+            )
+            self._conn.execute("DELETE FROM temp.listed")
+
+    def note_listed(self, keys: Iterable[Key]) -> None:
+        """Note files a page of the listing offers (selected or not).
+
+        Raises:
+            StorageError: the write failed.
+        """
+        with self._locked("note the listing"):
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO temp.listed VALUES (?, ?)",
+                [(asset_id, str(kind)) for asset_id, kind in keys],
+            )
+
+    def end_listing(self, now: float, *, complete: bool) -> list[str]:
+        """Record the listing noted since :meth:`begin_listing`: every file it offered was
+        seen ``now`` (and is no longer removed); after a ``complete`` listing, every file it
+        did not offer is marked removed, by one query (a set difference in SQL).
+
+        Returns:
+            The relpaths of the files newly marked removed, in order.
+
+        Raises:
+            StorageError: the write failed; nothing was written.
+        """
+        listed = "EXISTS (SELECT 1 FROM temp.listed l WHERE l.asset_id = files.asset_id AND l.kind = files.kind)"  # noqa: E501
+        gone: list[str] = []
+        with self._locked("record the listing"), self._transaction():
+            if complete:
+                gone = [
+                    row[0]
+                    for row in self._conn.execute(
+                        f"SELECT relpath FROM files WHERE removed_at IS NULL AND NOT {listed} "  # noqa: S608
+                        "ORDER BY relpath"
+                    )
+                ]
+                self._conn.execute(
+                    f"UPDATE files SET removed_at = ? WHERE removed_at IS NULL AND NOT {listed}",  # noqa: S608
+                    (now,),
+                )
+            self._conn.execute(
+                f"UPDATE files SET last_seen = ?, removed_at = NULL WHERE {listed}",  # noqa: S608
+                (now,),
+            )
+        return gone
+
     def record(self, records: Iterable[FileRecord]) -> int:
         """Insert or replace records, all in one transaction.
 
@@ -444,7 +544,13 @@ class State:
     # -- runs and values -----------------------------------------------------------------
 
     def add_run(
-        self, frame: str, started: float, finished: float, summary: Mapping[str, Any]
+        self,
+        frame: str,
+        started: float,
+        finished: float,
+        summary: Mapping[str, Any],
+        *,
+        values: Mapping[str, Any] | None = None,
     ) -> int:
         """Record one finished (or interrupted) run of a frame.
 
@@ -453,20 +559,26 @@ class State:
             started: unix time the run began.
             finished: unix time it ended.
             summary: ``FrameReport.to_json()``; stored as JSON text.
+            values: key/values to store in the same transaction (as :meth:`set_value`):
+                one commit, one sync, at the end of a run.
 
         Returns:
             The new run's id.
 
         Raises:
             StorageError: the write failed.
-            TypeError: ``summary`` is not JSON-serialisable.
+            TypeError: ``summary`` or a value is not JSON-serialisable.
         """
         text = json.dumps(summary, ensure_ascii=False, sort_keys=True)
+        pairs = [
+            (key, json.dumps(value, ensure_ascii=False)) for key, value in (values or {}).items()
+        ]
         with self._locked("record a run"), self._transaction():
             cursor = self._conn.execute(
                 "INSERT INTO runs (frame, started, finished, summary) VALUES (?, ?, ?, ?)",
                 (frame, started, finished, text),
             )
+            self._conn.executemany(_SET_VALUE, pairs)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -524,17 +636,23 @@ class State:
         """
         text = json.dumps(value, ensure_ascii=False)
         with self._locked("store a value"), self._transaction():
-            self._conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, text),
-            )
+            self._conn.execute(_SET_VALUE, (key, text))
 
 
+_SET_VALUE = (
+    "INSERT INTO kv (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _UNREADABLE = frozenset({5, 6, 11, 26})
 """SQLite's primary result codes of a database a run cannot use but may replace: BUSY and
 LOCKED (after the timeout, with the folder's own lock held: a holder that is gone),
 CORRUPT, NOTADB."""
+
+
+_BY_ID = "SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files WHERE asset_id IN"
+_BY_MD5 = "SELECT md5_hash, relpath FROM files WHERE kind = 'photo' AND md5_hash IN"
+_CHUNK = 500
+"""Values bound to one ``IN (...)`` query (SQLite allows 32,766 since 3.32; old builds 999)."""
 
 
 def _storage_error(path: Path, action: str, exc: Exception) -> StorageError:
