@@ -244,6 +244,34 @@ def downloaded(threaded_emulator: Emulator, tmp_path: Path) -> tuple[Path, Path]
     return config, tmp_path / "photos"
 
 
+@contextmanager
+def locked_by_another_process(path: Path) -> Iterator[None]:
+    """Another process holding the database's write lock until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "conn.execute('BEGIN IMMEDIATE')\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        holder.stdout.close()
+
+
 def folder_snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root``, aura-async's own included."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -292,30 +320,9 @@ class TestCommandLine:
         the state's 5 s timeout)."""
         config, root = downloaded(threaded_emulator, tmp_path)
         path = state_path(root)
-        holder = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sqlite3, sys\n"
-                "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-                "conn.execute('BEGIN IMMEDIATE')\n"
-                "print('locked', flush=True)\n"
-                "sys.stdin.read()\n",
-                str(path),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        try:
-            assert holder.stdout is not None
-            assert holder.stdout.readline() == b"locked\n"
+        with locked_by_another_process(path):
             threaded_emulator.counters.reset()
             code, _, err = run_cli(config)
-        finally:
-            assert holder.stdin is not None
-            holder.stdin.close()
-            holder.wait(timeout=10)
-            holder.stdout.close()  # type: ignore[union-attr]
         assert code == ExitCode.OK, err
         (warning,) = warnings(err)
         (copy,) = damaged_copies(root)
@@ -348,4 +355,18 @@ class TestCommandLine:
         new = {name: data for name, data in after.items() if name not in before}
         assert set(new) <= {".aura-async/state.db-shm", ".aura-async/state.db-wal"}
         assert new.get(".aura-async/state.db-wal", b"") == b""
+        assert threaded_emulator.counters.media_requests == 0
+
+    def test_dry_run_on_a_locked_state(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """--dry-run on a state another process holds locked reads it as it is (no wait, no
+        warning, nothing moved) and plans to fetch nothing."""
+        config, root = downloaded(threaded_emulator, tmp_path)
+        with locked_by_another_process(state_path(root)):
+            threaded_emulator.counters.reset()
+            code, out, err = run_cli(config, "--dry-run")
+        assert code == ExitCode.OK, err
+        assert warnings(err) == []
+        assert "would download" not in out
+        assert "0 to download, 37 already present" in err
+        assert damaged_copies(root) == []
         assert threaded_emulator.counters.media_requests == 0
