@@ -46,13 +46,20 @@ def _silence(stream: TextIO) -> None:
 
 def _terminal(stream: TextIO, width: int | None) -> Console:
     """rich's console on ``stream``, except that a reader going away only silences it:
-    rich's default exits the program, which would stop a download."""
+    rich's default exits the program, which would stop a download. A terminal that went
+    away (EIO: a job left running after its terminal closed) is treated the same."""
     from rich.console import Console
 
     class Terminal(Console):
         def on_broken_pipe(self) -> None:
             self.quiet = True
             _silence(stream)
+
+        def _check_buffer(self) -> None:  # where rich writes, handling only BrokenPipeError
+            try:
+                super()._check_buffer()
+            except OSError:
+                self.on_broken_pipe()
 
     return Terminal(file=stream, force_terminal=True, width=width)
 
