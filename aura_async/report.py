@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Retrying",
     "Throttled",
     "human_bytes",
+    "local_time",
 ]
 
 
@@ -105,6 +107,12 @@ class FrameEnded:
     seconds: float
     interrupted: bool = False
     error: str | None = None
+    started_at: float | None = None
+    """Unix time the frame's run began (from the run's injected wall clock)."""
+    finished_at: float | None = None
+    """Unix time it ended."""
+    exit_code: int | None = None
+    """The exit code the frame gives (:class:`~aura_async.exceptions.ExitCode`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +161,12 @@ class FrameReport:
 
     frame: str
     frame_id: str = ""
+    started_at: float | None = None
+    """Unix time the frame's run began; ``None`` before it did."""
+    finished_at: float | None = None
+    """Unix time it ended; ``None`` while it runs."""
+    exit_code: int | None = None
+    """The exit code the frame gives; ``None`` while it runs."""
     listed: int = 0
     downloaded: int = 0
     skipped: int = 0
@@ -200,6 +214,9 @@ class FrameReport:
         return {
             "frame": self.frame,
             "frame_id": self.frame_id,
+            "started_at": local_time(self.started_at),
+            "finished_at": local_time(self.finished_at),
+            "exit_code": self.exit_code,
             "listed": self.listed,
             "downloaded": self.downloaded,
             "skipped": self.skipped,
@@ -259,6 +276,10 @@ class Recorder:
             report.seconds = event.seconds
             report.interrupted = report.interrupted or event.interrupted
             report.error = event.error if event.error is not None else report.error
+            report.started_at = report.started_at or event.started_at
+            report.finished_at = event.finished_at or report.finished_at
+            if event.exit_code is not None:
+                report.exit_code = event.exit_code
         if self._then is not None:
             self._then(event)
 
@@ -273,3 +294,11 @@ def human_bytes(count: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def local_time(when: float | None) -> str | None:
+    """Unix time as ISO 8601 local time with its UTC offset, to the second
+    (``2026-11-27T03:00:04+01:00``): which night a line of a log is, at a glance."""
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
 from aura_async.emulator import Emulator, EmulatorConfig
+from aura_async.store.state import State
 
 from .conftest import first_frame_id, small_config, write_config
 
@@ -111,7 +113,7 @@ class TestAgainstEmulator:
         config.write_text(text)
         code, out, err = invoke("--config", str(config), "myframe")
         assert code == ExitCode.LOGIN
-        assert "email or password incorrect" in err
+        assert "wrong email or password" in err
         assert "Wr0ng" not in err + out
         assert threaded_emulator.counters.count("login") == 1
 
@@ -277,3 +279,175 @@ class TestMoreActions:
         code, _, err = invoke("--config", str(config), "myframe")
         assert code == ExitCode.FAILED
         assert f"cannot create {tmp_path / 'blocker' / 'photos'}" in err
+
+
+def iso(text: str) -> datetime:
+    """An ``--json`` timestamp, which must carry its UTC offset."""
+    when = datetime.fromisoformat(text)
+    assert when.tzinfo is not None
+    return when
+
+
+class TestJsonLog:
+    def test_every_frame_object_says_when_and_how_it_ended(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A frame's JSON has started_at, finished_at (ISO 8601 with offset) and exit_code,
+        and the run recorded in the folder's state has them too."""
+        config = write_config(threaded_emulator, tmp_path)
+        before = datetime.now().astimezone().replace(microsecond=0)
+        code, out, _ = invoke("--config", str(config), "myframe", "--json", "--rate", "0")
+        assert code == ExitCode.OK
+        (summary,) = [json.loads(line) for line in out.splitlines()]
+        assert before <= iso(summary["started_at"]) <= iso(summary["finished_at"])
+        assert summary["exit_code"] == 0
+        with State.open(tmp_path / "photos") as state:
+            (run,) = state.runs()
+        assert run.summary["exit_code"] == 0
+        assert run.summary["started_at"] == summary["started_at"]
+
+    def test_wrong_password_still_writes_one_object(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A refused login with --json prints one object for the run: no frame, exit 3, why."""
+        config = write_config(threaded_emulator, tmp_path)
+        config.write_text(config.read_text().replace("demo-password", "wrong"))
+        code, out, _ = invoke("--config", str(config), "--all", "--json")
+        assert code == ExitCode.LOGIN
+        (run,) = [json.loads(line) for line in out.splitlines()]
+        assert run["frame"] is None
+        assert run["exit_code"] == 3
+        assert "login refused (HTTP 475)" in run["error"]
+        iso(run["started_at"])
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["kitchen"],  # no such section
+            ["--concurrency", "0", "kitchen"],  # refused by the option parser
+            ["--no-videos", "--videos-only", "kitchen"],
+        ],
+    )
+    def test_usage_and_config_errors_write_one_object(
+        self, tmp_path: Path, args: list[str]
+    ) -> None:
+        """A usage or config error with --json prints one object for the run, exit 2."""
+        path = tmp_path / "c.ini"
+        path.write_text("[login]\nemail = a\npassword = b\n", encoding="utf-8")
+        path.chmod(0o600)
+        code, out, err = invoke("--config", str(path), "--json", *args)
+        assert code == ExitCode.USAGE
+        (run,) = [json.loads(line) for line in out.splitlines()]
+        assert (run["frame"], run["exit_code"]) == (None, 2)
+        assert run["error"] in err
+
+    def test_a_frame_stopped_by_an_error_is_an_error_to_the_end(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A folder that cannot be made: the last line is an ERROR, the JSON says exit 1."""
+        config = write_config(threaded_emulator, tmp_path)
+        (tmp_path / "blocker").write_text("a file, not a folder")
+        blocked = str(tmp_path / "blocker" / "photos")
+        config.write_text(config.read_text().replace(str(tmp_path / "photos"), blocked, 1))
+        code, out, err = invoke("--config", str(config), "myframe", "--json")
+        assert code == ExitCode.FAILED
+        assert " ERROR   myframe: 0 downloaded" in err.strip().splitlines()[-1]
+        (summary,) = [json.loads(line) for line in out.splitlines()]
+        assert summary["exit_code"] == 1
+        assert f"cannot create {blocked}" in summary["error"]
+
+
+class TestOneErrorStyle:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--concurrency", "0", "x"], "Invalid value for '--concurrency'"),
+            (["--bogus"], "No such option: --bogus"),
+            (["--since", "2025", "--until", "2024", "x"], "--since 2025 is after --until 2024"),
+        ],
+    )
+    def test_command_line_errors_read_like_every_other(self, args: list[str], message: str) -> None:
+        """Errors of the option parser are one 'aura-async: error:' line, exit 2."""
+        code, _, err = invoke(*args)
+        assert code == ExitCode.USAGE
+        assert err.startswith(f"aura-async: error: {message}")
+        assert len(err.strip().splitlines()) == 1
+        assert "Usage:" not in err
+
+    def test_login_is_not_a_frame(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """'aura-async login' says that [login] holds the credentials, not a frame."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, _, err = invoke("--config", str(config), "login")
+        assert code == ExitCode.USAGE
+        assert "[login] holds the email and password, not a frame" in err
+
+    def test_env_login_only_names_the_missing_file(self, tmp_path: Path) -> None:
+        """With AURA_EMAIL/AURA_PASSWORD and no file, --count --all names the missing file."""
+        env = {"AURA_EMAIL": "a@b", "AURA_PASSWORD": "pw", "AURA_CONFIG": str(tmp_path / "x")}
+        code, _, err = invoke("--count", "--all", env=env)
+        assert code == ExitCode.USAGE
+        assert f"config file {tmp_path / 'x'} not found: --all" in err
+
+    def test_refused_login_says_what_to_check(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A 475 names the config file's [login] and what may be wrong."""
+        config = write_config(threaded_emulator, tmp_path)
+        config.write_text(config.read_text().replace("demo-password", "wrong"))
+        code, _, err = invoke("--config", str(config), "myframe")
+        assert code == ExitCode.LOGIN
+        assert f"check the email and password in [login] of {config}" in err
+        code, _, err = invoke("--config", str(config), "myframe", env={"AURA_PASSWORD": "nope"})
+        assert "AURA_PASSWORD (set, so they override [login] of" in err
+
+    def test_list_frames_is_a_table(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """--list-frames prints a header and aligned columns."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, out, _ = invoke("--config", str(config), "--list-frames")
+        assert code == ExitCode.OK
+        header, row = out.splitlines()
+        assert header.split() == ["FRAME", "ID", "NAME", "ASSETS", "CONFIG", "SECTION"]
+        assert header.index("NAME") == row.index("Family Frame")
+        assert header.index("ASSETS") + len("ASSETS") == row.index("33") + 2  # right-aligned
+        assert header.index("CONFIG SECTION") == row.index("[myframe]")
+
+
+class TestHelp:
+    def test_options_are_grouped_with_examples(self) -> None:
+        """--help shows examples, then the options in panels, and points at no README."""
+        code, out, _ = invoke("--help")
+        assert code == 0
+        order = [
+            "Examples:",
+            "Frames and actions:",
+            "Selection:",
+            "Layout:",
+            "Metadata:",
+            "Network and throttling:",
+            "Scripting:",
+            "Maintenance:",
+        ]
+        places = [out.index(f"\n{title}\n") for title in order]
+        assert places == sorted(places)
+        assert "aura-async --setup" in out
+        assert "README" not in out
+        selection = out.split("\nSelection:\n")[1].split("\n\n")[0]
+        assert "--since" in selection
+        assert "--rate" not in selection
+
+    def test_shell_completion(self) -> None:
+        """--show-completion prints a script, and the completion it wires up knows options."""
+        shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="aura-async")
+        assert shown.exit_code == 0
+        assert "_AURA_ASYNC_COMPLETE=complete_bash" in shown.stdout
+        result = runner.invoke(
+            app,
+            [],
+            prog_name="aura-async",
+            env={
+                "_AURA_ASYNC_COMPLETE": "complete_bash",
+                "COMP_WORDS": "aura-async --lis",
+                "COMP_CWORD": "1",
+            },
+        )
+        assert "--list-frames" in result.stdout

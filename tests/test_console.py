@@ -33,7 +33,8 @@ class TestInteractive:
         display.stop()
         text = out.getvalue()
         assert "myframe" in text
-        assert "2/3" in text
+        assert "1/3" in text  # a failed file is not done
+        assert "1 failed" in text
         assert "limit 12.5 req/s" in text
         assert "1 throttled, waited 2s" in text
         assert "failed b.jpg: not found (HTTP 404)" in text
@@ -59,6 +60,17 @@ class TestPlain:
         lines = out.getvalue().splitlines()
         assert lines[1].endswith("INFO    downloaded a.jpg (1.5 KiB)")
         assert lines[-1].split(" ", 2)[2].startswith("INFO    myframe: 1 downloaded")
+
+    def test_a_frame_stopped_by_an_error_ends_with_an_error_line(self) -> None:
+        """A summary of a frame that an error stopped (nothing failed, nothing fetched) is
+        an ERROR line, shown even with --quiet."""
+        out = StringIO()
+        display = Display(out, interactive=False, quiet=True)
+        display.summary(FrameReport("f", error="cannot create /ro/f: Permission denied"))
+        display.summary(FrameReport("g", exit_code=6))
+        lines = out.getvalue().splitlines()
+        assert [line.split()[2] for line in lines] == ["ERROR", "ERROR"]
+        assert "f: 0 downloaded, 0 skipped, 0 failed" in lines[0]
 
     def test_quiet_shows_only_failures(self) -> None:
         """--quiet hides a good summary and shows a failed one and every error."""

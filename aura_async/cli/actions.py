@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aura_async.cli.console import Display
+from aura_async.cli.console import Display, Stdout
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited
+from aura_async.exceptions import AuraError, AuthError, ExitCode, NotFound, RateLimited
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
 from aura_async.report import FrameReport
@@ -40,6 +40,7 @@ class Invocation:
     names: list[str]
     options: RunOptions
     display: Display
+    out: Stdout
     list_frames: bool = False
     count: bool = False
     verify: bool = False
@@ -54,12 +55,12 @@ def execute(job: Invocation) -> ExitCode:
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
-    return _guarded(job.display, job.json_out, lambda unreported: _main(job, unreported))
+    return _guarded(job.display, job.out if job.json_out else None, lambda u: _main(job, u))
 
 
 def _guarded(
     display: Display,
-    json_out: bool,
+    json_out: Stdout | None,
     start: Callable[[list[FrameReport]], Coroutine[Any, Any, ExitCode]],
 ) -> ExitCode:
     """Run ``start`` in an event loop; Ctrl-C, SIGTERM and bugs end in one clear way.
@@ -76,9 +77,11 @@ def _guarded(
         display.stop()
         for report in unreported:
             report.interrupted = True
+            report.exit_code = ExitCode.INTERRUPTED
+            report.finished_at = report.finished_at or time.time()
             display.summary(report)
-            if json_out:
-                _print_json(report)
+            if json_out is not None:
+                json_out.json(report.to_json())
         display.error(
             "interrupted: finished files are kept, unfinished ones stay as "
             ".part and are fetched again next run"
@@ -159,8 +162,21 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
                     break  # the account or the server, not this frame: the others would fail too
             return _overall(codes)
     except AuraError as exc:  # logging in, or listing the account's frames
-        display.error(str(exc))
+        display.error(_login_hint(exc, job.settings))
         return exc.exit_code
+
+
+def _login_hint(exc: AuraError, settings: Settings) -> str:
+    """A refused login says what to check, and where the credentials came from."""
+    if not (isinstance(exc, AuthError) and exc.status == 475):
+        return str(exc)
+    where = f"[login] of {settings.config_path}"
+    if settings.login_from:
+        where = f"{settings.login_from} (set, so they override {where})"
+    return (
+        "login refused (HTTP 475): wrong email or password, or Aura locked the account for "
+        f"a while after refused logins; check the email and password in {where}"
+    )
 
 
 async def _frame(
@@ -174,9 +190,10 @@ async def _frame(
         except NotFound:
             display.error(_not_found(frame))
             return ExitCode.NOT_FOUND, False
-        _print_count(frame, assets, job.json_out)
+        _print_count(frame, assets, job)
         return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
+    started = time.time()
     unreported.append(report)  # until its summary below: an interruption prints it
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
@@ -201,12 +218,16 @@ async def _frame(
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
     if plan is not None and job.options.download.dry_run and not job.json_out:
         for planned in plan.jobs:
-            _out(f"would download {frame.file_path / planned.relpath}\n")
+            job.out.write(f"would download {frame.file_path / planned.relpath}\n")
+    code = max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
+    report.exit_code = code
+    report.started_at = report.started_at or started
+    report.finished_at = report.finished_at or time.time()
     if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
-        _print_json(report)
-    return max(code, ExitCode.FAILED if report.failed else ExitCode.OK), stop
+        job.out.json(report.to_json())
+    return code, stop
 
 
 def _verify(job: Invocation) -> ExitCode:
@@ -230,7 +251,7 @@ def _verify(job: Invocation) -> ExitCode:
             job.display.error(report.summary_line())
             code = ExitCode.FAILED
         if job.json_out:
-            _out(json.dumps(report.to_json()) + "\n")
+            job.out.json(report.to_json())
     return code
 
 
@@ -241,24 +262,7 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
-def _out(text: str) -> None:
-    """Write to stdout; a reader that went away (``| head``) never stops a download."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Point stdout at /dev/null so later writes, and Python's own flush at exit, are
-        # silent: the files still matter even if nobody reads the listing.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-
-
-def _print_json(report: FrameReport) -> None:
-    _out(json.dumps(report.to_json()) + "\n")
-
-
-def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> None:
+def _print_count(frame: FrameConfig, assets: list[Asset], job: Invocation) -> None:
     real = [a for a in assets if not a.is_placeholder]
     clips = [a.clip_kind for a in real]
     counts = {
@@ -268,10 +272,10 @@ def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> Non
         "live_photos": clips.count(MediaKind.LIVE),
         "placeholders": len(assets) - len(real),
     }
-    if json_out:
-        _out(json.dumps(counts) + "\n")
+    if job.json_out:
+        job.out.json(counts)
     else:
-        _out(
+        job.out.write(
             f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
             f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
             "uploads not counted)\n"
@@ -285,27 +289,50 @@ async def _list_frames(run: Runner, job: Invocation) -> None:
     }
     if job.json_out:
         for frame in frames:
-            _out(
-                json.dumps(
-                    {
-                        "id": frame.id,
-                        "name": frame.name,
-                        "num_assets": frame.num_assets,
-                        "section": by_id.get(frame.id),
-                    }
-                )
-                + "\n"
+            job.out.json(
+                {
+                    "id": frame.id,
+                    "name": frame.name,
+                    "num_assets": frame.num_assets,
+                    "section": by_id.get(frame.id),
+                }
             )
         return
     if not frames:
         job.display.warning("this account has no frames")
+        return
+    rows = [("FRAME ID", "NAME", "ASSETS", "CONFIG SECTION")]
     for frame in frames:
-        section = f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)"
-        photos = "?" if frame.num_assets is None else str(frame.num_assets)
-        _out(f"{frame.id}  {frame.name or '(unnamed)'}  {photos} photos  {section}\n")
+        rows.append(
+            (
+                frame.id,
+                frame.name or "(unnamed)",
+                "?" if frame.num_assets is None else str(frame.num_assets),
+                f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)",
+            )
+        )
+    job.out.write(table(rows))
 
 
-def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as aligned columns, two spaces apart (numbers right-aligned), one per line."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = [
+        all(row[i].isdigit() or row[i] == "?" for row in rows[1:]) for i in range(len(widths))
+    ]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(row, widths, numeric, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(
+    demo_dir: Path, options: RunOptions, display: Display, out: Stdout, json_out: bool
+) -> ExitCode:
     # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
     from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 
@@ -339,11 +366,11 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
                 f"demo: an emulated Aura is serving on {emulator.base_url}; "
                 f"downloading its frame into {demo_dir}/"
             )
-            job = Invocation(settings, ["demo"], options, display, json_out=json_out)
+            job = Invocation(settings, ["demo"], options, display, out, json_out=json_out)
             code = await _main(job, unreported)
         display.info(
             f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
         )
         return code
 
-    return _guarded(display, json_out, run)
+    return _guarded(display, out if json_out else None, run)

@@ -7,10 +7,12 @@ rich is imported only for a terminal: plain runs (cron, ``| cat``) start 25 ms s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aura_async.report import (
     BytesReceived,
@@ -23,13 +25,14 @@ from aura_async.report import (
     Retrying,
     Throttled,
     human_bytes,
+    local_time,
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-__all__ = ["Display"]
+__all__ = ["Display", "Stdout", "run_object"]
 
 
 def _silence(stream: TextIO) -> None:
@@ -40,6 +43,42 @@ def _silence(stream: TextIO) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, fd)
         os.close(devnull)
+
+
+class Stdout:
+    """What the command prints on stdout (listings, ``--json`` lines); a reader that went
+    away (``| head``) never stops a download."""
+
+    def __init__(self) -> None:
+        self.json_lines = 0
+        """JSON objects printed so far."""
+
+    def write(self, text: str) -> None:
+        """Print ``text`` as it is."""
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # Point stdout at /dev/null so later writes, and Python's own flush at exit,
+            # are silent: the files still matter even if nobody reads the listing.
+            _silence(sys.stdout)
+
+    def json(self, value: dict[str, Any]) -> None:
+        """Print one JSON object on a line of its own."""
+        self.write(json.dumps(value) + "\n")
+        self.json_lines += 1
+
+
+def run_object(started: float, finished: float, code: int, error: str | None) -> dict[str, Any]:
+    """The ``--json`` object of a run in which no frame got started (a config error, a
+    refused login): so a ``--json >> log`` still shows which night failed, and why."""
+    return {
+        "frame": None,
+        "started_at": local_time(started),
+        "finished_at": local_time(finished),
+        "exit_code": int(code),
+        "error": error,
+    }
 
 
 def _terminal(stream: TextIO, width: int | None) -> Console:
@@ -89,10 +128,13 @@ class Display:
         self._task: TaskID | None = None
         self._bytes = 0
         self._throttled = 0
+        self._failed = 0
         self._rate = 0.0
         self._waited = 0.0
         self._started = time.monotonic()
         self.secrets: set[str] = set()
+        self.last_error: str | None = None
+        """The last error line shown (redacted): the ``error`` of a run's JSON object."""
 
     @property
     def console(self) -> Console:
@@ -146,17 +188,28 @@ class Display:
             "INFO", message, show=not self.quiet and (self.debug_enabled or not self.interactive)
         )
 
+    def log_only(self, level: str, message: str) -> None:
+        """A line for the ``--log-file`` only (stderr has it already, in another form)."""
+        self._line(level, message, show=False)
+
     def warning(self, message: str) -> None:
         """A line always shown."""
         self._line("WARNING", message, show=True)
 
     def error(self, message: str) -> None:
         """A line always shown."""
+        self.last_error = self.redact(message)
         self._line("ERROR", message, show=True)
 
     def summary(self, report: FrameReport) -> None:
-        """The last line of a frame: shown unless quiet and all went well."""
-        failed = report.failed > 0 or report.interrupted
+        """The last line of a frame: an error when the frame did not end well (files failed,
+        interrupted, or stopped by an error), shown unless quiet and all went well."""
+        failed = (
+            report.failed > 0
+            or report.interrupted
+            or report.error is not None
+            or bool(report.exit_code)
+        )
         self._line(
             "ERROR" if failed else "INFO", report.summary_line(), show=not self.quiet or failed
         )
@@ -173,7 +226,8 @@ class Display:
         elif isinstance(event, FileFailed):
             if not event.fatal:  # a fatal one is the frame's error, said once by the CLI
                 self.warning(f"failed {event.relpath}: {event.reason}")
-                self._advance()
+                self._failed += 1  # not done: the bar stops short of its total
+                self._refresh()
         elif isinstance(event, DiskWarning):
             self.warning(event.message)
         elif isinstance(event, Retrying):
@@ -196,7 +250,7 @@ class Display:
             self._start(event.frame, event.to_fetch)
 
     def _start(self, frame: str, total: int) -> None:
-        self._bytes, self._started = 0, time.monotonic()
+        self._bytes, self._failed, self._started = 0, 0, time.monotonic()
         if not self.interactive or total == 0:
             return
         if self._progress is None:
@@ -237,6 +291,8 @@ class Display:
             info += f" · limit {self._rate:.1f} req/s"
         if self._throttled:
             info += f" · {self._throttled} throttled, waited {self._waited:.0f}s"
+        if self._failed:
+            info += f" · [red]{self._failed} failed[/]"
         self._progress.update(self._task, info=info)
 
     def stop(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
 from aura_async.download.pool import Destination, Transfers
 from aura_async.download.target import write_durably
-from aura_async.exceptions import AuraError, StorageError
+from aura_async.exceptions import AuraError, ExitCode, StorageError
 from aura_async.models import Asset, Key
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
@@ -65,20 +65,39 @@ class _Loaded:
 class _FrameRun:
     """One frame's run under way: its recorder, and its end, told once."""
 
-    def __init__(self, emit: Recorder, started: float) -> None:
+    def __init__(self, emit: Recorder, wallclock: Callable[[], float]) -> None:
         self.emit = emit
-        self._started = started
+        self._wallclock = wallclock
+        self._started = asyncio.get_running_loop().time()
+        self._started_at = wallclock()
         self._ended = False
 
     def end(self, exc: BaseException | None) -> None:
-        """Tell the recorder the frame ended (its time, and why if it failed); once."""
+        """Tell the recorder the frame ended (its times, its exit code, and why if it
+        failed); once."""
         if self._ended:
             return
         self._ended = True
         seconds = asyncio.get_running_loop().time() - self._started
         interrupted = isinstance(exc, asyncio.CancelledError)
         error = str(exc) if isinstance(exc, AuraError) else None
-        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error))
+        failed = ExitCode.FAILED if self.emit.report.failed else ExitCode.OK
+        if interrupted:
+            code = ExitCode.INTERRUPTED
+        elif isinstance(exc, AuraError):
+            code = max(exc.exit_code, failed)
+        else:
+            code = failed if exc is None else ExitCode.FAILED
+        self.emit(
+            FrameEnded(
+                seconds,
+                interrupted=interrupted,
+                error=error,
+                started_at=self._started_at,
+                finished_at=self._wallclock(),
+                exit_code=code,
+            )
+        )
 
 
 class Downloader:
@@ -167,7 +186,7 @@ class Downloader:
             LockHeld: another run is using the folder.
             StorageError: the folder or its state cannot be written.
         """
-        job = _FrameRun(Recorder(report, self._emit), asyncio.get_running_loop().time())
+        job = _FrameRun(Recorder(report, self._emit), self._seams.wallclock)
         try:
             if self.options.dry_run:
                 return await self._sync(frame, job, None)
