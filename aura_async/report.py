@@ -29,6 +29,7 @@ __all__ = [
     "Throttled",
     "human_bytes",
     "local_time",
+    "plural",
 ]
 
 
@@ -50,6 +51,8 @@ class PlanReady:
     """Files downloaded once, since moved or deleted locally."""
     duplicates_skipped: int = 0
     """Duplicate photos skipped (``--dedupe skip``)."""
+    uploaders: tuple[str, ...] = ()
+    """The uploaders' names in the listing read, sorted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,7 @@ class FrameReport:
         )
         extras = []
         if self.placeholders:
-            extras.append(f"{self.placeholders} placeholders")
+            extras.append(plural(self.placeholders, "placeholder"))
         if self.excluded:
             extras.append(f"{self.excluded} excluded")
         if self.missing:
@@ -302,3 +305,8 @@ def local_time(when: float | None) -> str | None:
     if when is None:
         return None
     return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 placeholder``, ``3 placeholders`` (``words``: the plural when not word + s)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"

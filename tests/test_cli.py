@@ -130,14 +130,20 @@ class TestAgainstEmulator:
         config = write_config(threaded_emulator, tmp_path)
         code, out, _ = invoke("--config", str(config), "myframe", "--count")
         assert code == ExitCode.OK
-        assert out.startswith("myframe: 33 photos (2 videos, 2 Live Photos; 2 unfinished")
+        assert out == (
+            "myframe: 33 assets (29 photos, 2 videos, 2 Live Photos): 37 files; "
+            "2 placeholders (unfinished uploads) not counted\n"
+        )
         assert threaded_emulator.counters.media_requests == 0
         code, out, _ = invoke("--config", str(config), "myframe", "--count", "--json")
         assert json.loads(out) == {
             "frame": "myframe",
             "assets": 33,
+            "photos": 29,
             "videos": 2,
             "live_photos": 2,
+            "files": 37,
+            "excluded": 0,
             "placeholders": 2,
         }
 
@@ -451,3 +457,65 @@ class TestHelp:
             },
         )
         assert "--list-frames" in result.stdout
+
+
+class TestSelectionMistakes:
+    def test_count_follows_the_selection_and_says_files(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--count applies --no-videos like a download would, and counts the same files as
+        --dry-run."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, out, _ = invoke("--config", str(config), "myframe", "--count", "--no-videos")
+        assert code == ExitCode.OK
+        assert "33 assets (29 photos, 2 videos, 2 Live Photos): 33 files selected, " in out
+        assert "4 left out by the selection" in out
+        code, out, err = invoke("--config", str(config), "myframe", "--dry-run", "--no-videos")
+        assert len(out.splitlines()) == 33
+        assert "dry run: 33 files would be downloaded (33 stills, 0 clips)" in err
+
+    def test_unknown_uploader_names_the_known_ones(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--uploader matching nobody is an error (exit 2) that lists the frame's uploaders,
+        for a download and for --count."""
+        config = write_config(threaded_emulator, tmp_path)
+        for action in ("--count", "--dry-run"):
+            code, _, err = invoke(
+                "--config", str(config), "myframe", action, "--uploader", "Nobody"
+            )
+            assert code == ExitCode.USAGE
+            assert (
+                "--uploader 'Nobody' matches no uploader of this frame, so it selected nothing "
+                "(uploaders: Aunt Mia, Dad, Grandma Rose)"
+            ) in err
+        code, _, err = invoke("--config", str(config), "myframe", "--count", "--uploader", "dad")
+        assert code == ExitCode.OK
+        assert "--uploader" not in err
+
+    def test_dry_run_says_what_it_would_fetch(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--dry-run ends with what a download would fetch, and its JSON says how many."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, _, err = invoke("--config", str(config), "myframe", "--dry-run")
+        assert code == ExitCode.OK
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .endswith(
+                "myframe: dry run: 37 files would be downloaded (33 stills, 4 clips), 0 already "
+                "here, 2 placeholders; nothing was written"
+            )
+        )
+        code, out, _ = invoke("--config", str(config), "myframe", "--dry-run", "--json")
+        assert json.loads(out)["would_download"] == 37
+
+    def test_demo_dry_run_points_at_no_folder(self, tmp_path: Path) -> None:
+        """--demo --dry-run does not send the user to a folder it never made."""
+        folder = tmp_path / "demo"
+        code, _, err = invoke("--demo", "--dry-run", "--demo-dir", str(folder))
+        assert code == ExitCode.OK
+        assert "Files are in" not in err
+        assert err.strip().splitlines()[-1].endswith("demo: dry run done; nothing was written")
+        assert not folder.exists()

@@ -45,7 +45,7 @@ class TestInteractive:
         display, out = terminal()
         display.handle(PlanReady("myframe", 0, 5, 0))
         display.stop()
-        assert "0 to download, 5 already present" in out.getvalue()
+        assert "0 files to download, 5 already here" in out.getvalue()
         assert "0/0" not in out.getvalue()
 
 
@@ -97,7 +97,7 @@ class TestPlain:
 
 
 def test_summary_line_extras() -> None:
-    """The one-line summary names every unusual figure."""
+    """The one-line summary names every unusual figure, in the singular for one."""
     report = FrameReport(
         "f",
         placeholders=2,
@@ -111,6 +111,7 @@ def test_summary_line_extras() -> None:
     )
     line = report.summary_line()
     assert "3.0 GiB" in line
+    assert "1 placeholder," in FrameReport("f", placeholders=1, excluded=1).summary_line()
     for part in (
         "2 placeholders",
         "3 excluded",

@@ -15,8 +15,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,10 @@ from aura_async.download.session import Runner
 from aura_async.exceptions import AuraError, AuthError, ExitCode, NotFound, RateLimited
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
-from aura_async.report import FrameReport
+from aura_async.plan.counts import count_assets
+from aura_async.plan.planner import Plan
+from aura_async.plan.selection import unmatched_uploaders
+from aura_async.report import Event, FrameReport, PlanReady, plural
 from aura_async.store.verify import verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
@@ -45,6 +48,44 @@ class Invocation:
     count: bool = False
     verify: bool = False
     json_out: bool = False
+    uploaders: tuple[str, ...] = ()
+    """The ``--uploader`` names as given."""
+    seen_uploaders: set[str] = field(default_factory=set)
+    """The uploaders of the frames listed so far."""
+
+    def on_event(self, event: Event) -> None:
+        """The run's progress callback: the display, after a look at each listing."""
+        if isinstance(event, PlanReady):
+            self.note_uploaders(event.frame, event.uploaders)
+        self.display.handle(event)
+
+    def note_uploaders(self, frame: str, names: Iterable[str]) -> None:
+        """Remember a frame's uploaders; with several frames, warn of ``--uploader`` names
+        that are not among them."""
+        names = set(names)
+        self.seen_uploaders |= names
+        unknown = unmatched_uploaders(self.uploaders, names)
+        if unknown and len(self.names) > 1:
+            self.display.warning(
+                f"{frame}: no uploader {_quoted(unknown)} in this frame (its uploaders: "
+                f"{', '.join(sorted(names)) or 'none named'})"
+            )
+
+    def unmatched_uploaders(self) -> ExitCode:
+        """After the frames: an ``--uploader`` name that matched nobody is a mistake."""
+        unknown = unmatched_uploaders(self.uploaders, self.seen_uploaders)
+        if not unknown:
+            return ExitCode.OK
+        where = "this frame" if len(self.names) == 1 else "these frames"
+        self.display.error(
+            f"--uploader {_quoted(unknown)} matches no uploader of {where}, so it selected "
+            f"nothing (uploaders: {', '.join(sorted(self.seen_uploaders)) or 'none named'})"
+        )
+        return ExitCode.USAGE
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(repr(name) for name in names)
 
 
 def execute(job: Invocation) -> ExitCode:
@@ -149,7 +190,7 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
-        async with Runner(job.settings, job.options, on_event=display.handle) as run:
+        async with Runner(job.settings, job.options, on_event=job.on_event) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)
@@ -160,6 +201,8 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
                 codes.append(code)
                 if stop:
                     break  # the account or the server, not this frame: the others would fail too
+            else:
+                codes.append(job.unmatched_uploaders())
             return _overall(codes)
     except AuraError as exc:  # logging in, or listing the account's frames
         display.error(_login_hint(exc, job.settings))
@@ -216,18 +259,43 @@ async def _frame(
     unreported.remove(report)
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
-    if plan is not None and job.options.download.dry_run and not job.json_out:
+    dry_run = plan is not None and job.options.download.dry_run
+    if plan is not None and dry_run and not job.json_out:
         for planned in plan.jobs:
             job.out.write(f"would download {frame.file_path / planned.relpath}\n")
     code = max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
     report.exit_code = code
     report.started_at = report.started_at or started
     report.finished_at = report.finished_at or time.time()
-    if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
+    if plan is not None and dry_run:
+        display.info(_dry_run_line(report, plan))
+    elif code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
-        job.out.json(report.to_json())
+        summary = report.to_json()
+        if plan is not None and dry_run:
+            summary["would_download"] = len(plan.jobs)
+        job.out.json(summary)
     return code, stop
+
+
+def _dry_run_line(report: FrameReport, plan: Plan) -> str:
+    """The last line of a ``--dry-run``: what a download would fetch (the listing has no
+    sizes, so files, not bytes)."""
+    stills = sum(1 for planned in plan.jobs if planned.kind is MediaKind.PHOTO)
+    line = (
+        f"{report.frame}: dry run: {plural(len(plan.jobs), 'file')} would be downloaded "
+        f"({plural(stills, 'still')}, {plural(len(plan.jobs) - stills, 'clip')}), "
+        f"{report.skipped} already here"
+    )
+    for count, what in (
+        (report.missing, "missing locally (not fetched without --restore-missing)"),
+        (report.excluded, "left out by the selection"),
+        (report.placeholders, "placeholders"),
+    ):
+        if count:
+            line += f", {count} {what}"
+    return line + "; nothing was written"
 
 
 def _verify(job: Invocation) -> ExitCode:
@@ -263,23 +331,32 @@ def _not_found(frame: FrameConfig) -> str:
 
 
 def _print_count(frame: FrameConfig, assets: list[Asset], job: Invocation) -> None:
-    real = [a for a in assets if not a.is_placeholder]
-    clips = [a.clip_kind for a in real]
-    counts = {
-        "frame": frame.name,
-        "assets": len(real),
-        "videos": clips.count(MediaKind.VIDEO),
-        "live_photos": clips.count(MediaKind.LIVE),
-        "placeholders": len(assets) - len(real),
-    }
+    job.note_uploaders(frame.name, {a.uploader_name for a in assets if a.uploader_name})
+    counts = count_assets(assets, job.options.download.selection)
     if job.json_out:
-        job.out.json(counts)
-    else:
-        job.out.write(
-            f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
-            f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
-            "uploads not counted)\n"
+        job.out.json(
+            {
+                "frame": frame.name,
+                "assets": counts.assets,
+                "photos": counts.photos,
+                "videos": counts.videos,
+                "live_photos": counts.live_photos,
+                "files": counts.files,
+                "excluded": counts.excluded,
+                "placeholders": counts.placeholders,
+            }
         )
+        return
+    line = (
+        f"{frame.name}: {plural(counts.assets, 'asset')} ({plural(counts.photos, 'photo')}, "
+        f"{plural(counts.videos, 'video')}, {plural(counts.live_photos, 'Live Photo')}): "
+        f"{plural(counts.files, 'file')}"
+    )
+    if counts.excluded:
+        line += f" selected, {counts.excluded} left out by the selection"
+    if counts.placeholders:
+        line += f"; {plural(counts.placeholders, 'placeholder')} (unfinished uploads) not counted"
+    job.out.write(line + "\n")
 
 
 async def _list_frames(run: Runner, job: Invocation) -> None:
@@ -368,9 +445,12 @@ def run_demo(
             )
             job = Invocation(settings, ["demo"], options, display, out, json_out=json_out)
             code = await _main(job, unreported)
-        display.info(
-            f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
-        )
+        if options.download.dry_run:
+            display.info("demo: dry run done; nothing was written")
+        else:
+            display.info(
+                f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
+            )
         return code
 
     return _guarded(display, out if json_out else None, run)

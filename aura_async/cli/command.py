@@ -445,6 +445,7 @@ def command(
                     count=count,
                     verify=verify,
                     json_out=json_out,
+                    uploaders=tuple(uploader or ()),
                 )
             )
     except ConfigError as exc:

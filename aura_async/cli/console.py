@@ -26,6 +26,7 @@ from aura_async.report import (
     Throttled,
     human_bytes,
     local_time,
+    plural,
 )
 
 if TYPE_CHECKING:
@@ -243,8 +244,9 @@ class Display:
             self._refresh()
         elif isinstance(event, PlanReady):
             self.info(
-                f"{event.frame}: {event.to_fetch} to download, {event.present} already "
-                f"present, {event.placeholders} placeholders skipped"
+                f"{event.frame}: {plural(event.to_fetch, 'file')} to download, "
+                f"{event.present} already here, {plural(event.placeholders, 'placeholder')} "
+                "skipped"
             )
             self._rate = event.rate
             self._start(event.frame, event.to_fetch)

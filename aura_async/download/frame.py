@@ -241,6 +241,7 @@ class Downloader:
                 excluded=plan.excluded,
                 missing=len(plan.missing),
                 duplicates_skipped=plan.skipped_duplicates,
+                uploaders=tuple(sorted(plan.uploaders)),
             )
         )
         if state is None:

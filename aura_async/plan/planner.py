@@ -78,6 +78,8 @@ class Plan:
     listed: int = 0
     keys: list[Key] = field(default_factory=list)
     """Every file the listing offers, selected or not (for the state's last_seen)."""
+    uploaders: set[str] = field(default_factory=set)
+    """The uploaders' names in the listing read (``--uploader`` names one of them)."""
 
 
 def image_url(base: str, asset: Asset) -> str:
@@ -171,6 +173,8 @@ class Planner:
         if asset.is_placeholder:
             plan.placeholders += 1
             return True
+        if asset.uploader_name:
+            plan.uploaders.add(asset.uploader_name)
         before = len(plan.jobs) + len(plan.duplicates)
         for kind in asset_kinds(asset):
             key = (asset.id, kind)
