@@ -23,6 +23,8 @@ __all__ = [
     "FrameEnded",
     "FrameReport",
     "ListingRecorded",
+    "LoggedIn",
+    "PageListed",
     "PlanReady",
     "Recorder",
     "Retrying",
@@ -68,6 +70,9 @@ class FileDone:
 
     relpath: str
     size: int
+    """Bytes received for it by this run."""
+    resumed_from: int = 0
+    """Bytes a ``.part`` already held when this run resumed it (the file is both)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,26 @@ class Throttled:
     status: int | None
     wait: float
     rate: float
+    relpath: str = ""
+    """The file whose request was throttled."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """The client logged in; ``relogin``: again, after the server refused its token."""
+
+    relogin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PageListed:
+    """A page of a frame's listing arrived: ``assets`` rows, ``total`` so far."""
+
+    frame_id: str
+    page: int
+    assets: int
+    total: int
+    more: bool
 
 
 Event = (
@@ -146,6 +171,8 @@ Event = (
     | DiskWarning
     | ListingRecorded
     | FrameEnded
+    | LoggedIn
+    | PageListed
 )
 EventHandler = Callable[[Event], None]
 

@@ -361,6 +361,9 @@ class TestJsonLog:
         (summary,) = [json.loads(line) for line in out.splitlines()]
         assert summary["exit_code"] == 1
         assert f"cannot create {blocked}" in summary["error"]
+        assert (
+            f"check that this user can write to {blocked} (file_path of [myframe] in {config})"
+        ) in err
 
 
 class TestOneErrorStyle:
@@ -519,3 +522,18 @@ class TestSelectionMistakes:
         assert "Files are in" not in err
         assert err.strip().splitlines()[-1].endswith("demo: dry run done; nothing was written")
         assert not folder.exists()
+
+
+def test_write_exif_on_an_old_folder_says_it_applies_to_new_files(
+    threaded_emulator: Emulator, tmp_path: Path
+) -> None:
+    """--write-exif on a folder downloaded without it says, once, that the files already
+    there are left as they are."""
+    config = write_config(threaded_emulator, tmp_path)
+    invoke("--config", str(config), "myframe", "--rate", "0")
+    code, _, err = invoke("--config", str(config), "myframe", "--write-exif")
+    assert code == ExitCode.OK
+    note = "--write-exif applies to new downloads only: the 37 files already in the folder"
+    assert err.count(note) == 1
+    code, _, err = invoke("--config", str(config), "myframe")
+    assert "--write-exif" not in err

@@ -23,7 +23,14 @@ from typing import Any
 from aura_async.cli.console import Display, Stdout
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, AuthError, ExitCode, NotFound, RateLimited
+from aura_async.exceptions import (
+    AuraError,
+    AuthError,
+    ExitCode,
+    NotFound,
+    RateLimited,
+    StorageError,
+)
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
 from aura_async.plan.counts import count_assets
@@ -52,12 +59,26 @@ class Invocation:
     """The ``--uploader`` names as given."""
     seen_uploaders: set[str] = field(default_factory=set)
     """The uploaders of the frames listed so far."""
+    exif_note_said: bool = False
 
     def on_event(self, event: Event) -> None:
         """The run's progress callback: the display, after a look at each listing."""
         if isinstance(event, PlanReady):
             self.note_uploaders(event.frame, event.uploaders)
+            self.display.handle(event)
+            self.note_exif(event)
+            return
         self.display.handle(event)
+
+    def note_exif(self, plan: PlanReady) -> None:
+        """``--write-exif`` on a folder with files: say, once, that they stay as they are."""
+        if self.exif_note_said or not (self.options.download.write_exif and plan.present):
+            return
+        self.exif_note_said = True
+        self.display.info(
+            f"--write-exif applies to new downloads only: the {plural(plan.present, 'file')} "
+            f"already in the folder of [{plan.frame}] are left as they are"
+        )
 
     def note_uploaders(self, frame: str, names: Iterable[str]) -> None:
         """Remember a frame's uploaders; with several frames, warn of ``--uploader`` names
@@ -252,8 +273,15 @@ async def _frame(
             report.error = (
                 f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
             )
+        elif isinstance(exc, NotFound):
+            report.error = _not_found(frame)
+        elif isinstance(exc, StorageError):
+            report.error = (
+                f"{exc}: check that this user can write to {frame.file_path} (file_path of "
+                f"[{frame.name}] in {job.settings.config_path}), and that its disk has room"
+            )
         else:
-            report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
+            report.error = str(exc)
         display.error(report.error)
         code, stop = exc.exit_code, exc.stops_run
     unreported.remove(report)

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,6 +22,8 @@ from aura_async.report import (
     FileDone,
     FileFailed,
     FrameReport,
+    LoggedIn,
+    PageListed,
     PlanReady,
     Retrying,
     Throttled,
@@ -105,7 +108,12 @@ class Display:
         debug: also per-file detail (skips, retries).
         log_file: an open file that receives every plain line too.
         width: the terminal's width for the bar (default: as rich finds it).
+        clock: seconds, for the bar's speed and how often throttle lines repeat.
     """
+
+    THROTTLE_LINES_EVERY = 1.0
+    """Seconds between two ``--debug`` lines about throttling; the ones between are
+    counted in the next."""
 
     def __init__(
         self,
@@ -116,8 +124,10 @@ class Display:
         debug: bool = False,
         log_file: TextIO | None = None,
         width: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
+        self._clock = clock
         self.interactive = interactive and not quiet
         self.quiet = quiet
         self.debug_enabled = debug
@@ -132,7 +142,9 @@ class Display:
         self._failed = 0
         self._rate = 0.0
         self._waited = 0.0
-        self._started = time.monotonic()
+        self._started = clock()
+        self._throttle_line_at: float | None = None
+        self._unsaid_throttles = 0
         self.secrets: set[str] = set()
         self.last_error: str | None = None
         """The last error line shown (redacted): the ``error`` of a run's JSON object."""
@@ -222,7 +234,10 @@ class Display:
             self._bytes += event.count
             self._refresh()
         elif isinstance(event, FileDone):
-            self.detail(f"downloaded {event.relpath} ({human_bytes(event.size)})")
+            size = human_bytes(event.size + event.resumed_from)
+            if event.resumed_from:
+                size += f", resumed after {human_bytes(event.resumed_from)}"
+            self.detail(f"downloaded {event.relpath} ({size})")
             self._advance()
         elif isinstance(event, FileFailed):
             if not event.fatal:  # a fatal one is the frame's error, said once by the CLI
@@ -237,11 +252,18 @@ class Display:
             self._throttled += 1
             self._rate = event.rate
             self._waited += event.wait
-            self.debug(
-                f"throttled (HTTP {event.status}); waiting {event.wait:.1f}s, "
-                f"rate now {event.rate:.1f}/s"
-            )
+            self._throttle_line(event)
             self._refresh()
+        elif isinstance(event, LoggedIn):
+            self.debug(
+                "token refused (HTTP 401): logged in again" if event.relogin else "logged in"
+            )
+        elif isinstance(event, PageListed):
+            more = ", more to come" if event.more else ", the last"
+            self.debug(
+                f"listing of frame {event.frame_id}: page {event.page}, "
+                f"{plural(event.assets, 'asset')} ({event.total} so far{more})"
+            )
         elif isinstance(event, PlanReady):
             self.info(
                 f"{event.frame}: {plural(event.to_fetch, 'file')} to download, "
@@ -251,8 +273,28 @@ class Display:
             self._rate = event.rate
             self._start(event.frame, event.to_fetch)
 
+    def _throttle_line(self, event: Throttled) -> None:
+        """A ``--debug`` line for a throttled request, at most one a second: every worker
+        meets the same throttle at once."""
+        if not self.debug_enabled:
+            return
+        now = self._clock()
+        last = self._throttle_line_at
+        if last is not None and now - last < self.THROTTLE_LINES_EVERY:
+            self._unsaid_throttles += 1
+            return
+        since = ""
+        if self._unsaid_throttles:
+            since = f" ({self._unsaid_throttles} more throttled since the last such line)"
+        self._throttle_line_at, self._unsaid_throttles = now, 0
+        where = f" on {event.relpath}" if event.relpath else ""
+        self.debug(
+            f"throttled (HTTP {event.status}){where}; every worker waits {event.wait:.1f}s, "
+            f"rate now {event.rate:.1f}/s{since}"
+        )
+
     def _start(self, frame: str, total: int) -> None:
-        self._bytes, self._failed, self._started = 0, 0, time.monotonic()
+        self._bytes, self._failed, self._started = 0, 0, self._clock()
         if not self.interactive or total == 0:
             return
         if self._progress is None:
@@ -287,7 +329,7 @@ class Display:
     def _refresh(self) -> None:
         if self._progress is None or self._task is None:
             return
-        elapsed = max(time.monotonic() - self._started, 1e-6)
+        elapsed = max(self._clock() - self._started, 1e-6)
         info = f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s"
         if self._rate != float("inf"):
             info += f" · limit {self._rate:.1f} req/s"
