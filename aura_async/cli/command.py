@@ -36,6 +36,7 @@ from aura_async.cli.help import (
     AuraCommand,
     error_line,
 )
+from aura_async.cli.status import show_status
 from aura_async.config import Settings, default_config_path, load_settings
 from aura_async.exceptions import ConfigError, ExitCode
 from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
@@ -280,6 +281,16 @@ def command(
             "missing or changed ones (no network); exit 1 if any.",
         ),
     ] = False,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            rich_help_panel=ACTIONS,
+            help="Print each frame's last run, last complete listing, files recorded and "
+            "missing, and whether a run holds its folder now (no network; all frames "
+            "without FRAME).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -395,6 +406,8 @@ def command(
             list_frames=list_frames,
             count=count,
             verify=verify,
+            status=status,
+            dry_run=dry_run,
         )
         layout.validate()
         log_handle = _open_log(log_file)
@@ -427,27 +440,30 @@ def command(
             code = run_demo(demo_dir, options, display, out, json_out)
         else:
             settings = _settings(config, display)
-            if all_frames:
+            if all_frames or (status and not names):  # --status alone: every frame
                 names = settings.frame_names
                 if not names:
                     raise settings.no_frames()
             for name in names:
                 settings.frame(name)  # every name checked before any request
             options = _one_listing_per_frame(options, len(names))
-            code = execute(
-                Invocation(
-                    settings,
-                    names,
-                    options,
-                    display,
-                    out,
-                    list_frames=list_frames,
-                    count=count,
-                    verify=verify,
-                    json_out=json_out,
-                    uploaders=tuple(uploader or ()),
+            if status:
+                code = show_status(settings, names, display, out, json_out=json_out)
+            else:
+                code = execute(
+                    Invocation(
+                        settings,
+                        names,
+                        options,
+                        display,
+                        out,
+                        list_frames=list_frames,
+                        count=count,
+                        verify=verify,
+                        json_out=json_out,
+                        uploaders=tuple(uploader or ()),
+                    )
                 )
-            )
     except ConfigError as exc:
         error, code = str(exc), exc.exit_code
         if display is not None:
@@ -478,6 +494,8 @@ def _check_flags(
     list_frames: bool,
     count: bool,
     verify: bool,
+    status: bool,
+    dry_run: bool,
 ) -> None:
     """Flags that exclude each other, or nothing to do.
 
@@ -490,13 +508,15 @@ def _check_flags(
         raise ConfigError('--years is --folder-template "{year}": give one of them')
     if sidecars not in ("json", "xmp", "off"):
         raise ConfigError(f"--sidecars takes json, xmp or off, not {sidecars!r}")
-    if demo and (names or all_frames or list_frames or count or verify):
+    if demo and (names or all_frames or list_frames or count or verify or status):
         raise ConfigError("--demo runs on its own; drop the frame names and other actions")
-    if list_frames and (names or all_frames or count or verify):
+    if list_frames and (names or all_frames or count or verify or status):
         raise ConfigError("--list-frames takes no frame names and no other action")
+    if status and (count or verify or dry_run):
+        raise ConfigError("--status runs on its own: give it frame names, or none for all")
     if all_frames and names:
         raise ConfigError("give frame names or --all, not both")
-    if not (demo or names or all_frames or list_frames):
+    if not (demo or names or all_frames or list_frames or status):
         raise ConfigError(
             "name a frame from the config file (or use --all, --list-frames, --setup, "
             "--demo); see --help"
