@@ -36,6 +36,7 @@ from aura_async.cli.help import (
     AuraCommand,
     error_line,
 )
+from aura_async.cli.setup import run_setup, terminal_prompts
 from aura_async.cli.status import show_status
 from aura_async.config import Settings, default_config_path, load_settings
 from aura_async.exceptions import ConfigError, ExitCode
@@ -281,6 +282,16 @@ def command(
             "missing or changed ones (no network); exit 1 if any.",
         ),
     ] = False,
+    setup: Annotated[
+        bool,
+        typer.Option(
+            "--setup",
+            rich_help_panel=ACTIONS,
+            help="Write the config file: log in, list the account's frames, pick a folder "
+            "for each; run again to add frames. Asks nothing with AURA_EMAIL and "
+            "AURA_PASSWORD set. With --config -, print the file instead.",
+        ),
+    ] = False,
     status: Annotated[
         bool,
         typer.Option(
@@ -408,6 +419,7 @@ def command(
             verify=verify,
             status=status,
             dry_run=dry_run,
+            setup=setup,
         )
         layout.validate()
         log_handle = _open_log(log_file)
@@ -436,7 +448,13 @@ def command(
             rate=rate,
             timeouts=Timeouts(connect=connect_timeout, read=timeout),
         )
-        if demo:
+        if setup:
+            try:
+                code = run_setup(config, os.environ, display, out, terminal_prompts())
+            except KeyboardInterrupt:
+                display.error("interrupted: nothing was written")
+                code = ExitCode.INTERRUPTED
+        elif demo:
             code = run_demo(demo_dir, options, display, out, json_out)
         else:
             settings = _settings(config, display)
@@ -496,6 +514,7 @@ def _check_flags(
     verify: bool,
     status: bool,
     dry_run: bool,
+    setup: bool,
 ) -> None:
     """Flags that exclude each other, or nothing to do.
 
@@ -508,6 +527,8 @@ def _check_flags(
         raise ConfigError('--years is --folder-template "{year}": give one of them')
     if sidecars not in ("json", "xmp", "off"):
         raise ConfigError(f"--sidecars takes json, xmp or off, not {sidecars!r}")
+    if setup and (names or all_frames or list_frames or count or verify or status or demo):
+        raise ConfigError("--setup runs on its own (with --config FILE, or --config - to print)")
     if demo and (names or all_frames or list_frames or count or verify or status):
         raise ConfigError("--demo runs on its own; drop the frame names and other actions")
     if list_frames and (names or all_frames or count or verify or status):
@@ -516,7 +537,7 @@ def _check_flags(
         raise ConfigError("--status runs on its own: give it frame names, or none for all")
     if all_frames and names:
         raise ConfigError("give frame names or --all, not both")
-    if not (demo or names or all_frames or list_frames or status):
+    if not (demo or names or all_frames or list_frames or status or setup):
         raise ConfigError(
             "name a frame from the config file (or use --all, --list-frames, --setup, "
             "--demo); see --help"

@@ -1,0 +1,268 @@
+"""--setup: the config file written from a login, where a run reads it, mode 600."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import stat
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aura_async.cli import ExitCode, app
+from aura_async.cli.setup import login_block, propose_folder, section_block, slug, unique
+from aura_async.config import Settings, load_settings
+from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+from aura_async.models import Frame
+
+from .conftest import small_config
+
+runner = CliRunner()
+AURA = Path(sys.executable).parent / "aura-async"
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return small_config(
+        frames=[
+            FrameSpec(photos=5, videos=1, live_photos=0, placeholders=0, hidden=0),
+            FrameSpec(
+                name="Grandma's Kitchen",
+                photos=2,
+                videos=0,
+                live_photos=0,
+                placeholders=0,
+                hidden=0,
+            ),
+        ]
+    )
+
+
+def server_env(emu: Emulator, **more: str) -> dict[str, str]:
+    """The emulator's URLs (so setup logs in there), and more variables."""
+    return {"AURA_API_URL": emu.api_url, "AURA_IMAGE_URL": emu.image_url, **more}
+
+
+def scripted_env(emu: Emulator, **more: str) -> dict[str, str]:
+    """AURA_EMAIL and AURA_PASSWORD too: setup asks nothing."""
+    return server_env(emu, AURA_EMAIL=emu.config.email, AURA_PASSWORD=emu.config.password, **more)
+
+
+def setup(*args: str, env: dict[str, str], input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--setup", *args], env=env, input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def frame_ids(emu: Emulator) -> list[str]:
+    return list(emu.library.frames)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Family Frame", "family-frame"),
+        ("Grandma's Kitchen", "grandmas-kitchen"),
+        ("  Ünïcode & more!! ", "ünïcode-more"),
+        ("???", ""),
+    ],
+)
+def test_slug(name: str, expected: str) -> None:
+    """Section names from frame names: lowercase words joined by dashes."""
+    assert slug(name) == expected
+
+
+def test_unique_proposals() -> None:
+    """A taken or empty name gets a number; folders are proposed beside the last one."""
+    assert unique("kitchen", {"kitchen", "kitchen-2"}) == "kitchen-3"
+    assert unique("", set()) == "frame"
+    assert propose_folder("/volume1/photos", "kitchen") == "/volume1/photos/kitchen"
+
+
+def test_written_text_loads_as_written(tmp_path: Path) -> None:
+    """What setup writes loads back: the password verbatim (% and $), the frame's folder."""
+    settings = Settings(
+        email="me@example.com",
+        password="pa%$word#1",
+        api_url="http://127.0.0.1:9/v5",
+        image_url="https://imgproxy.pushd.com",
+    )
+    text = login_block(settings) + "\n" + section_block("k", Frame("id-1", "K"), "~/p/k")
+    path = tmp_path / "c.ini"
+    path.write_text(text)
+    path.chmod(0o600)
+    loaded = load_settings(path, {})
+    assert (loaded.password, loaded.api_url) == ("pa%$word#1", "http://127.0.0.1:9/v5")
+    assert "image_url" not in text  # Aura's own is the default
+    assert loaded.frame("k").file_path == Path.home() / "p" / "k"
+
+
+class TestScripted:
+    def test_writes_where_the_run_reads_with_mode_600(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """From AURA_EMAIL/AURA_PASSWORD, no question: every frame, in $AURA_CONFIG, mode
+        600; the next run works from it."""
+        path = tmp_path / "etc" / "aura.ini"
+        code, out, err = setup(env=scripted_env(threaded_emulator, AURA_CONFIG=str(path)))
+        assert code == ExitCode.OK
+        assert out == ""
+        assert "?" not in err  # nothing asked
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        settings = load_settings(path, {})
+        assert settings.frame_names == ["family-frame", "grandmas-kitchen"]
+        assert [settings.frame(n).frame_id for n in settings.frame_names] == frame_ids(
+            threaded_emulator
+        )
+        assert settings.warnings == ()
+        result = runner.invoke(app, ["--count", "--all"], env={"AURA_CONFIG": str(path)})
+        assert result.exit_code == ExitCode.OK
+        assert "family-frame: 6 assets" in result.stdout
+
+    def test_default_place(
+        self, threaded_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without --config or $AURA_CONFIG: ~/etc/aura/credentials.ini, the run's default."""
+        monkeypatch.setenv("HOME", str(tmp_path))
+        code, _, err = setup(env=scripted_env(threaded_emulator))
+        assert code == ExitCode.OK
+        path = tmp_path / "etc" / "aura" / "credentials.ini"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert f"wrote {path} (mode 600)" in err
+        assert "next: aura-async family-frame" in err  # the default place needs no --config
+
+    def test_config_dash_prints_it(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """--config - prints the config on stdout and writes no file."""
+        code, out, _ = setup("--config", "-", env=scripted_env(threaded_emulator))
+        assert code == ExitCode.OK
+        assert out.startswith("# Written by aura-async --setup.")
+        path = tmp_path / "printed.ini"
+        path.write_text(out)
+        path.chmod(0o600)
+        assert load_settings(path, {}).frame_names == ["family-frame", "grandmas-kitchen"]
+        assert not (tmp_path / "-").exists()
+
+    def test_wrong_password_writes_nothing(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A refused login: exit 3, and no file."""
+        path = tmp_path / "c.ini"
+        env = server_env(threaded_emulator, AURA_EMAIL="demo@example.com", AURA_PASSWORD="x!")
+        code, _, err = setup("--config", str(path), env=env)
+        assert code == ExitCode.LOGIN
+        assert "login refused (HTTP 475)" in err
+        assert "nothing was written" in err
+        assert not path.exists()
+
+    def test_no_answer_is_a_clear_error(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """Without a terminal's answers or the variables: exit 2 saying what it needs."""
+        code, _, err = setup("--config", str(tmp_path / "c.ini"), env=server_env(threaded_emulator))
+        assert code == ExitCode.USAGE
+        assert "set AURA_EMAIL and AURA_PASSWORD" in err
+
+
+class TestSecondRun:
+    def test_offers_the_frames_not_in_the_file(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A second run keeps the file as it was and offers only the frames it lacks, with a
+        folder beside the existing ones."""
+        first, second = frame_ids(threaded_emulator)
+        path = tmp_path / "c.ini"
+        before = (
+            "# my comments stay\n[login]\n"
+            f"email = {threaded_emulator.config.email}\n"
+            f"password = {threaded_emulator.config.password}\n"
+            f"api_url = {threaded_emulator.api_url}\nimage_url = {threaded_emulator.image_url}\n"
+            f"\n[kitchen]\nframe_id = {first}\nfile_path = /volume1/aura/kitchen\n"
+        )
+        path.write_text(before)
+        path.chmod(0o644)
+        # Answers: add the new frame? (Enter: yes), its section name, its folder (Enter).
+        code, _, err = setup("--config", str(path), env={}, input="\ngrandma\n\n")
+        assert code == ExitCode.OK
+        assert "frame 'Family Frame' is [kitchen] already" in err
+        text = path.read_text()
+        assert text.startswith(before.rstrip("\n"))
+        assert f"[grandma]\nframe_id = {second}\nfile_path = /volume1/aura/grandma\n" in text
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        code, _, err = setup("--config", str(path), env={})
+        assert code == ExitCode.OK
+        assert "nothing to add" in err
+        assert path.read_text() == text
+
+
+def test_on_a_terminal_the_password_is_not_shown(
+    threaded_emulator: Emulator, tmp_path: Path
+) -> None:
+    """On a terminal: the questions, the password typed without echo, the file written."""
+    path = tmp_path / "c.ini"
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 250, 0, 0))
+
+    def controlling_terminal() -> None:  # getpass reads the password from /dev/tty
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AURA_")}
+    env.update(server_env(threaded_emulator), TERM="xterm")
+    proc = subprocess.Popen(
+        [str(AURA), "--setup", "--config", str(path)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(slave)
+    seen = bytearray()
+
+    def expect(text: str) -> None:
+        deadline = time.monotonic() + 15
+        while text.encode() not in seen:
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no {text!r} on the terminal; it shows {bytes(seen)!r}"
+            seen.extend(os.read(master, 4096))
+
+    def answer(text: str) -> None:
+        os.write(master, text.encode() + b"\r")
+
+    try:
+        for question, reply in [
+            ("email", threaded_emulator.config.email),
+            # The space after the colon comes from getpass, once it has turned echo off.
+            ("password (not shown): ", threaded_emulator.config.password),
+            ("Add frame 'Family Frame' (6 assets)?", ""),
+            ("section name", ""),
+            ("folder for its photos [~/Pictures/aura/family-frame]:", str(tmp_path / "fam")),
+            ('Add frame "Grandma\'s Kitchen"', "n"),
+        ]:
+            expect(question)
+            answer(reply)
+        with contextlib.suppress(OSError):  # EIO once the program and its terminal are gone
+            while select.select([master], [], [], 15)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen.extend(chunk)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"(mode 600)" in seen
+    assert threaded_emulator.config.password.encode() not in seen
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    settings = load_settings(path, {})
+    assert settings.frame_names == ["family-frame"]
+    assert settings.frame("family-frame").file_path == tmp_path / "fam"
