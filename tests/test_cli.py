@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
+from aura_async.cli.command import LOG_ROTATE_AT, rotate_log
 from aura_async.emulator import Emulator, EmulatorConfig
 from aura_async.store.state import State
 
@@ -537,3 +538,34 @@ def test_write_exif_on_an_old_folder_says_it_applies_to_new_files(
     assert err.count(note) == 1
     code, _, err = invoke("--config", str(config), "myframe")
     assert "--write-exif" not in err
+
+
+class TestLogRotation:
+    def test_rotate_keeps_three(self, tmp_path: Path) -> None:
+        """A full log becomes FILE.1, older ones shift up, the oldest beyond three goes."""
+        log = tmp_path / "n.log"
+        for n, text in enumerate(["one", "two", "three", "four"]):
+            log.write_text(text * 10)
+            assert rotate_log(log, limit=10)
+            assert not log.exists()
+            assert (tmp_path / "n.log.1").read_text() == text * 10
+            assert sorted(p.name for p in tmp_path.iterdir())[-1] == f"n.log.{min(n + 1, 3)}"
+        assert (tmp_path / "n.log.3").read_text() == "two" * 10
+        log.write_text("small")
+        assert not rotate_log(log, limit=10)
+        assert not rotate_log(tmp_path / "none.log", limit=10)
+
+    def test_a_big_log_file_is_rotated_when_a_run_starts(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--log-file at 10 MiB: the run starts a fresh file and keeps the old as FILE.1."""
+        config = write_config(threaded_emulator, tmp_path)
+        log = tmp_path / "nightly.log"
+        with log.open("wb") as handle:
+            handle.truncate(LOG_ROTATE_AT)  # sparse: big without writing 10 MiB
+        code, _, _ = invoke("--config", str(config), "myframe", "-q", "--log-file", str(log))
+        assert code == ExitCode.OK
+        assert (tmp_path / "nightly.log.1").stat().st_size == LOG_ROTATE_AT
+        lines = log.read_text().splitlines()
+        assert "myframe: 37 downloaded" in lines[-1]
+        assert len(lines) == 37 + 3  # this run's lines only: listing, plan, files, summary

@@ -573,8 +573,15 @@ def _selection(
     )
 
 
+LOG_ROTATE_AT = 10 * 1024 * 1024
+"""A ``--log-file`` this big when a run starts is rotated first."""
+LOG_KEEP = 3
+"""Rotated log files kept: ``FILE.1`` (the newest) to ``FILE.3``."""
+
+
 def _open_log(log_file: Path | None) -> TextIO | None:
-    """The ``--log-file`` opened for appending (its folder created).
+    """The ``--log-file`` opened for appending (its folder created), rotated first when it
+    has grown past :data:`LOG_ROTATE_AT`.
 
     Raises:
         ConfigError: it cannot be opened.
@@ -584,9 +591,28 @@ def _open_log(log_file: Path | None) -> TextIO | None:
     log_file = log_file.expanduser()
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        rotate_log(log_file)
         return log_file.open("a", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot open log file {log_file}: {exc.strerror}") from exc
+
+
+def rotate_log(path: Path, limit: int = LOG_ROTATE_AT, keep: int = LOG_KEEP) -> bool:
+    """``FILE`` becomes ``FILE.1``, ``FILE.1`` becomes ``FILE.2``... (the oldest goes) when
+    ``FILE`` holds ``limit`` bytes or more; returns whether it did. A rename that fails
+    (another program has the file open, on Windows) leaves the log growing, and the next
+    run tries again."""
+    try:
+        if path.stat().st_size < limit:
+            return False
+        for n in range(keep - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{n}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{n + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))
+    except OSError:
+        return False
+    return True
 
 
 def _one_listing_per_frame(options: RunOptions, frames: int) -> RunOptions:
