@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
@@ -461,6 +462,26 @@ class TestHelp:
             },
         )
         assert "--list-frames" in result.stdout
+        result = runner.invoke(
+            app,
+            [],
+            prog_name="aura-async",
+            env={
+                "_AURA_ASYNC_COMPLETE": "complete_bash",
+                "COMP_WORDS": "aura-async --show-c",
+                "COMP_CWORD": "1",
+            },
+        )
+        assert result.stdout.split() == ["--show-completion"]
+
+    def test_completion_options_are_built_only_when_used(self) -> None:
+        """A run that names no completion option does not build them (they cost ~1 ms of
+        every start); --help lists them."""
+        command = typer.main.get_command(app)
+        assert not any(p.name == "show_completion" for p in command.params)
+        code, out, _ = invoke("--help")
+        assert code == 0
+        assert "--install-completion" in out
 
 
 class TestSelectionMistakes:

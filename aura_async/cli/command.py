@@ -49,7 +49,7 @@ __all__ = ["ExitCode", "app", "main"]
 
 
 app = typer.Typer(
-    add_completion=True,  # --install-completion, --show-completion: no start-up cost
+    add_completion=False,  # AuraCommand adds them only when they are used
     rich_markup_mode=None,
     pretty_exceptions_enable=False,  # never print locals (they hold the password)
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -9,6 +9,7 @@ read like every other error of the command: ``aura-async: error: ...``, exit 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -63,8 +64,36 @@ def error_line(message: str) -> str:
     return f"aura-async: error: {message}"
 
 
+COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+
+
 class AuraCommand(TyperCommand):
-    """The ``aura-async`` command: help in panels with examples, errors in one style."""
+    """The ``aura-async`` command: help in panels with examples, errors in one style, and
+    shell completion that costs nothing unless it is used.
+
+    Typer's completion options (``add_completion``) would be built at every start, like
+    every option (about 1 ms); here they join the command only for a command line that
+    names them and for ``--help``, and the completion machinery starts only when a shell
+    asks for completions.
+    """
+
+    def _with_completion(self) -> None:
+        if any(param.name == "install_completion" for param in self.params):
+            return
+        from typer.main import get_install_completion_arguments
+
+        self.params.extend(get_install_completion_arguments())
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse, with the completion options when the command line names one."""
+        if any(arg.startswith(COMPLETION_OPTIONS) for arg in args):
+            self._with_completion()
+        return list(super().parse_args(ctx, args))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """Help, completion options included."""
+        self._with_completion()
+        super().format_help(ctx, formatter)
 
     def format_help_text(self, ctx: Any, formatter: Any) -> None:
         """The description, then the examples."""
@@ -110,6 +139,12 @@ class AuraCommand(TyperCommand):
         (with ``--json``, also the run's JSON object on stdout)."""
         argv = list(sys.argv[1:] if args is None else args)
         started = time.time()
+        name = (prog_name or "aura-async").replace("-", "_").upper()
+        if os.environ.get(complete_var or f"_{name}_COMPLETE"):  # a shell asks: completions
+            from typer.completion import get_completion_inspect_parameters
+
+            get_completion_inspect_parameters()  # registers Typer's shells, as typer would
+            self._with_completion()
         try:
             code = super().main(
                 argv,
