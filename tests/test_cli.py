@@ -497,7 +497,7 @@ class TestSelectionMistakes:
         assert "4 left out by the selection" in out
         code, out, err = invoke("--config", str(config), "myframe", "--dry-run", "--no-videos")
         assert len(out.splitlines()) == 33
-        assert "dry run: 33 files would be downloaded (33 stills, 0 clips)" in err
+        assert "dry run: 33 files would be downloaded, 0 already here, 4 left out" in err
 
     def test_unknown_uploader_names_the_known_ones(
         self, threaded_emulator: Emulator, tmp_path: Path
@@ -529,8 +529,8 @@ class TestSelectionMistakes:
             err.strip()
             .splitlines()[-1]
             .endswith(
-                "myframe: dry run: 37 files would be downloaded (33 stills, 4 clips), 0 already "
-                "here, 2 placeholders; nothing was written"
+                "myframe: dry run: 37 files would be downloaded, 0 already here, 2 placeholders; "
+                "nothing was written"
             )
         )
         code, out, _ = invoke("--config", str(config), "myframe", "--dry-run", "--json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aura_async.models import Asset
-from aura_async.plan.counts import Counts, count_assets
+from aura_async.plan.counting import AssetCount
 from aura_async.plan.selection import Selection, unmatched_uploaders
 
 PHOTO = Asset(id="p", user_id="u", file_name="a.jpg", taken_at="2023-01-01T00:00:00Z")
@@ -29,39 +29,50 @@ LIVE = Asset(
     is_live=True,
 )
 PLACEHOLDER = Asset(id="x")
-LISTING = [PHOTO, OLD, VIDEO, LIVE, PLACEHOLDER, PHOTO]  # PHOTO listed twice
+LISTING = [PHOTO, OLD, VIDEO, LIVE, PLACEHOLDER]
+
+
+def counted(selection: Selection) -> AssetCount:
+    count = AssetCount("f")
+    count.add(LISTING[:2], selection)  # two pages, as a listing comes
+    count.add(LISTING[2:], selection)
+    return count
+
+
+def counts(
+    photos: int = 0, videos: int = 0, live: int = 0, files: int = 0, excluded: int = 0
+) -> tuple[int, ...]:
+    return (photos + videos + live, photos, videos, live, files, excluded, 1)
 
 
 @pytest.mark.parametrize(
     ("selection", "expected"),
     [
-        (None, Counts(photos=2, videos=1, live_photos=1, files=6, placeholders=1)),
-        (  # a video still counts by its still
-            Selection(clips=False),
-            Counts(photos=2, videos=1, live_photos=1, files=4, excluded=2, placeholders=1),
-        ),
-        (  # photos have no clip: left out
-            Selection(stills=False),
-            Counts(videos=1, live_photos=1, files=2, excluded=4, placeholders=1),
-        ),
-        (
-            Selection(since="2020"),
-            Counts(photos=1, videos=1, live_photos=1, files=5, excluded=1, placeholders=1),
-        ),
-        (
-            Selection(uploaders=frozenset({"dad"})),
-            Counts(videos=1, files=2, excluded=4, placeholders=1),
-        ),
+        (Selection(), counts(photos=2, videos=1, live=1, files=6)),
+        (Selection(clips=False), counts(photos=2, videos=1, live=1, files=4, excluded=2)),
+        (Selection(stills=False), counts(videos=1, live=1, files=2, excluded=4)),
+        (Selection(since="2020"), counts(photos=1, videos=1, live=1, files=5, excluded=1)),
+        (Selection(uploaders=frozenset({"dad"})), counts(videos=1, files=2, excluded=4)),
     ],
 )
-def test_counts_follow_the_selection(selection: Selection | None, expected: Counts) -> None:
-    """Assets count when one of their files is selected; files as a download keeps them."""
-    assert count_assets(LISTING, selection) == expected
+def test_counts_follow_the_selection(selection: Selection, expected: tuple[int, ...]) -> None:
+    """Assets count when one of their files is selected (a video by its still, with
+    --no-videos); files as a download keeps them; placeholders apart."""
+    c = counted(selection)
+    assert (
+        c.assets,
+        c.photos,
+        c.videos,
+        c.live_photos,
+        c.files,
+        c.excluded,
+        c.placeholders,
+    ) == expected
 
 
-def test_assets_are_photos_videos_and_live_photos() -> None:
-    """``assets`` adds the three kinds (placeholders are not assets)."""
-    assert count_assets(LISTING).assets == 4
+def test_uploaders_are_collected() -> None:
+    """The names of the listing's uploaders, for an --uploader that matches none."""
+    assert counted(Selection()).uploaders == {"Dad"}
 
 
 @pytest.mark.parametrize(

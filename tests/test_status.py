@@ -71,6 +71,8 @@ class TestStatus:
         lines = out.splitlines()
         assert lines[0] == f"myframe  {tmp_path / 'photos'}"
         assert ", exit 0: 37 downloaded, 0 skipped, 0 failed, 424.0 KiB" in lines[1]
+        assert "complete listing: 20" in out  # the time the state recorded
+        assert "caught up:        yes: nothing was left to fetch" in out
         assert "files recorded:   37" in out
         assert "missing locally:  1 (--restore-missing fetches them)" in out
         assert "lock:             free: no run is under way" in out

@@ -16,7 +16,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +28,17 @@ from aura_async.exceptions import (
     AuraError,
     AuthError,
     ExitCode,
+    LockHeld,
     NotFound,
     RateLimited,
     StorageError,
 )
-from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
-from aura_async.plan.counts import count_assets
+from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
 from aura_async.plan.selection import unmatched_uploaders
-from aura_async.report import Event, FrameReport, PlanReady, plural
-from aura_async.store.verify import verify_frame
+from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, plural
+from aura_async.store.verify import set_aside, verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
 
@@ -54,6 +55,8 @@ class Invocation:
     list_frames: bool = False
     count: bool = False
     verify: bool = False
+    repair: bool = False
+    keep_changed: bool = True
     json_out: bool = False
     uploaders: tuple[str, ...] = ()
     """The ``--uploader`` names as given."""
@@ -62,7 +65,12 @@ class Invocation:
     exif_note_said: bool = False
 
     def on_event(self, event: Event) -> None:
-        """The run's progress callback: the display, after a look at each listing."""
+        """The run's progress callback: the display, after a look at each listing;
+        ``--dry-run``'s files on stdout."""
+        if isinstance(event, WouldDownload):
+            if not self.json_out:
+                self.out.write(f"would download {event.folder / event.relpath}\n")
+            return
         if isinstance(event, PlanReady):
             self.note_uploaders(event.frame, event.uploaders)
             self.display.handle(event)
@@ -113,10 +121,18 @@ def execute(job: Invocation) -> ExitCode:
     """Do what the command line asked; return the exit code."""
     if job.verify:
         try:
-            return _verify(job)
+            code, damaged = _verify(job)
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
+        if not (job.repair and damaged):
+            return code
+        # Every missing file, and every changed one now set aside, is missing: a download
+        # that restores missing files fetches them all again.
+        download = replace(job.options.download, restore_missing=True)
+        job = replace(
+            job, names=damaged, verify=False, options=replace(job.options, download=download)
+        )
     return _guarded(job.display, job.out if job.json_out else None, lambda u: _main(job, u))
 
 
@@ -200,11 +216,17 @@ def _overall(codes: list[ExitCode]) -> ExitCode:
 
 
 def _stop_on_sigterm() -> None:
-    """Let SIGTERM (systemctl stop, timeout, shutdown) stop the run as Ctrl-C does."""
+    """Let SIGTERM (systemctl stop, timeout, shutdown) and SIGHUP (the SSH session or the
+    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept."""
     task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no such handler
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)  # Windows has no SIGHUP
+        if number is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # nor such handlers
+                loop.add_signal_handler(number, task.cancel)
 
 
 async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
@@ -250,11 +272,11 @@ async def _frame(
     display = job.display
     if job.count:
         try:
-            assets = await run.assets(frame)
+            counted = await run.count(frame)
         except NotFound:
             display.error(_not_found(frame))
             return ExitCode.NOT_FOUND, False
-        _print_count(frame, assets, job)
+        _print_count(counted, job)
         return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
     started = time.time()
@@ -262,7 +284,7 @@ async def _frame(
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
     stop = False
-    plan = None
+    plan: Plan | None = None
     try:
         plan = await run.download(frame, report)
     except AuraError as exc:
@@ -288,9 +310,6 @@ async def _frame(
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
     dry_run = plan is not None and job.options.download.dry_run
-    if plan is not None and dry_run and not job.json_out:
-        for planned in plan.jobs:
-            job.out.write(f"would download {frame.file_path / planned.relpath}\n")
     code = max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
     report.exit_code = code
     report.started_at = report.started_at or started
@@ -302,7 +321,7 @@ async def _frame(
     if job.json_out:
         summary = report.to_json()
         if plan is not None and dry_run:
-            summary["would_download"] = len(plan.jobs)
+            summary["would_download"] = plan.job_count
         job.out.json(summary)
     return code, stop
 
@@ -310,10 +329,8 @@ async def _frame(
 def _dry_run_line(report: FrameReport, plan: Plan) -> str:
     """The last line of a ``--dry-run``: what a download would fetch (the listing has no
     sizes, so files, not bytes)."""
-    stills = sum(1 for planned in plan.jobs if planned.kind is MediaKind.PHOTO)
     line = (
-        f"{report.frame}: dry run: {plural(len(plan.jobs), 'file')} would be downloaded "
-        f"({plural(stills, 'still')}, {plural(len(plan.jobs) - stills, 'clip')}), "
+        f"{report.frame}: dry run: {plural(plan.job_count, 'file')} would be downloaded, "
         f"{report.skipped} already here"
     )
     for count, what in (
@@ -326,29 +343,57 @@ def _dry_run_line(report: FrameReport, plan: Plan) -> str:
     return line + "; nothing was written"
 
 
-def _verify(job: Invocation) -> ExitCode:
+def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
+    """Verify each frame; returns the exit code and the frames with files to repair (whose
+    changed files ``--repair`` has set aside by then)."""
     code = ExitCode.OK
+    display = job.display
+    damaged: list[str] = []
     for name in job.names:
         try:
             frame = job.settings.frame(name)
-            job.display.info(f"{name}: verifying the files recorded in {frame.file_path}")
+            display.info(f"{name}: verifying the files recorded in {frame.file_path}")
             report = verify_frame(frame)
+        except LockHeld as exc:
+            display.error(f"{name}: the folder is busy: {exc}; verify it once that run ends")
+            code = max(code, ExitCode.LOCKED)
+            continue
         except AuraError as exc:
-            job.display.error(str(exc))
+            display.error(str(exc))
             code = ExitCode.FAILED
             continue
         for relpath in report.missing:
-            job.display.warning(f"missing {relpath}")
+            display.warning(f"missing {relpath}")
         for relpath in report.changed:
-            job.display.warning(f"changed {relpath}")
+            display.warning(f"changed {relpath}")
         if report.ok:
-            job.display.info(report.summary_line())
+            display.info(report.summary_line())
         else:
-            job.display.error(report.summary_line())
+            display.error(report.summary_line())
             code = ExitCode.FAILED
+            if not job.repair:
+                display.info(
+                    f"{name}: to download them again: aura-async {name} --verify --repair "
+                    "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
+                )
         if job.json_out:
             job.out.json(report.to_json())
-    return code
+        if job.repair and not report.ok:
+            try:
+                kept = set_aside(
+                    frame.file_path,
+                    report.changed,
+                    datetime.now().astimezone().strftime("%Y-%m-%d"),
+                    keep=job.keep_changed,
+                )
+            except AuraError as exc:
+                display.error(str(exc))
+                code = ExitCode.FAILED
+                continue
+            for path in kept:
+                display.info(f"kept the changed file as {path}")
+            damaged.append(name)
+    return code, damaged
 
 
 def _not_found(frame: FrameConfig) -> str:
@@ -358,32 +403,20 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
-def _print_count(frame: FrameConfig, assets: list[Asset], job: Invocation) -> None:
-    job.note_uploaders(frame.name, {a.uploader_name for a in assets if a.uploader_name})
-    counts = count_assets(assets, job.options.download.selection)
+def _print_count(counted: AssetCount, job: Invocation) -> None:
+    job.note_uploaders(counted.frame, counted.uploaders)
     if job.json_out:
-        job.out.json(
-            {
-                "frame": frame.name,
-                "assets": counts.assets,
-                "photos": counts.photos,
-                "videos": counts.videos,
-                "live_photos": counts.live_photos,
-                "files": counts.files,
-                "excluded": counts.excluded,
-                "placeholders": counts.placeholders,
-            }
-        )
+        job.out.json(counted.to_json())
         return
     line = (
-        f"{frame.name}: {plural(counts.assets, 'asset')} ({plural(counts.photos, 'photo')}, "
-        f"{plural(counts.videos, 'video')}, {plural(counts.live_photos, 'Live Photo')}): "
-        f"{plural(counts.files, 'file')}"
+        f"{counted.frame}: {plural(counted.assets, 'asset')} "
+        f"({plural(counted.photos, 'photo')}, {plural(counted.videos, 'video')}, "
+        f"{plural(counted.live_photos, 'Live Photo')}): {plural(counted.files, 'file')}"
     )
-    if counts.excluded:
-        line += f" selected, {counts.excluded} left out by the selection"
-    if counts.placeholders:
-        line += f"; {plural(counts.placeholders, 'placeholder')} (unfinished uploads) not counted"
+    if counted.excluded:
+        line += f" selected, {counted.excluded} left out by the selection"
+    if counted.placeholders:
+        line += f"; {plural(counted.placeholders, 'placeholder')} (unfinished uploads) not counted"
     job.out.write(line + "\n")
 
 

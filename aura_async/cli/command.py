@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
+from urllib.parse import urlsplit
 
 import typer
 
@@ -302,6 +303,23 @@ def command(
             "without FRAME).",
         ),
     ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            rich_help_panel=MAINTENANCE,
+            help="With --verify: download again every missing or changed file; a changed "
+            "file is kept beside it as NAME.changed-DATE.",
+        ),
+    ] = False,
+    no_keep: Annotated[
+        bool,
+        typer.Option(
+            "--no-keep",
+            rich_help_panel=MAINTENANCE,
+            help="With --verify --repair: delete changed files instead of keeping them.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -420,6 +438,8 @@ def command(
             status=status,
             dry_run=dry_run,
             setup=setup,
+            repair=repair,
+            no_keep=no_keep,
         )
         layout.validate()
         log_handle = _open_log(log_file)
@@ -478,6 +498,8 @@ def command(
                         list_frames=list_frames,
                         count=count,
                         verify=verify,
+                        repair=repair,
+                        keep_changed=not no_keep,
                         json_out=json_out,
                         uploaders=tuple(uploader or ()),
                     )
@@ -515,6 +537,8 @@ def _check_flags(
     status: bool,
     dry_run: bool,
     setup: bool,
+    repair: bool,
+    no_keep: bool,
 ) -> None:
     """Flags that exclude each other, or nothing to do.
 
@@ -527,6 +551,10 @@ def _check_flags(
         raise ConfigError('--years is --folder-template "{year}": give one of them')
     if sidecars not in ("json", "xmp", "off"):
         raise ConfigError(f"--sidecars takes json, xmp or off, not {sidecars!r}")
+    if repair and not verify:
+        raise ConfigError("--repair goes with --verify: aura-async FRAME --verify --repair")
+    if no_keep and not repair:
+        raise ConfigError("--no-keep goes with --verify --repair")
     if setup and (names or all_frames or list_frames or count or verify or status or demo):
         raise ConfigError("--setup runs on its own (with --config FILE, or --config - to print)")
     if demo and (names or all_frames or list_frames or count or verify or status):
@@ -643,6 +671,10 @@ def _settings(config: Path | None, display: Display) -> Settings:
     path = config.expanduser() if config is not None else default_config_path(os.environ)
     settings = load_settings(path, os.environ)
     display.secrets.add(settings.password)
+    for url in (settings.api_url, settings.image_url):  # http://user:password@host
+        password = urlsplit(url).password
+        if password:
+            display.secrets.add(password)
     for warning in settings.warnings:
         display.warning(warning)
     return settings

@@ -22,7 +22,9 @@ from aura_async.report import (
     FileDone,
     FileFailed,
     FrameReport,
+    JobsQueued,
     LoggedIn,
+    Notice,
     PageListed,
     PlanReady,
     Retrying,
@@ -182,7 +184,7 @@ class Display:
             try:
                 self.stream.write(plain + "\n")
                 self.stream.flush()
-            except BrokenPipeError:
+            except OSError:  # the reader went away (| head), or the terminal did (SIGHUP: EIO)
                 self._gone = True
                 _silence(self.stream)
 
@@ -215,11 +217,13 @@ class Display:
         self._line("ERROR", message, show=True)
 
     def summary(self, report: FrameReport) -> None:
-        """The last line of a frame: an error when the frame did not end well (files failed,
-        interrupted, or stopped by an error), shown unless quiet and all went well."""
+        """The last line of a frame: an error when the frame did not end well (files failed
+        or not attempted, interrupted, or stopped by an error), shown unless quiet and all
+        went well."""
         failed = (
             report.failed > 0
             or report.interrupted
+            or report.not_attempted > 0
             or report.error is not None
             or bool(report.exit_code)
         )
@@ -246,6 +250,8 @@ class Display:
                 self._refresh()
         elif isinstance(event, DiskWarning):
             self.warning(event.message)
+        elif isinstance(event, Notice):
+            self.info(event.message)
         elif isinstance(event, Retrying):
             self.debug(f"retrying {event.relpath}: {event.reason}")
         elif isinstance(event, Throttled):
@@ -264,6 +270,8 @@ class Display:
                 f"listing of frame {event.frame_id}: page {event.page}, "
                 f"{plural(event.assets, 'asset')} ({event.total} so far{more})"
             )
+        elif isinstance(event, JobsQueued):  # downloads begin with the first page
+            self._queued(event.frame, event.count)
         elif isinstance(event, PlanReady):
             self.info(
                 f"{event.frame}: {plural(event.to_fetch, 'file')} to download, "
@@ -271,7 +279,17 @@ class Display:
                 "skipped"
             )
             self._rate = event.rate
-            self._start(event.frame, event.to_fetch)
+            if self._task is None:
+                self._start(event.frame, event.to_fetch)
+            elif self._progress is not None:
+                self._progress.update(self._task, total=event.to_fetch)
+
+    def _queued(self, frame: str, count: int) -> None:
+        if self._task is None:
+            self._start(frame, count)
+        elif self._progress is not None:
+            total = self._progress.tasks[self._task].total or 0
+            self._progress.update(self._task, total=total + count)
 
     def _throttle_line(self, event: Throttled) -> None:
         """A ``--debug`` line for a throttled request, at most one a second: every worker

@@ -59,6 +59,16 @@ def status_text(name: str, status: FolderStatus, now: float) -> str:
     else:
         rows.append(("last run", _last_run(name, status, now)))
         rows.append(("complete listing", _listing(status, now)))
+        if status.caught_up is not None:
+            rows.append(
+                (
+                    "caught up",
+                    "yes: nothing was left to fetch; --until-found may stop listing early"
+                    if status.caught_up
+                    else "no: files are left to fetch, or no listing was read whole; the "
+                    "next run lists the whole frame",
+                )
+            )
         removed = f" ({status.removed} removed from the frame)" if status.removed else ""
         rows.append(("files recorded", f"{status.files}{removed}"))
         missing = len(status.missing)
@@ -109,9 +119,7 @@ def _listing(status: FolderStatus, now: float) -> str:
     if status.complete_listing is not None:
         return _when(status.complete_listing, now)
     if status.complete_listing_recorded:
-        return (
-            "none among the recorded runs (each stopped listing early: --until-found, or cut short)"
-        )
+        return "none yet (every run stopped listing early: --until-found, or cut short)"
     seen = (
         f"; every file still listed was seen in a listing since {_when(status.seen_since, now)}"
         if status.seen_since is not None
@@ -144,6 +152,7 @@ def status_json(name: str, status: FolderStatus) -> dict[str, Any]:
         "last_run": last,
         "last_complete_listing": local_time(status.complete_listing),
         "last_complete_listing_recorded": status.complete_listing_recorded,
+        "caught_up": status.caught_up,
         "files_seen_since": local_time(status.seen_since),
         "files_recorded": status.files,
         "removed_from_frame": status.removed,

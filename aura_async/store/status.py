@@ -4,12 +4,14 @@ The state database is opened read-only (a run may be writing it: WAL lets both b
 the lock is only looked at (:func:`~aura_async.store.lock.lock_holder`). What the state
 does not record is said to be missing, not guessed: runs recorded before exit codes were
 kept get one derived from their summary (and say so), and the last complete listing is
-known only from runs that record ``listing_complete``; without one, the files' own
-``last_seen`` tell the oldest listing every recorded file was seen in.
+the time the state keeps (``last_complete_listing``), else from the runs that record
+``listing_complete``; without either, the files' own ``last_seen`` tell the oldest listing
+every recorded file was seen in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Mapping
@@ -21,7 +23,7 @@ from aura_async.exceptions import ExitCode, StorageError
 from aura_async.store.lock import lock_holder
 from aura_async.store.records import RunRecord
 from aura_async.store.schema import CURRENT_VERSION
-from aura_async.store.state import state_path
+from aura_async.store.state import CAUGHT_UP, LAST_COMPLETE_LISTING, state_path
 
 __all__ = ["FolderStatus", "read_status", "run_exit_code"]
 
@@ -37,9 +39,11 @@ class FolderStatus:
         folder: the download folder.
         has_state: the folder has a state database (it was downloaded into).
         last_run: the newest run recorded for the frame (any frame's, if none is).
-        complete_listing: unix time the newest complete listing ended, when recorded.
-        complete_listing_recorded: some run records whether its listing was complete
-            (runs of older versions do not).
+        complete_listing: unix time of the newest complete listing, when recorded.
+        complete_listing_recorded: the state records complete listings (states and runs
+            of older versions do not).
+        caught_up: the folder has caught up with its frame (a nightly ``--until-found``
+            may stop listing early); ``None`` when the state does not say.
         seen_since: the oldest ``last_seen`` of the files still listed: every one of
             them was in a listing at or after this time.
         files: files recorded.
@@ -53,6 +57,7 @@ class FolderStatus:
     last_run: RunRecord | None = None
     complete_listing: float | None = None
     complete_listing_recorded: bool = False
+    caught_up: bool | None = None
     seen_since: float | None = None
     files: int = 0
     removed: int = 0
@@ -101,19 +106,25 @@ def read_status(folder: Path, frame: str) -> FolderStatus:
             )
         runs = _runs(conn, frame) if version >= RUNS_SINCE else []
         files = _files(conn, version)
+        values = _values(conn, (LAST_COMPLETE_LISTING, CAUGHT_UP))
     except sqlite3.Error as exc:
         raise StorageError(f"state database {path}: cannot read: {exc}") from exc
     finally:
         conn.close()
     complete = [run for run in runs if "listing_complete" in run.summary]
-    last_complete = next((run for run in complete if run.summary["listing_complete"]), None)
+    last_complete = next((run for run in complete if _listed_whole(run)), None)
+    listed_at = values.get(LAST_COMPLETE_LISTING)
+    if not isinstance(listed_at, int | float):
+        listed_at = last_complete.finished if last_complete else None
+    caught_up = values.get(CAUGHT_UP)
     listed = [last_seen for _, last_seen, removed_at in files if removed_at is None]
     return FolderStatus(
         folder,
         has_state=True,
         last_run=runs[0] if runs else None,
-        complete_listing=last_complete.finished if last_complete else None,
-        complete_listing_recorded=bool(complete),
+        complete_listing=listed_at,
+        complete_listing_recorded=bool(complete) or LAST_COMPLETE_LISTING in values,
+        caught_up=caught_up if isinstance(caught_up, bool) else None,
         seen_since=min(listed) if listed else None,
         files=len(files),
         removed=sum(removed_at is not None for _, _, removed_at in files),
@@ -139,6 +150,25 @@ def _runs(conn: sqlite3.Connection, frame: str) -> list[RunRecord]:
             summary = {}
         runs.append(RunRecord(run_id, name, started, finished, summary))
     return runs
+
+
+def _listed_whole(run: RunRecord) -> bool:
+    """A run whose summary says it read every page (and got as far as reading any)."""
+    summary = run.summary
+    return summary.get("listing_complete") is True and (
+        bool(summary.get("listed")) or not (summary.get("interrupted") or summary.get("error"))
+    )
+
+
+def _values(conn: sqlite3.Connection, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The kv values stored under ``keys`` (those present), decoded."""
+    marks = ", ".join("?" * len(keys))
+    rows = conn.execute(f"SELECT key, value FROM kv WHERE key IN ({marks})", keys)  # noqa: S608
+    values = {}
+    for key, text in rows:
+        with contextlib.suppress(ValueError):
+            values[key] = json.loads(text)
+    return values
 
 
 def _files(conn: sqlite3.Connection, version: int) -> list[tuple[str, float, float | None]]:
