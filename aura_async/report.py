@@ -282,9 +282,9 @@ class FrameReport:
         if self.missing:
             extras.append(f"{self.missing} missing locally")
         if self.linked:
-            extras.append(f"{self.linked} duplicates linked")
+            extras.append(f"{plural(self.linked, 'duplicate')} linked")
         if self.duplicates:
-            extras.append(f"{self.duplicates} duplicates skipped")
+            extras.append(f"{plural(self.duplicates, 'duplicate')} skipped")
         if self.removed:
             extras.append(f"{len(self.removed)} removed from the frame")
         if self.damaged:
@@ -294,7 +294,7 @@ class FrameReport:
         if not self.listing_complete:
             extras.append("listing stopped early by --until-found")
         if self.not_ready:
-            extras.append(f"{self.not_ready} videos not ready on Aura yet, fetched later")
+            extras.append(f"{plural(self.not_ready, 'video')} not ready on Aura yet, fetched later")
         if self.not_attempted:
             extras.append(f"{self.not_attempted} not attempted: the next run fetches them")
         if self.interrupted:

@@ -138,8 +138,11 @@ class TestAgainstEmulator:
         )
         assert threaded_emulator.counters.media_requests == 0
         code, out, _ = invoke("--config", str(config), "myframe", "--count", "--json")
-        assert json.loads(out) == {
+        counted = json.loads(out)
+        assert iso(counted.pop("started_at")) <= iso(counted.pop("finished_at"))
+        assert counted == {
             "frame": "myframe",
+            "exit_code": 0,
             "assets": 33,
             "photos": 29,
             "videos": 2,
@@ -263,6 +266,27 @@ class TestMoreActions:
         code, _, err = invoke("--config", str(config), "myframe", "--count")
         assert code == ExitCode.NOT_FOUND
         assert "not found" in err
+
+    def test_count_and_verify_json_say_when_and_how(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--count --json and --verify --json objects carry started_at, finished_at and
+        exit_code too; a frame --count cannot find gets its object, exit 4."""
+        config = write_config(threaded_emulator, tmp_path)
+        invoke("--config", str(config), "myframe", "--rate", "0")
+        victim = sorted(p for p in (tmp_path / "photos").iterdir() if p.is_file())[0]
+        victim.unlink()
+        code, out, _ = invoke("--config", str(config), "myframe", "--verify", "--json")
+        assert code == ExitCode.FAILED
+        (verified,) = [json.loads(line) for line in out.splitlines()]
+        assert (verified["exit_code"], len(verified["missing"])) == (1, 1)
+        iso(verified["started_at"])
+        config.write_text(config.read_text().replace(first_frame_id(threaded_emulator), "bad"))
+        code, out, _ = invoke("--config", str(config), "myframe", "--count", "--json")
+        assert code == ExitCode.NOT_FOUND
+        (counted,) = [json.loads(line) for line in out.splitlines()]
+        assert (counted["frame"], counted["exit_code"]) == ("myframe", 4)
+        assert "not found" in counted["error"]
 
     def test_verify_before_any_download(self, tmp_path: Path) -> None:
         """--verify on a folder never downloaded says so and exits 0, with no network."""

@@ -147,6 +147,9 @@ def test_summary_line_extras() -> None:
     line = report.summary_line()
     assert "3.0 GiB" in line
     assert "1 placeholder," in FrameReport("f", placeholders=1, excluded=1).summary_line()
+    assert "(1 duplicate linked, 1 duplicate skipped)" in (
+        FrameReport("f", linked=1, duplicates=1).summary_line()
+    )
     for part in (
         "2 placeholders",
         "3 excluded",

@@ -37,7 +37,7 @@ from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
 from aura_async.plan.selection import unmatched_uploaders
-from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, plural
+from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, local_time, plural
 from aura_async.store.verify import set_aside, verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
@@ -271,12 +271,16 @@ async def _frame(
     """Do one frame; returns its exit code and whether the error stops the run."""
     display = job.display
     if job.count:
+        started = time.time()
         try:
             counted = await run.count(frame)
         except NotFound:
             display.error(_not_found(frame))
+            if job.json_out:
+                failed = {"frame": frame.name, "error": _not_found(frame)}
+                job.out.json(_stamped(failed, started, ExitCode.NOT_FOUND))
             return ExitCode.NOT_FOUND, False
-        _print_count(counted, job)
+        _print_count(counted, job, started)
         return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
     started = time.time()
@@ -350,6 +354,7 @@ def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
     display = job.display
     damaged: list[str] = []
     for name in job.names:
+        started = time.time()
         try:
             frame = job.settings.frame(name)
             display.info(f"{name}: verifying the files recorded in {frame.file_path}")
@@ -377,7 +382,8 @@ def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
                     "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
                 )
         if job.json_out:
-            job.out.json(report.to_json())
+            frame_code = ExitCode.OK if report.ok else ExitCode.FAILED
+            job.out.json(_stamped(report.to_json(), started, frame_code))
         if job.repair and not report.ok:
             try:
                 kept = set_aside(
@@ -403,10 +409,22 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
-def _print_count(counted: AssetCount, job: Invocation) -> None:
+def _stamped(value: dict[str, Any], started: float, code: ExitCode) -> dict[str, Any]:
+    """A ``--count`` or ``--verify`` object with when it ran and its exit code, as every
+    ``--json`` object has."""
+    return {
+        "frame": value.get("frame"),
+        "started_at": local_time(started),
+        "finished_at": local_time(time.time()),
+        "exit_code": int(code),
+        **value,
+    }
+
+
+def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
     job.note_uploaders(counted.frame, counted.uploaders)
     if job.json_out:
-        job.out.json(counted.to_json())
+        job.out.json(_stamped(counted.to_json(), started, ExitCode.OK))
         return
     line = (
         f"{counted.frame}: {plural(counted.assets, 'asset')} "
