@@ -201,41 +201,67 @@ class TestSecondRun:
         assert path.read_text() == text
 
 
+class Terminal:
+    """``aura-async --setup`` on a pseudo-terminal that is its controlling terminal (getpass
+    reads the password from /dev/tty, and Ctrl-C is the terminal's to send)."""
+
+    def __init__(self, emu: Emulator, *args: str) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 250, 0, 0))
+
+        def controlling_terminal() -> None:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AURA_")}
+        env.update(server_env(emu), TERM="xterm")
+        self.proc = subprocess.Popen(
+            [str(AURA), "--setup", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            preexec_fn=controlling_terminal,
+        )
+        os.close(slave)
+        self.seen = bytearray()
+
+    def expect(self, text: str) -> None:
+        """Wait until the terminal shows ``text``."""
+        deadline = time.monotonic() + 15
+        while text.encode() not in self.seen:
+            timeout = max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.master], [], [], timeout)
+            assert ready, f"no {text!r} on the terminal; it shows {bytes(self.seen)!r}"
+            self.seen.extend(os.read(self.master, 4096))
+
+    def type(self, text: str) -> None:
+        """Type ``text`` and Enter."""
+        os.write(self.master, text.encode() + b"\r")
+
+    def finish(self) -> int:
+        """Read what is left until the program and its terminal are gone; its exit code."""
+        with contextlib.suppress(OSError):  # EIO once the session has ended
+            while select.select([self.master], [], [], 15)[0]:
+                chunk = os.read(self.master, 4096)
+                if not chunk:
+                    break
+                self.seen.extend(chunk)
+        return self.proc.wait(timeout=15)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
 def test_on_a_terminal_the_password_is_not_shown(
     threaded_emulator: Emulator, tmp_path: Path
 ) -> None:
     """On a terminal: the questions, the password typed without echo, the file written."""
     path = tmp_path / "c.ini"
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 250, 0, 0))
-
-    def controlling_terminal() -> None:  # getpass reads the password from /dev/tty
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AURA_")}
-    env.update(server_env(threaded_emulator), TERM="xterm")
-    proc = subprocess.Popen(
-        [str(AURA), "--setup", "--config", str(path)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        preexec_fn=controlling_terminal,
-    )
-    os.close(slave)
-    seen = bytearray()
-
-    def expect(text: str) -> None:
-        deadline = time.monotonic() + 15
-        while text.encode() not in seen:
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, f"no {text!r} on the terminal; it shows {bytes(seen)!r}"
-            seen.extend(os.read(master, 4096))
-
-    def answer(text: str) -> None:
-        os.write(master, text.encode() + b"\r")
-
+    terminal = Terminal(threaded_emulator, "--config", str(path))
     try:
         for question, reply in [
             ("email", threaded_emulator.config.email),
@@ -246,23 +272,29 @@ def test_on_a_terminal_the_password_is_not_shown(
             ("folder for its photos [~/Pictures/aura/family-frame]:", str(tmp_path / "fam")),
             ('Add frame "Grandma\'s Kitchen"', "n"),
         ]:
-            expect(question)
-            answer(reply)
-        with contextlib.suppress(OSError):  # EIO once the program and its terminal are gone
-            while select.select([master], [], [], 15)[0]:
-                chunk = os.read(master, 4096)
-                if not chunk:
-                    break
-                seen.extend(chunk)
-        assert proc.wait(timeout=15) == 0
+            terminal.expect(question)
+            terminal.type(reply)
+        assert terminal.finish() == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    assert b"(mode 600)" in seen
-    assert threaded_emulator.config.password.encode() not in seen
+        terminal.close()
+    assert b"(mode 600)" in terminal.seen
+    assert threaded_emulator.config.password.encode() not in terminal.seen
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     settings = load_settings(path, {})
     assert settings.frame_names == ["family-frame"]
     assert settings.frame("family-frame").file_path == tmp_path / "fam"
+
+
+def test_ctrl_c_at_a_question_writes_nothing(threaded_emulator: Emulator, tmp_path: Path) -> None:
+    """Ctrl-C while setup asks: one line saying nothing was written, exit 130, no file."""
+    path = tmp_path / "c.ini"
+    terminal = Terminal(threaded_emulator, "--config", str(path))
+    try:
+        terminal.expect("email: ")
+        os.write(terminal.master, b"\x03")
+        assert terminal.finish() == ExitCode.INTERRUPTED
+    finally:
+        terminal.close()
+    assert b"interrupted: nothing was written" in terminal.seen
+    assert b"Traceback" not in terminal.seen
+    assert not path.exists()

@@ -472,6 +472,7 @@ def command(
             try:
                 code = run_setup(config, os.environ, display, out, terminal_prompts())
             except KeyboardInterrupt:
+                typer.echo(err=True)  # off the line of the question
                 display.error("interrupted: nothing was written")
                 code = ExitCode.INTERRUPTED
         elif demo:

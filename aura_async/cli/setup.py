@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import configparser
 import contextlib
+import getpass
 import os
 import re
+import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -58,12 +60,37 @@ class Prompts:
 
 
 def terminal_prompts() -> Prompts:
-    """Questions on stderr (stdout may carry the config, with ``--config -``)."""
-    return Prompts(
-        text=lambda question, default: str(typer.prompt(question, default=default, err=True)),
-        secret=lambda question: str(typer.prompt(question, hide_input=True, err=True)),
-        confirm=lambda question, default: bool(typer.confirm(question, default=default, err=True)),
-    )
+    """Questions on stderr (stdout may carry the config, with ``--config -``), answers from
+    stdin; the password through getpass (no echo). Ctrl-C stays a KeyboardInterrupt (Click's
+    prompts would turn it into the same error as the end of input)."""
+    return Prompts(text=_ask, secret=_ask_secret, confirm=_confirm)
+
+
+def _ask(question: str, default: str | None) -> str:
+    """A line from stdin (``default`` for an empty one, when there is a default)."""
+    suffix = f" [{default}]" if default else ""
+    while True:
+        sys.stderr.write(f"{question}{suffix}: ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        answer = line.strip()
+        if answer or default is not None:
+            return answer or (default or "")
+
+
+def _ask_secret(question: str) -> str:
+    return getpass.getpass(f"{question}: ", stream=sys.stderr)
+
+
+def _confirm(question: str, default: bool) -> bool:
+    while True:
+        answer = _ask(f"{question} [{'Y/n' if default else 'y/N'}]", "").casefold()
+        if not answer:
+            return default
+        if answer in ("y", "yes", "n", "no"):
+            return answer.startswith("y")
 
 
 def run_setup(
@@ -121,7 +148,7 @@ def run_setup(
         parent = str(PurePosixPath(folders[-1]).parent) if folders else PHOTOS_HOME
         taken = set(sections) | {LOGIN_SECTION}
         chosen = _choose(new, taken, parent, prompts, display, scripted)
-    except typer.Abort:
+    except EOFError:
         raise ConfigError(
             "--setup got no answer: run it on a terminal, or set AURA_EMAIL and "
             "AURA_PASSWORD to add every frame without questions"
