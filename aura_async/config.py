@@ -16,7 +16,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from aura_async.exceptions import ConfigError
 
@@ -143,12 +143,16 @@ def _required(section: Mapping[str, str], key: str, where: str, name: str) -> st
 
 def hide_userinfo(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``: such a URL must never show
-    its password in an error, a log line or a debug line."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    its password in an error, a log line or a debug line.
+
+    Everything up to the last ``@`` goes, even past a ``/``, ``?`` or ``#``: a password typed
+    without percent-encoding may hold them, and hiding too much beats showing a password.
+    """
+    head, at, host = url.rpartition("@")
+    if not at:
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    scheme, sep, _ = head.partition("://")
+    return f"{scheme}://***@{host}" if sep else f"***@{host}"
 
 
 def check_url(url: str, what: str) -> str:

@@ -15,7 +15,7 @@ from aioresponses import core as aioresponses_core
 from yarl import URL
 
 from aura_async.api.client import AuraClient
-from aura_async.api.http import error_for_status, translate_errors
+from aura_async.api.http import error_for_status, redact, translate_errors
 from aura_async.exceptions import (
     AuthError,
     ExpiredUrl,
@@ -123,6 +123,12 @@ class TestLogin:
     def test_repr_hides_password(self, client: AuraClient) -> None:
         """The client's repr shows no password."""
         assert "s3cret" not in repr(client)
+
+    async def test_repr_hides_a_password_in_the_url(self, session: aiohttp.ClientSession) -> None:
+        """Nor the password of an api_url with user:password@."""
+        client = AuraClient(session, "http://mom:S3cr3t@127.0.0.1:1/v5", "me@example.com", "pw")
+        assert "S3cr3t" not in repr(client)
+        assert "127.0.0.1:1/v5" in repr(client)
 
 
 class TestReads:
@@ -268,6 +274,49 @@ class TestPaging:
 
         mocked.get(ASSETS, callback=assets)
         assert len([p async for p in client.asset_pages("f1", page_size=None)]) == 1
+
+
+class TestRedact:
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("https://api.example/v5/frames.json", "https://api.example/v5/frames.json"),
+            (
+                "https://cdn.example/v/a.mp4?Expires=1&Signature=s&Key-Pair-Id=K",
+                "https://cdn.example/v/a.mp4",
+            ),
+            ("http://mom:S3cr3t@127.0.0.1:1/v5/login.json", "http://***@127.0.0.1:1/v5/login.json"),
+            ("http://mom:S3cr3t@127.0.0.1:1/v.mp4?Signature=s#t", "http://***@127.0.0.1:1/v.mp4"),
+            (
+                "http://mom:S3#cr3t@127.0.0.1:1/v5/login.json",
+                "http://***@127.0.0.1:1/v5/login.json",
+            ),
+            ("https://img.example/u1/a.jpg#frag", "https://img.example/u1/a.jpg"),
+        ],
+    )
+    def test_table(self, url: str, shown: str) -> None:
+        """A URL in a message keeps scheme, host and path: no query (signed video URLs), no
+        fragment, no user:password@."""
+        assert redact(url) == shown
+
+    @pytest.mark.parametrize("status", [401, 403, 404, 429, 500, 418])
+    def test_status_errors_hide_userinfo(self, status: int) -> None:
+        """An HTTP error about a URL with user:password@ never shows them."""
+        error = error_for_status(status, "http://mom:S3cr3t@127.0.0.1:1/v5/a?Signature=s", {}, 0.0)
+        assert "S3cr3t" not in str(error)
+        assert "S3cr3t" not in str(error.url)
+        assert "127.0.0.1:1/v5/a" in str(error)
+
+    def test_transport_errors_hide_userinfo(self) -> None:
+        """Nor does an error translated at the boundary (here connection refused)."""
+        refused = aiohttp.ClientConnectorError(
+            aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
+            OSError(111, "refused"),
+        )
+        url = "http://mom:S3cr3t@127.0.0.1:1/v5/login.json"
+        with pytest.raises(TransportError) as info, translate_errors(url):
+            raise refused
+        assert str(info.value) == "cannot connect to http://***@127.0.0.1:1/v5/login.json: refused"
 
 
 class TestErrorMapping:

@@ -11,6 +11,7 @@ from aura_async.config import (
     DEFAULT_IMAGE_URL,
     check_url,
     default_config_path,
+    hide_userinfo,
     load_settings,
 )
 from aura_async.exceptions import ConfigError
@@ -189,6 +190,50 @@ class TestPaths:
         else:
             with pytest.raises(ConfigError):
                 check_url(url, "api_url")
+
+
+class TestHideUserinfo:
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("http://mom:S3cr3t@127.0.0.1:1/v5", "http://***@127.0.0.1:1/v5"),
+            ("https://mom@api.example/v5", "https://***@api.example/v5"),
+            ("ftp://mom:S3cr3t@host", "ftp://***@host"),
+            ("http://mom:p@ss@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3:cr3t@[::1]:8080/v5?x=1#f", "http://***@[::1]:8080/v5?x=1#f"),
+            ("http://mom:S3%2Fcr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3/cr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3#cr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3?cr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("mom:S3cr3t@127.0.0.1/v5", "***@127.0.0.1/v5"),
+            ("https://api.pushd.com/v5", "https://api.pushd.com/v5"),
+            ("http://127.0.0.1:8080/v5?Signature=s", "http://127.0.0.1:8080/v5?Signature=s"),
+            ("not a url", "not a url"),
+            ("https://host/v5?to=a@b", "https://***@b"),  # too much hidden, never too little
+        ],
+    )
+    def test_table(self, url: str, shown: str) -> None:
+        """Whatever comes before the host's '@' (user, password, even one typed with '/',
+        '#' or '?' unescaped) is hidden; a URL without one is unchanged."""
+        assert hide_userinfo(url) == shown
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "ftp://mom:S3cr3t@host",
+            "http://mom:S3cr3t@api.example/v5",
+            "http://mom:S3/cr3t@127.0.0.1/v5",
+            "http://mom:S3#cr3t@127.0.0.1/v5",
+            "mom:S3cr3t@127.0.0.1",
+        ],
+    )
+    def test_url_errors_hide_it(self, url: str) -> None:
+        """A URL refused by validation is quoted in the error without its user:password@."""
+        with pytest.raises(ConfigError) as caught:
+            check_url(url, "api_url")
+        assert "S3" not in str(caught.value)
+        assert "mom" not in str(caught.value)
+        assert "***@" in str(caught.value)
 
 
 def test_frames_sharing_a_folder_warn(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ class AuraClient:
         self.logins = 0
 
     def __repr__(self) -> str:
-        return f"AuraClient(api_url={self.api_url!r}, email={self._email!r})"
+        return f"AuraClient(api_url={redact(self.api_url)!r}, email={self._email!r})"
 
     def secrets(self) -> tuple[str, ...]:
         """The password and current token: what output must never show."""

@@ -217,14 +217,15 @@ def _overall(codes: list[ExitCode]) -> ExitCode:
 
 def _stop_on_sigterm() -> None:
     """Let SIGTERM (systemctl stop, timeout, shutdown) and SIGHUP (the SSH session or the
-    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept."""
+    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept. A
+    signal the run was started ignoring stays ignored (``nohup`` ignores SIGHUP)."""
     task = asyncio.current_task()
     if task is None:
         return
     loop = asyncio.get_running_loop()
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)  # Windows has no SIGHUP
-        if number is not None:
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # nor such handlers
                 loop.add_signal_handler(number, task.cancel)
 

@@ -53,7 +53,7 @@ def _silence(stream: TextIO) -> None:
 
 class Stdout:
     """What the command prints on stdout (listings, ``--json`` lines); a reader that went
-    away (``| head``) never stops a download."""
+    away (``| head``), or a terminal (EIO), never stops a download."""
 
     def __init__(self) -> None:
         self.json_lines = 0
@@ -64,7 +64,7 @@ class Stdout:
         try:
             sys.stdout.write(text)
             sys.stdout.flush()
-        except BrokenPipeError:
+        except OSError:
             # Point stdout at /dev/null so later writes, and Python's own flush at exit,
             # are silent: the files still matter even if nobody reads the listing.
             _silence(sys.stdout)
@@ -89,13 +89,20 @@ def run_object(started: float, finished: float, code: int, error: str | None) ->
 
 def _terminal(stream: TextIO, width: int | None) -> Console:
     """rich's console on ``stream``, except that a reader going away only silences it:
-    rich's default exits the program, which would stop a download."""
+    rich's default exits the program, which would stop a download. A terminal that went
+    away (EIO: a job left running after its terminal closed) is treated the same."""
     from rich.console import Console
 
     class Terminal(Console):
         def on_broken_pipe(self) -> None:
             self.quiet = True
             _silence(stream)
+
+        def _check_buffer(self) -> None:  # where rich writes, handling only BrokenPipeError
+            try:
+                super()._check_buffer()
+            except OSError:
+                self.on_broken_pipe()
 
     return Terminal(file=stream, force_terminal=True, width=width)
 

@@ -286,7 +286,7 @@ class Downloader:
             )
             listing = self._page_planner(frame, await scanning, state, caught_up, job, False)
             complete, edited = True, []
-            async for assets in self._with_first(first, pages):
+            async for assets in self._raw_pages(first, pages, None):
                 planned = await listing.add(assets)
                 edited += planned.edited
                 for planned_job in planned.page.jobs:
@@ -319,8 +319,6 @@ class Downloader:
         plan = listing.plan
         await listing.begin()
         throttles_before = self.limiter.throttles
-        if caught_up:  # until this run's files are done (a SIGKILL, a power cut)
-            await asyncio.to_thread(state.set_value, CAUGHT_UP, False)
         transfers = self._transfers
         pace = self.pace_for(frame.file_path)
         complete = True
@@ -337,10 +335,15 @@ class Downloader:
                 async def list_and_plan() -> None:
                     nonlocal complete
                     edited: list[str] = []
+                    uncaught = not caught_up
                     try:
                         async for page in self._raw_pages(first, pages, saving):
                             planned = await listing.add(page)
                             edited += planned.edited
+                            if planned.page.jobs and not uncaught:
+                                # Not caught up until these are done (a SIGKILL, a power cut).
+                                uncaught = True
+                                await asyncio.to_thread(state.set_value, CAUGHT_UP, False)
                             if planned.page.jobs:
                                 emit(JobsQueued(frame.name, len(planned.page.jobs)))
                             for planned_job in planned.page.jobs:
@@ -452,14 +455,6 @@ class Downloader:
                 uploaders=tuple(sorted(plan.uploaders)),
             )
         )
-
-    @staticmethod
-    async def _with_first(
-        first: AssetPage, pages: AsyncIterator[AssetPage]
-    ) -> AsyncIterator[list[Asset]]:
-        yield first.assets
-        async for page in pages:
-            yield page.assets
 
     @staticmethod
     async def _raw_pages(

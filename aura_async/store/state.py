@@ -154,7 +154,8 @@ class State:
             The state, or ``None`` when there is none yet, or only one of another schema.
 
         Raises:
-            StateUnreadable: the file is there but damaged.
+            StateUnreadable: the file is there but damaged (every page is read once, as
+                :meth:`check` does, so damage shows here rather than half-way through).
             StorageError: it cannot be read for another reason.
         """
         path = state_path(folder)
@@ -170,6 +171,7 @@ class State:
         try:
             with state._locked("open"):
                 if conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION:
+                    state._quick_check()
                     return state
         except BaseException:
             conn.close()
@@ -230,11 +232,15 @@ class State:
             StorageError: it cannot be read for another reason.
         """
         with self._locked("check"):
-            result = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if result != "ok":
-                raise StateUnreadable(f"state database {self.path}: damaged: {result}")
+            self._quick_check()
             with self._transaction():
                 pass
+
+    def _quick_check(self) -> None:
+        result = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if result != "ok":  # its report may span lines; the warning says it in one
+            reason = " ".join(str(result).split())
+            raise StateUnreadable(f"state database {self.path}: damaged: {reason}")
 
     @property
     def version(self) -> int:
