@@ -46,9 +46,10 @@ INSTALLED = re.compile(
 
 
 def recipe_texts() -> dict[str, str]:
-    """The README's sections past the quick start and the install, and every example."""
+    """The README's sections from Configuration to Nightly runs, and every example (the
+    quick start, Install, the benchmarks and Development run other builds on purpose)."""
     text = README.read_text(encoding="utf-8")
-    recipes = {"README": text.split("\n## Configuration", 1)[1].split("\n## Development")[0]}
+    recipes = {"README": text.split("\n## Configuration", 1)[1].split("\n## Performance")[0]}
     for path in sorted(EXAMPLES.rglob("*")):
         if path.is_file() and path.suffix != ".py":
             recipes[str(path.relative_to(README.parent))] = path.read_text(encoding="utf-8")
