@@ -201,6 +201,58 @@ class TestSecondRun:
         assert path.read_text() == text
 
 
+class TestWhatItWillNotDo:
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("[login\nemail = a\n", "not a valid INI file"),
+            ("[login]\nemail = a@b\n", "[login] lacks the email or the password"),
+        ],
+    )
+    def test_a_file_it_cannot_extend_stays_as_it_is(
+        self, threaded_emulator: Emulator, tmp_path: Path, text: str, message: str
+    ) -> None:
+        """A broken file, or a [login] without a password, is an error (exit 2), untouched."""
+        path = tmp_path / "c.ini"
+        path.write_text(text)
+        code, _, err = setup("--config", str(path), env=scripted_env(threaded_emulator))
+        assert code == ExitCode.USAGE
+        assert message in err
+        assert path.read_text() == text
+
+    def test_a_folder_it_cannot_write_in(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """Where the file cannot be written: one line naming it, exit 1."""
+        (tmp_path / "blocker").write_text("a file, not a folder")
+        path = tmp_path / "blocker" / "c.ini"
+        code, _, err = setup("--config", str(path), env=scripted_env(threaded_emulator))
+        assert code == ExitCode.FAILED
+        assert f"cannot write {path}" in err
+
+    def test_questions_are_asked_again_until_answered(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A yes/no answer that is neither, and a section name that is taken, are asked
+        again; no to a frame leaves it out."""
+        path = tmp_path / "c.ini"
+        answers = "\n".join(
+            [
+                threaded_emulator.config.email,  # the password comes from AURA_PASSWORD
+                "maybe",  # add frame 1? (neither)
+                "yes",
+                "login",  # taken: [login] is the credentials
+                "home",
+                str(tmp_path / "home"),
+                "n",  # frame 2
+            ]
+        )
+        env = server_env(threaded_emulator, AURA_PASSWORD=threaded_emulator.config.password)
+        code, _, err = setup("--config", str(path), env=env, input=answers + "\n")
+        assert code == ExitCode.OK
+        assert "'login' is empty or taken" in err
+        assert err.count("Add frame 'Family Frame' (6 assets)? [Y/n]") == 2
+        assert load_settings(path, {}).frame_names == ["home"]
+
+
 class Terminal:
     """``aura-async --setup`` on a pseudo-terminal that is its controlling terminal (getpass
     reads the password from /dev/tty, and Ctrl-C is the terminal's to send)."""

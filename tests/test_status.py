@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
+from aura_async.cli.status import status_text
 from aura_async.emulator import Emulator
 from aura_async.store.lock import FolderLock, lock_holder
+from aura_async.store.records import RunRecord
+from aura_async.store.schema import MIGRATIONS
 from aura_async.store.state import State
-from aura_async.store.status import read_status, run_exit_code
+from aura_async.store.status import FolderStatus, read_status, run_exit_code
 
 from .conftest import write_config
 
@@ -131,3 +135,108 @@ class TestStatus:
     def test_status_runs_on_its_own(self, other: str) -> None:
         """--status with another action is a usage error."""
         assert invoke("--status", other)[0] == ExitCode.USAGE
+
+
+NOW = 1_800_000_000.0
+
+
+def run(started: float, summary: dict[str, Any], frame: str = "f") -> RunRecord:
+    return RunRecord(1, frame, started, started + 12.5, summary)
+
+
+@pytest.mark.parametrize(
+    ("status", "lines"),
+    [
+        (
+            FolderStatus(
+                Path("/p"),
+                has_state=True,
+                last_run=run(NOW - 65, {"error": "cannot create /p", "interrupted": True}),
+                complete_listing_recorded=True,
+                caught_up=False,
+                files=3,
+                removed=1,
+            ),
+            [
+                "(1 min ago), 12.5 s, exit 130 (derived: this run predates recorded exit codes)",
+                ", interrupted; cannot create /p",
+                "complete listing: none yet (every run stopped listing early",
+                "caught up:        no: files are left to fetch",
+                "files recorded:   3 (1 removed from the frame)",
+            ],
+        ),
+        (
+            FolderStatus(
+                Path("/p"),
+                has_state=True,
+                last_run=run(NOW - 5, {"error": "disk full"}, frame="old-name"),
+                seen_since=NOW - 3 * 86400,
+            ),
+            [
+                "(5 s ago), 12.5 s, exit code not recorded (the run stopped on an error)",
+                "(recorded as [old-name]); disk full",
+                "not recorded in this folder's state; every file still listed was seen in a "
+                "listing since",
+                "(3 d ago)",
+            ],
+        ),
+        (
+            FolderStatus(Path("/p"), has_state=True),
+            ["last run:         none recorded", "complete listing: not recorded"],
+        ),
+    ],
+)
+def test_status_text(status: FolderStatus, lines: list[str]) -> None:
+    """The text says what each state tells, and what it does not record."""
+    text = status_text("f", status, NOW)
+    for line in lines:
+        assert line in text
+
+
+def test_a_time_to_come_has_no_ago() -> None:
+    """A time after now (a clock set back since) is shown without "ago"."""
+    status = FolderStatus(Path("/p"), has_state=True, complete_listing=NOW + 60)
+    line = status_text("f", status, NOW).split("complete listing: ")[1].split("\n")[0]
+    assert line.startswith("20")
+    assert "ago" not in line
+
+
+class TestUnreadable:
+    def test_a_newer_or_broken_state_is_an_error_for_that_frame(self, tmp_path: Path) -> None:
+        """A state of a newer schema, or not a database: exit 1 naming it; nothing changes."""
+        path = tmp_path / "c.ini"
+        path.write_text(
+            "[login]\nemail = a\npassword = b\n"
+            f"[new]\nframe_id = x\nfile_path = {tmp_path / 'new'}\n"
+            f"[junk]\nframe_id = y\nfile_path = {tmp_path / 'junk'}\n"
+        )
+        path.chmod(0o600)
+        (tmp_path / "new" / ".aura-async").mkdir(parents=True)
+        with sqlite3.connect(tmp_path / "new" / ".aura-async" / "state.db") as conn:
+            conn.execute("PRAGMA user_version = 99")
+        (tmp_path / "junk" / ".aura-async").mkdir(parents=True)
+        (tmp_path / "junk" / ".aura-async" / "state.db").write_bytes(b"not a database" * 100)
+        before = (tmp_path / "junk" / ".aura-async" / "state.db").read_bytes()
+        code, _, err = invoke("--config", str(path), "--status")
+        assert code == ExitCode.FAILED
+        assert "schema 99 is newer than this aura-async understands" in err
+        assert f"state database {tmp_path / 'junk' / '.aura-async' / 'state.db'}" in err
+        assert (tmp_path / "junk" / ".aura-async" / "state.db").read_bytes() == before
+
+    def test_a_schema_1_state_has_no_runs_yet(self, tmp_path: Path) -> None:
+        """A state from before runs were recorded: its files, no last run, nothing removed."""
+        folder = tmp_path / "old"
+        (folder / ".aura-async").mkdir(parents=True)
+        (folder / "a.jpg").write_bytes(b"x")
+        with sqlite3.connect(folder / ".aura-async" / "state.db") as conn:
+            for statement in MIGRATIONS[0]:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO files (asset_id, kind, relpath, first_seen, last_seen) "
+                "VALUES ('a', 'photo', 'a.jpg', 1.0, 2.0), ('b', 'photo', 'b.jpg', 1.0, 3.0)"
+            )
+            conn.execute("PRAGMA user_version = 1")
+        status = read_status(folder, "old")
+        assert (status.last_run, status.files, status.removed) == (None, 2, 0)
+        assert status.missing == ("b.jpg",)
+        assert status.seen_since == 2.0
