@@ -50,7 +50,7 @@ class TestLoad:
         assert settings.frame_names == ["frame_1", "frame_2"]
         frame = settings.frame("frame_1")
         assert frame.frame_id == "abf53be3-b73d-4de3-98cd-cfd289bd82df"
-        assert frame.file_path == Path("images")
+        assert frame.file_path == tmp_path / "images"  # beside the config file
         assert settings.warnings == ()
 
     def test_home_is_expanded_in_file_path(self, tmp_path: Path) -> None:
@@ -242,3 +242,53 @@ def test_frames_sharing_a_folder_warn(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, text), {})
     (warning,) = settings.warnings
     assert "[frame_1] and [frame_2] share file_path ./images" in warning
+
+
+class TestMistakes:
+    def test_relative_file_path_is_beside_the_config_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A relative file_path is taken from the config file's folder, not from the current
+        directory (cron starts in $HOME)."""
+        folder = tmp_path / "etc"
+        folder.mkdir()
+        elsewhere = tmp_path / "cwd"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        settings = load_settings(write(folder, GOOD), {})
+        assert settings.frame("frame_1").file_path == folder / "images"
+
+    @pytest.mark.parametrize(
+        ("section", "key", "hint"),
+        [
+            ("frame_1", "file_pth", "did you mean 'file_path'?"),
+            ("frame_1", "frameid", "did you mean 'frame_id'?"),
+            ("login", "pasword", "did you mean 'password'?"),
+            ("frame_1", "colour", "known keys: frame_id, file_path"),
+        ],
+    )
+    def test_unknown_key_warns_with_a_suggestion(
+        self, tmp_path: Path, section: str, key: str, hint: str
+    ) -> None:
+        """A key nothing reads is named in a warning, with the nearest known key."""
+        text = GOOD.replace(f"[{section}]\n", f"[{section}]\n{key} = x\n")
+        settings = load_settings(write(tmp_path, text), {})
+        assert settings.warnings == (
+            f"config file {tmp_path / 'credentials.ini'}: [{section}] has an unknown key "
+            f"'{key}', ignored ({hint})",
+        )
+
+    def test_login_is_not_a_frame(self, tmp_path: Path) -> None:
+        """Asking for [login] as a frame says what [login] is for."""
+        settings = load_settings(write(tmp_path, GOOD), {})
+        with pytest.raises(ConfigError, match=r"\[login\] holds the email and password, not a "):
+            settings.frame("login")
+
+    def test_env_login_without_file_names_the_file(self, tmp_path: Path) -> None:
+        """With only AURA_EMAIL/AURA_PASSWORD, a frame or --all points at the missing file."""
+        path = tmp_path / "none.ini"
+        settings = load_settings(path, {"AURA_EMAIL": "a@b", "AURA_PASSWORD": "pw"})
+        with pytest.raises(ConfigError, match=rf"{path} not found: frame \[kitchen\] must be"):
+            settings.frame("kitchen")
+        assert f"{path} not found: --all" in str(settings.no_frames())
+        assert settings.login_from == "AURA_EMAIL and AURA_PASSWORD"

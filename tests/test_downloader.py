@@ -172,7 +172,9 @@ class TestLayoutAndAdoption:
         half = len(expected[name]) // 2
         (root / (name + ".part")).write_bytes(expected[name][:half])
         emulator.counters.reset()
-        await download(emulator, tmp_path)
+        _, events = await download(emulator, tmp_path)
+        (done,) = [e for e in events if isinstance(e, FileDone) and e.relpath == name]
+        assert (done.size, done.resumed_from) == (len(expected[name]) - half, half)
         assert emulator.counters.count("video", 206) == 1
         assert (
             emulator.counters.count("video", 200)

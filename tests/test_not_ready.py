@@ -106,7 +106,7 @@ def test_fetched_only_once_ready(threaded_emulator: Emulator, tmp_path: Path, sh
     summary, err = run(config)
     assert summary["not_ready"] == 1
     assert summary["downloaded"] == len(expected_files(emu)) - 1  # all but its still
-    assert "1 videos not ready on Aura yet, fetched later" in err.strip().splitlines()[-1]
+    assert "1 video not ready on Aura yet, fetched later" in err.strip().splitlines()[-1]
     assert not [name for name in files_on_disk(root) if row["id"] in name]
     assert emu.counters.files[row["file_name"]] == 0
     no_jpeg_under_a_video_name(root)

@@ -347,7 +347,7 @@ class TestCommandLine:
         assert code == ExitCode.OK, err
         assert "Traceback" not in err
         assert "would download" not in out
-        assert "0 to download, 37 already present" in err
+        assert "0 files to download, 37 already here" in err
         after = folder_snapshot(root)
         assert {name: after[name] for name in before} == before
         # Reading a WAL database leaves SQLite's index (-shm) and an empty -wal, as a dry run
@@ -367,6 +367,6 @@ class TestCommandLine:
         assert code == ExitCode.OK, err
         assert warnings(err) == []
         assert "would download" not in out
-        assert "0 to download, 37 already present" in err
+        assert "0 files to download, 37 already here" in err
         assert damaged_copies(root) == []
         assert threaded_emulator.counters.media_requests == 0

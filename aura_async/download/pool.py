@@ -267,7 +267,7 @@ class Transfers:
                 downloaded_at=now,
             )
         )
-        to.emit(FileDone(job.relpath, streamed.received))
+        to.emit(FileDone(job.relpath, streamed.received, streamed.size - streamed.received))
 
     async def _ensure_folder(self, folder: Path) -> None:
         if folder in self._folders:
@@ -288,7 +288,7 @@ class Transfers:
                 streamed = await self._fetcher.fetch(job, url, target)
             except ApiError as exc:
                 if isinstance(exc, RateLimited):
-                    self._throttled(exc, to)
+                    self._throttled(exc, to, job.relpath)
                 elif exc.retryable:
                     to.emit(Retrying(job.relpath, str(exc)))
                 raise
@@ -307,10 +307,10 @@ class Transfers:
                 refreshes += 1
                 url = fresh
 
-    def _throttled(self, exc: RateLimited, to: Destination) -> None:
+    def _throttled(self, exc: RateLimited, to: Destination, relpath: str) -> None:
         self.limiter.on_throttle(exc.retry_after)
         wait = exc.retry_after if exc.retry_after is not None else 0.0
-        to.emit(Throttled(exc.status, wait, self.limiter.rate))
+        to.emit(Throttled(exc.status, wait, self.limiter.rate, relpath))
 
     async def _fresh_url(self, frame: FrameConfig, asset_id: str, failed: str) -> str:
         """A newer signed URL for the asset's clip than ``failed``: from the last re-listing
