@@ -82,30 +82,3 @@ class TestPlain:
         display.handle(Retrying("a.jpg", "response cut short"))
         assert "throttled (HTTP 503); waiting 1.5s, rate now 10.0/s" in out.getvalue()
         assert "retrying a.jpg: response cut short" in out.getvalue()
-
-
-def test_summary_line_extras() -> None:
-    """The one-line summary names every unusual figure."""
-    report = FrameReport(
-        "f",
-        placeholders=2,
-        excluded=3,
-        missing=1,
-        linked=4,
-        duplicates=5,
-        removed=["x.jpg"],
-        interrupted=True,
-        bytes=3 * 1024**3,
-    )
-    line = report.summary_line()
-    assert "3.0 GiB" in line
-    for part in (
-        "2 placeholders",
-        "3 excluded",
-        "1 missing locally",
-        "4 duplicates linked",
-        "5 duplicates skipped",
-        "1 removed from the frame",
-        "interrupted",
-    ):
-        assert part in line
