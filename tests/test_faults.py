@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
 from aura_async.cli.console import Display
 from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, EmulatorConfig, Faults, FrameSpec
-from aura_async.exceptions import LockHeld
 from aura_async.options import DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.templates import Templates
@@ -155,13 +153,6 @@ def list_files(folder: Path) -> list[Path]:
 
 
 class TestLock:
-    def test_second_holder_is_refused_with_a_name(self, tmp_path: Path) -> None:
-        """While one lock is held, a second fails naming the holder; after release it works."""
-        with FolderLock(tmp_path), pytest.raises(LockHeld, match=r"pid \d+ on "):
-            FolderLock(tmp_path).acquire()
-        with FolderLock(tmp_path):
-            pass
-
     def test_locked_folder_exits_6(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
         """A run on a folder another run holds exits 6 and fetches nothing."""
         config = write_config(threaded_emulator, tmp_path)
