@@ -12,7 +12,6 @@ from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.exceptions import NotFound, StorageError
 from aura_async.options import DownloadOptions, RunOptions
-from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Selection
 from aura_async.plan.templates import Templates
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
@@ -161,40 +160,6 @@ class TestLayoutAndAdoption:
         assert emulator.counters.media_requests == len(expected) - 10 + 1
         assert files_on_disk(root) == expected
 
-    async def test_part_file_is_resumed_with_range(
-        self, emulator: Emulator, tmp_path: Path
-    ) -> None:
-        """A .part holding a true prefix is completed with one Range request, byte-identical."""
-        root = tmp_path / "myframe"
-        root.mkdir()
-        expected = expected_files(emulator)
-        name = next(n for n in sorted(expected) if n.endswith(".mov"))
-        half = len(expected[name]) // 2
-        (root / (name + ".part")).write_bytes(expected[name][:half])
-        emulator.counters.reset()
-        await download(emulator, tmp_path)
-        assert emulator.counters.count("video", 206) == 1
-        assert (
-            emulator.counters.count("video", 200)
-            == sum(n.endswith((".mov", ".mp4")) for n in expected) - 1
-        )
-        assert files_on_disk(root) == expected
-
-    @pytest.mark.parametrize("range_support", [True, False])
-    async def test_part_longer_than_file_or_no_range(
-        self, tmp_path: Path, range_support: bool
-    ) -> None:
-        """A .part longer than the file (416), or a server without Range, still ends right."""
-        config = small_config(range_support=range_support)
-        async with Emulator(config) as emu:
-            root = tmp_path / "myframe"
-            root.mkdir()
-            expected = expected_files(emu)
-            name = sorted(expected)[0]
-            (root / (name + ".part")).write_bytes(expected[name] + b"extra")
-            await download(emu, tmp_path)
-            assert files_on_disk(root) == expected
-
     def test_scan_ignores_parts_and_hidden_folders(self, tmp_path: Path) -> None:
         """The folder scan sees files at any depth, not .part files or .aura-async."""
         (tmp_path / "2020").mkdir()
@@ -250,18 +215,6 @@ class TestSelection:
 
 
 class TestBadAnswers:
-    async def test_html_page_is_never_saved(self, tmp_path: Path) -> None:
-        """A 200 HTML error page is retried, never saved as a photo."""
-        config = small_config(
-            frames=[FrameSpec(photos=5, videos=0, live_photos=0, placeholders=0, hidden=0)]
-        )
-        config.faults.html_error = 1.0
-        async with Emulator(config) as emu:
-            report, _ = await download(emu, tmp_path, policy=RetryPolicy(attempts=2, backoff=0.001))
-        assert report.failed == 5
-        assert "text/html instead of a photo" in report.failures[0][1]
-        assert files_on_disk(tmp_path / "myframe") == {}
-
     async def test_missing_image_fails_that_file_only(
         self, emulator: Emulator, tmp_path: Path
     ) -> None:

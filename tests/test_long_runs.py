@@ -1,5 +1,5 @@
 """Edge cases of long and unlucky runs: copied duplicates, URLs expiring twice, runs that
-give up, dry runs over a state, complete .part files."""
+give up, dry runs over a state, a listing per frame."""
 
 from __future__ import annotations
 
@@ -152,17 +152,3 @@ def test_save_assets_per_frame(tmp_path: Path, name: str) -> None:
     assert result.exit_code == ExitCode.OK
     assert len(json.loads((tmp_path / "listing-frame2.json").read_text())) == 2
     assert len(json.loads((tmp_path / "listing-myframe.json").read_text())) == 35  # rows
-
-
-async def test_a_complete_part_is_finished_not_fetched_again(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    """A .part holding the whole file (killed before the rename) costs only the overlap."""
-    root = tmp_path / "myframe"
-    root.mkdir()
-    expected = expected_files(emulator)
-    name = next(n for n in sorted(expected) if n.endswith(".mov"))
-    (root / (name + ".part")).write_bytes(expected[name])
-    await sync(emulator, tmp_path)
-    assert files_on_disk(root) == expected
-    assert emulator.counters.count("video", 206) == 1
