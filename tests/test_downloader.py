@@ -102,24 +102,6 @@ class TestWholeFrame:
         assert (tmp_path / "myframe" / name).stat().st_mtime == pytest.approx(taken, abs=0.01)
 
 
-class TestConcurrency:
-    @pytest.fixture
-    def emulator_config(self) -> EmulatorConfig:
-        # 30 ms per request: even on a loaded machine, every worker is mid-request at once.
-        return small_config(
-            frames=[FrameSpec(photos=24, videos=0, live_photos=0, placeholders=0, hidden=0)],
-            media_latency=0.03,
-        )
-
-    @pytest.mark.parametrize("workers", [1, 3, 8])
-    async def test_in_flight_never_above_concurrency(
-        self, emulator: Emulator, tmp_path: Path, workers: int
-    ) -> None:
-        """The emulator never sees more than N media requests at once, and sees N."""
-        await download(emulator, tmp_path, concurrency=workers)
-        assert emulator.counters.max_media_in_flight == workers
-
-
 class TestLayoutAndAdoption:
     async def test_years_layout(self, emulator: Emulator, tmp_path: Path) -> None:
         """--years puts each file under its taken_at year."""

@@ -1,10 +1,9 @@
-"""Edge cases of long and unlucky runs: copied duplicates, URLs expiring twice, runs that
-give up, dry runs over a state, a listing per frame."""
+"""Edge cases of long and unlucky runs: URLs expiring twice, runs that give up, dry runs
+over a state, a listing per frame."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
 from aura_async.store.state import State
 
-from .conftest import first_frame_id, settings_for, small_config, write_config
+from .conftest import settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
 
 
@@ -34,34 +33,6 @@ async def sync(emu: Emulator, tmp_path: Path, on_event: Any = None, **options: A
     ) as run:
         await run.download(settings.frame("myframe"), report)
     return report
-
-
-async def test_duplicates_are_copied_atomically_without_hard_links(
-    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where hard links fail (FAT, many NAS shares), the duplicate is a complete copy made
-    through a temporary name."""
-    frame = emulator.library.frames[first_frame_id(emulator)]
-    first = next(
-        a
-        for a in frame.assets
-        if a["file_name"] and not a["video_url"] and a["id"] not in frame.hidden_ids
-    )
-    copy = emulator.library.add_asset(frame, "photo", md5_of=first["id"])
-
-    def no_links(src: object, dst: object) -> None:
-        raise OSError(1, "Operation not permitted")
-
-    monkeypatch.setattr(os, "link", no_links)  # the OS refuses, as a FAT drive would
-    report = await sync(emulator, tmp_path)
-    assert report.linked == 1
-    on_disk = files_on_disk(tmp_path / "myframe")
-    assert on_disk == expected_files(emulator)
-    names = [n for n in on_disk if first["id"] in n or copy["id"] in n]
-    assert (tmp_path / "myframe" / names[0]).stat().st_ino != (
-        tmp_path / "myframe" / names[1]
-    ).stat().st_ino
-    assert not any(n.endswith(".part") for n in on_disk)
 
 
 async def test_urls_that_expire_twice_are_refreshed_twice(tmp_path: Path) -> None:
