@@ -18,7 +18,7 @@ from aura_async.report import Event, FileDone, FrameReport, PlanReady
 from aura_async.seams import Disk, File, Mode, Seams
 from aura_async.store.scan import scan_relpaths
 
-from .conftest import first_frame_id, settings_for, small_config
+from .conftest import first_frame_id, no_wait, settings_for, small_config
 
 YEARS = Templates(folder="{year}")
 
@@ -52,11 +52,13 @@ def files_on_disk(root: Path) -> dict[str, bytes]:
 async def download(
     emu: Emulator, tmp_path: Path, **options: Any
 ) -> tuple[FrameReport, list[Event]]:
+    """Run the first frame into ``tmp_path/myframe``; retry waits pass at once."""
     settings = settings_for(emu, tmp_path)
     events: list[Event] = []
     run_options = RunOptions(download=DownloadOptions(**options), rate=None)
     report = FrameReport("myframe")
-    async with Runner(settings, run_options, on_event=events.append) as run:
+    seams = Seams(sleep=no_wait)
+    async with Runner(settings, run_options, on_event=events.append, seams=seams) as run:
         await run.download(settings.frame("myframe"), report)
     return report, events
 

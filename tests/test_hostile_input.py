@@ -11,8 +11,9 @@ from aura_async.cli import app
 from aura_async.cli.console import Display
 from aura_async.emulator import Emulator, Faults, FrameSpec
 from aura_async.plan.templates import Templates
+from aura_async.seams import Seams
 
-from .conftest import first_frame_id, small_config, write_config
+from .conftest import first_frame_id, no_wait, small_config, write_config
 from .test_server_faults import run
 
 
@@ -70,6 +71,7 @@ class TestSecrets:
                     "0",
                     "--json",
                 ],
+                obj=Seams(sleep=no_wait),  # retries of the HTTP 500s wait for nothing
             )
             tokens = list(emu.tokens)
         assert tokens

@@ -19,9 +19,10 @@ from aura_async.options import DownloadOptions, RunOptions
 from aura_async.pacing.memory import RATE_KEY
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
+from aura_async.seams import Seams
 from aura_async.store.state import State
 
-from .conftest import settings_for, small_config, write_config
+from .conftest import no_wait, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
 
 
@@ -84,7 +85,11 @@ def test_all_goes_on_past_a_broken_listing(tmp_path: Path) -> None:
     )
     with emulator_in_thread(config) as emu:
         path = write_config(emu, tmp_path)
-        result = CliRunner().invoke(app, ["--config", str(path), "--all", "--json", "--rate", "0"])
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(path), "--all", "--json", "--rate", "0"],
+            obj=Seams(sleep=no_wait),  # the listing's retries wait for nothing
+        )
     assert result.exit_code == ExitCode.FAILED
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["frame"] for line in lines] == ["myframe", "frame2"]

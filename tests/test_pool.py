@@ -41,17 +41,12 @@ from aura_async.store.scan import scan_relpaths
 from aura_async.store.state import State
 from aura_async.store.writer import StateWriter
 
-from .conftest import first_frame_id, small_config
+from .conftest import first_frame_id, no_wait, small_config
 from .test_downloader import download, expected_files, files_on_disk
 
 PHOTOS = FrameSpec(photos=12, videos=0, live_photos=0, placeholders=0, hidden=0)
 YEARS = Templates(folder="{year}")
 QUICK = RetryPolicy(attempts=3, backoff=0.001, backoff_max=0.001)
-
-
-async def no_wait(seconds: float) -> None:
-    """An injected sleep: retry waits pass at once."""
-    await asyncio.sleep(0)
 
 
 @pytest.fixture

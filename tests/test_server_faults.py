@@ -3,7 +3,6 @@ malformed listings, expiring video URLs, dying tokens."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from aura_async.download.session import Runner
@@ -13,15 +12,10 @@ from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FrameReport, PlanReady
 from aura_async.seams import Seams
 
-from .conftest import settings_for, small_config
+from .conftest import no_wait, settings_for, small_config
 from .test_downloader import expected_files, files_on_disk
 
 FAST_RETRIES = RetryPolicy(attempts=12, backoff=0.001, backoff_max=0.01)
-
-
-async def no_wait(seconds: float) -> None:
-    """An injected sleep: retry waits pass at once."""
-    await asyncio.sleep(0)
 
 
 async def run(

@@ -27,6 +27,7 @@ from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
 from aura_async.report import FrameReport
+from aura_async.seams import Seams
 from aura_async.store.verify import verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
@@ -44,6 +45,8 @@ class Invocation:
     count: bool = False
     verify: bool = False
     json_out: bool = False
+    seams: Seams | None = None
+    """Sleep, clocks and disk for the run (``None``: the real ones; tests inject theirs)."""
 
 
 def execute(job: Invocation) -> ExitCode:
@@ -146,7 +149,9 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
-        async with Runner(job.settings, job.options, on_event=display.handle) as run:
+        async with Runner(
+            job.settings, job.options, on_event=display.handle, seams=job.seams
+        ) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)

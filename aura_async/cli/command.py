@@ -29,6 +29,7 @@ from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeou
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe, Selection
 from aura_async.plan.templates import DEFAULT_NAME, Templates
+from aura_async.seams import Seams
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -60,6 +61,7 @@ def _version(value: bool) -> None:
     "130 interrupted.",
 )
 def command(
+    ctx: typer.Context,
     frames: Annotated[
         list[str] | None,
         typer.Argument(
@@ -373,6 +375,7 @@ def command(
                     count=count,
                     verify=verify,
                     json_out=json_out,
+                    seams=_seams(ctx),
                 )
             )
     except ConfigError as exc:
@@ -382,6 +385,12 @@ def command(
         if log_handle is not None:
             log_handle.close()
     raise typer.Exit(code)
+
+
+def _seams(ctx: typer.Context) -> Seams | None:
+    """The run's seams when the caller gave some as Click's context object (tests:
+    ``CliRunner().invoke(app, args, obj=Seams(sleep=...))``), else ``None`` (the real ones)."""
+    return ctx.obj if isinstance(ctx.obj, Seams) else None
 
 
 def _one_listing_per_frame(options: RunOptions, frames: int) -> RunOptions:
