@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from aura_async.exceptions import ConfigError
 
@@ -29,6 +29,7 @@ __all__ = [
     "FrameConfig",
     "Settings",
     "default_config_path",
+    "hide_userinfo",
     "load_settings",
 ]
 
@@ -102,6 +103,16 @@ def _required(section: Mapping[str, str], key: str, where: str, name: str) -> st
     return value
 
 
+def hide_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``: such a URL must never show
+    its password in an error, a log line or a debug line."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
 def check_url(url: str, what: str) -> str:
     """Validate a base URL: https anywhere, plain http only on loopback.
 
@@ -113,9 +124,11 @@ def check_url(url: str, what: str) -> str:
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{what} must be an http(s) URL, got {url!r}")
+        raise ConfigError(f"{what} must be an http(s) URL, got {hide_userinfo(url)!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(f"{what} must use https unless it points at this machine, got {url!r}")
+        raise ConfigError(
+            f"{what} must use https unless it points at this machine, got {hide_userinfo(url)!r}"
+        )
     return url.rstrip("/")
 
 

@@ -13,6 +13,7 @@ server, not the frame), and the exit code it gives (``exit_code``)::
     ├── ConfigError(AuraError, ValueError)     bad flags, file, key      .      2
     ├── ManifestError(AuraError, ValueError)   API JSON of a wrong shape .      1
     ├── StorageError(AuraError, OSError)       disk full, state file  fatal     1
+    │   └── StateUnreadable                    damaged/newer/stuck db fatal     1
     ├── LockHeld(AuraError)                    another run's folder      .      6
     └── ApiError(AuraError)                    carries .url and .status  .      1
         ├── AuthError                          475; 401 twice         fatal stops 3
@@ -70,6 +71,12 @@ class StorageError(AuraError, OSError):
     """Writing to the download folder failed (disk full, permissions, state file)."""
 
     fatal = True
+
+
+class StateUnreadable(StorageError):
+    """The folder's state database is damaged (truncated, garbage), from a newer version,
+    or locked by a process that is gone (a dead NFS client): a run moves it aside and
+    adopts the folder's files by name."""
 
 
 class LockHeld(AuraError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Asset", "AssetPage", "Frame", "Key", "MediaKind"]
+__all__ = ["VIDEO_EXTENSIONS", "Asset", "AssetPage", "Frame", "Key", "MediaKind"]
 
 
 class MediaKind(StrEnum):
@@ -24,6 +24,10 @@ class MediaKind(StrEnum):
     """The clip of a video asset."""
     LIVE = "live"
     """The motion clip of a Live Photo."""
+
+
+VIDEO_EXTENSIONS = (".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".webm")
+"""File name endings of video files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +59,28 @@ class Asset:
     height: int | None = None
     captions: tuple[str, ...] = ()
     hidden: bool = False
+    data_uti: str | None = None
 
     @property
     def is_placeholder(self) -> bool:
         """True for rows that cannot be downloaded: no capture time, or nothing to fetch."""
         has_still = self.file_name is not None and self.user_id is not None
         return self.taken_at is None or not (has_still or self.video_url)
+
+    @property
+    def video_not_ready(self) -> bool:
+        """A video the server has not finished (its type or names say video, but it has no
+        ``video_url`` yet): nothing of it is fetched until a later listing has the URL, so
+        the image server's JPEG is never saved under a ``.mov`` or ``.mp4`` name."""
+        if self.video_url:
+            return False
+        uti = (self.data_uti or "").casefold()
+        if "movie" in uti or "video" in uti or "mpeg-4" in uti:
+            return True
+        return any(
+            (name or "").casefold().endswith(VIDEO_EXTENSIONS)
+            for name in (self.file_name, self.video_file_name)
+        )
 
     @property
     def clip_kind(self) -> MediaKind | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -21,11 +22,14 @@ __all__ = [
     "FileLinked",
     "FrameEnded",
     "FrameReport",
+    "JobsQueued",
     "ListingRecorded",
+    "Notice",
     "PlanReady",
     "Recorder",
     "Retrying",
     "Throttled",
+    "WouldDownload",
     "human_bytes",
 ]
 
@@ -48,6 +52,32 @@ class PlanReady:
     """Files downloaded once, since moved or deleted locally."""
     duplicates_skipped: int = 0
     """Duplicate photos skipped (``--dedupe skip``)."""
+    damaged: int = 0
+    """Files found empty or cut short on disk (a power cut, a copy that stopped): among
+    ``to_fetch``, fetched again."""
+    edited: tuple[str, ...] = ()
+    """Files whose bytes changed on disk but are whole: the user's edits, kept."""
+    listing_complete: bool = True
+    """Every page of the listing was read (``False``: ``--until-found`` stopped it)."""
+    not_ready: int = 0
+    """Videos the server has not finished yet (no ``video_url``): fetched by a later run."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobsQueued:
+    """A page of the listing gave ``count`` more files to download (downloads begin with
+    the first page; :class:`PlanReady` comes once the listing is read)."""
+
+    frame: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WouldDownload:
+    """``--dry-run``: this file would be downloaded."""
+
+    folder: Path
+    relpath: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +121,13 @@ class DiskWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read once, such as why a run does more than asked."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListingRecorded:
     """The listing was noted in the state; ``removed`` are the files whose assets the frame
     no longer lists (nothing is deleted)."""
@@ -105,6 +142,8 @@ class FrameEnded:
     seconds: float
     interrupted: bool = False
     error: str | None = None
+    dry_run: bool = False
+    """Nothing was meant to be fetched: no file counts as not attempted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +165,8 @@ class Throttled:
 
 Event = (
     PlanReady
+    | JobsQueued
+    | WouldDownload
     | BytesReceived
     | FileDone
     | FileFailed
@@ -133,6 +174,7 @@ Event = (
     | Retrying
     | Throttled
     | DiskWarning
+    | Notice
     | ListingRecorded
     | FrameEnded
 )
@@ -149,6 +191,8 @@ class FrameReport:
     files downloaded once and since moved or deleted locally; ``linked`` counts duplicate
     photos given their name as a hard link, ``duplicates`` those skipped (``--dedupe skip``);
     ``removed`` lists files whose assets the frame no longer lists (nothing is deleted).
+    ``damaged`` counts files found empty or cut short on disk and fetched again;
+    ``changed`` lists files whose bytes changed on disk but are whole (the user's edits, kept).
     """
 
     frame: str
@@ -165,11 +209,19 @@ class FrameReport:
     missing: int = 0
     duplicates: int = 0
     linked: int = 0
+    damaged: int = 0
+    not_ready: int = 0
+    """Videos still being processed by Aura (no URL yet): a later run fetches them."""
+    not_attempted: int = 0
+    """Files planned but never tried: the run stopped first (the next run fetches them)."""
+    listing_complete: bool = True
+    """Every page of the listing was read (``False``: ``--until-found`` stopped early)."""
     interrupted: bool = False
     error: str | None = None
     """Why the frame could not be done (not found, folder locked, disk); None if it was."""
     failures: list[tuple[str, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
         """One line for logs and terminals."""
@@ -191,6 +243,16 @@ class FrameReport:
             extras.append(f"{self.duplicates} duplicates skipped")
         if self.removed:
             extras.append(f"{len(self.removed)} removed from the frame")
+        if self.damaged:
+            extras.append(f"{self.damaged} damaged on disk, fetched again")
+        if self.changed:
+            extras.append(f"{len(self.changed)} changed locally, kept (see --verify)")
+        if not self.listing_complete:
+            extras.append("listing stopped early by --until-found")
+        if self.not_ready:
+            extras.append(f"{self.not_ready} videos not ready on Aura yet, fetched later")
+        if self.not_attempted:
+            extras.append(f"{self.not_attempted} not attempted: the next run fetches them")
         if self.interrupted:
             extras.append("interrupted")
         return f"{line} ({', '.join(extras)})" if extras else line
@@ -216,6 +278,11 @@ class FrameReport:
             "error": self.error,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
             "removed": self.removed,
+            "listing_complete": self.listing_complete,
+            "not_attempted": self.not_attempted,
+            "not_ready": self.not_ready,
+            "damaged_refetched": self.damaged,
+            "changed_locally": self.changed,
         }
 
 
@@ -232,6 +299,7 @@ class Recorder:
     def __init__(self, report: FrameReport, then: EventHandler | None = None) -> None:
         self.report = report
         self._then = then
+        self._to_fetch = 0
 
     def __call__(self, event: Event) -> None:
         """Note ``event`` in the report, then pass it on."""
@@ -246,6 +314,8 @@ class Recorder:
             report.linked += 1
         elif isinstance(event, Throttled):
             report.throttled += 1
+        elif isinstance(event, JobsQueued):
+            self._to_fetch += event.count
         elif isinstance(event, PlanReady):
             report.listed = event.listed
             report.skipped = event.present
@@ -253,12 +323,20 @@ class Recorder:
             report.excluded = event.excluded
             report.missing = event.missing
             report.duplicates = event.duplicates_skipped
+            report.damaged = event.damaged
+            report.changed = list(event.edited)
+            report.listing_complete = event.listing_complete
+            report.not_ready = event.not_ready
+            self._to_fetch = event.to_fetch
         elif isinstance(event, ListingRecorded):
             report.removed = list(event.removed)
         elif isinstance(event, FrameEnded):
             report.seconds = event.seconds
             report.interrupted = report.interrupted or event.interrupted
             report.error = event.error if event.error is not None else report.error
+            if not event.dry_run:
+                done = report.downloaded + report.failed
+                report.not_attempted = max(0, self._to_fetch - done)
         if self._then is not None:
             self._then(event)
 

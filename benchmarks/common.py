@@ -188,6 +188,21 @@ def list_jobs(info: EmulatorInfo, *, stills: bool = True, clips: bool = True) ->
     return planner.plan.jobs
 
 
+def page_seconds(info: EmulatorInfo, page_size: int = 500) -> float:
+    """Seconds the server takes to answer one listing page of ``page_size`` (the login
+    before it is not counted): the unit of a slow listing."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    login = {"user": {"email": info.email, "password": info.password}}
+    user_id, token = parse_login(
+        _request(f"{info.api_url}/login.json", headers, json.dumps(login).encode())
+    )
+    auth = {**headers, "X-User-Id": user_id, "X-Token-Auth": token}
+    url = f"{info.api_url}/frames/{info.frame_id}/assets.json?limit={page_size}"
+    started = time.perf_counter()
+    _request(url, auth)
+    return time.perf_counter() - started
+
+
 def write_config(info: EmulatorInfo, path: Path, folder: Path) -> Path:
     """Write an ``aura-async`` config whose ``[myframe]`` saves into ``folder``."""
     path.write_text(

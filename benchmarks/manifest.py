@@ -1,19 +1,32 @@
-"""A big manifest: peak memory of ``aura-async --count`` and of a no-op rerun.
+"""Big frames: peak memory and time of every kind of run at 20,000 and 100,000 assets, and
+how soon the first photo starts downloading when the listing is slow.
 
-An emulator process serves a frame of ``--assets`` small photos (default 20,000 of 2 KB; no
-videos, Live Photos, placeholders or hidden photos). Each round measures, with
-``os.wait4``, the peak RSS and wall time of
+For each size (``--sizes``, default 20,000 and 100,000 photos of 600 B; no videos, Live
+Photos, placeholders or hidden photos), an emulator process serves the frame and each
+round measures, with ``os.wait4``, the peak RSS and wall time of
 
-- ``aura-async --config CFG myframe --count``, which reads the whole listing, and
-- ``aura-async --config CFG myframe --json`` over a folder that already holds every file
-  (created empty under the names the planner gives), which lists, plans and fetches nothing.
+- a full download into an empty folder (``-j 16 --rate 0``);
+- ``--count``, which reads the whole listing and keeps counts: the listing alone;
+- a no-op rerun over the complete folder (lists, plans, fetches nothing), whose JSON
+  summary is checked: 0 downloaded;
+- ``--until-found 200`` over the complete folder (reads one page).
 
-Target: peak RSS <= 200 MB each. The rerun's JSON summary is checked: 0 downloaded.
+The report shows each figure per size, how it grows per asset from the smallest size to the
+largest, and the targets of issue 15: at 100,000 assets ``--count`` and ``--until-found``
+<= 64 MB, a no-op rerun <= 128 MB and <= 1.1 x the listing, a full download <= 128 MB;
+memory growing by less than 0.5 KB per asset.
+
+Then the time to the first byte: an in-process emulator whose API routes answer after
+``--api-latency`` seconds (a slow listing; default 0.2 s) serves a frame of 5,000 photos in
+pages of 500, and a real ``aura-async`` process downloads it; the script notes when the
+emulator answered the login and the first photo. Target: the first photo within two page
+latencies of the start (the login's answer: one latency for the first page, and at most one
+more for anything else).
 
 Usage::
 
-    python -m benchmarks.manifest                 # 20,000 assets, 3 rounds
-    python -m benchmarks.manifest --assets 50000 --runs 1
+    python -m benchmarks.manifest                       # 20,000 and 100,000, 1 round
+    python -m benchmarks.manifest --sizes 20000 --runs 3
 """
 
 from __future__ import annotations
@@ -23,103 +36,211 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
+from aura_async.emulator import EmulatorConfig, FrameSpec
+from aura_async.emulator.thread import emulator_in_thread
 from benchmarks.common import (
+    EmulatorInfo,
     Sample,
     add_workdir,
     aura_async_command,
     emulator_process,
-    list_jobs,
     machine_line,
     measure,
     median,
+    page_seconds,
     write_config,
 )
 
-RSS_TARGET_MB = 200.0
+TARGETS_MB = {"full download": 128.0, "count": 64.0, "no-op rerun": 128.0, "until-found": 64.0}
+"""Peak RSS targets at 100,000 assets."""
+GROWTH_TARGET_KB = 0.5
+"""Memory may grow by less than this per asset from the smallest size to the largest."""
+NOOP_OVER_LISTING = 1.1
+FIRST_BYTE_LATENCIES = 2.0
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", "-n", type=int, default=3, help="rounds (default 3)")
-    p.add_argument("--assets", type=int, default=20_000, help="photos in the frame (20000)")
-    p.add_argument("--photo-size", type=int, default=2048, help="bytes per photo (2048)")
+    p.add_argument("--runs", "-n", type=int, default=1, help="rounds per size (default 1)")
+    p.add_argument(
+        "--sizes", default="20000,100000", help="comma-separated asset counts (20000,100000)"
+    )
+    p.add_argument("--photo-size", type=int, default=600, help="bytes per photo (600)")
+    p.add_argument(
+        "--api-latency", type=float, default=0.2, help="API latency of the first-byte test (0.2)"
+    )
     add_workdir(p)
     return p
 
 
-def _noop_summary(aura: str, config: Path) -> dict[str, object]:
+def _commands(aura: str, config: Path) -> dict[str, list[str]]:
+    base = [aura, "--config", str(config), "myframe", "--quiet"]
+    return {
+        "full download": [*base, "-j", "16", "--rate", "0"],
+        "count": [aura, "--config", str(config), "myframe", "--count"],
+        "no-op rerun": [*base, "-j", "16", "--rate", "0"],
+        "until-found": [*base, "-j", "16", "--rate", "0", "--until-found", "200"],
+    }
+
+
+def _check_noop(aura: str, config: Path, assets: int) -> str | None:
     out = subprocess.run(
-        [aura, "--config", str(config), "myframe", "--json", "--quiet"],
+        [aura, "--config", str(config), "myframe", "--json", "--quiet", "--rate", "0"],
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=900,
     )
-    summary: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
-    return summary
+    summary = json.loads(out.stdout.splitlines()[-1])
+    if summary.get("downloaded") != 0 or summary.get("skipped") != assets:
+        return f"the rerun was not a no-op: {summary}"
+    return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the rounds and print the report; exit 1 if a run failed."""
-    args = _parser().parse_args(argv)
-    aura = aura_async_command()
-    print(f"# {machine_line()}")
-    print(f"# {args.assets} assets of {args.photo_size} B, {args.runs} rounds")
-    if aura is None:
-        print("aura-async MISSING: install this package (pip install -e .)")
-        return 1
+def _measure_size(
+    aura: str, assets: int, args: argparse.Namespace
+) -> dict[str, list[Sample]] | None:
     emulator_args = [
-        *("--photos", str(args.assets), "--videos", "0", "--live-photos", "0"),
+        *("--photos", str(assets), "--videos", "0", "--live-photos", "0"),
         *("--placeholders", "0", "--hidden", "0", "--extra-frames", "0"),
         *("--photo-size", str(args.photo_size)),
     ]
-    samples: dict[str, list[Sample]] = {"count": [], "no-op rerun": []}
+    samples: dict[str, list[Sample]] = {name: [] for name in TARGETS_MB}
     with (
         tempfile.TemporaryDirectory(prefix="aura-bench-", dir=args.workdir) as tmp,
         emulator_process(emulator_args) as info,
     ):
-        folder = Path(tmp) / "frame"
-        folder.mkdir()
-        jobs = list_jobs(info)
-        for job in jobs:
-            (folder / job.relpath).touch()
-        config = write_config(info, Path(tmp) / "aura.ini", folder)
-        summary = _noop_summary(aura, config)
-        if summary.get("downloaded") != 0 or summary.get("skipped") != len(jobs):
-            print(f"error: the rerun was not a no-op: {summary}")
-            return 1
-        commands = {
-            "count": [aura, "--config", str(config), "myframe", "--count"],
-            "no-op rerun": [aura, "--config", str(config), "myframe", "--quiet"],
-        }
         for round_no in range(args.runs):
-            for name, command in commands.items():
+            folder = Path(tmp) / f"frame-{round_no}"
+            config = write_config(info, Path(tmp) / f"aura-{round_no}.ini", folder)
+            for name, command in _commands(aura, config).items():
                 sample = measure(command)
                 if sample.returncode != 0:
-                    print(f"round {round_no + 1} {name}: exit {sample.returncode}")
+                    print(f"{assets} {name}: exit {sample.returncode}")
                     print(sample.stderr[-1000:], info.exit_status() or "", sep="\n")
-                    print("stopping: no figures from a failed run")
-                    return 1
+                    return None
                 samples[name].append(sample)
+                if name == "full download":
+                    problem = _check_noop(aura, config, assets)
+                    if problem:
+                        print(f"{assets}: {problem}")
+                        return None
             print(
-                f"round {round_no + 1}/{args.runs}: "
+                f"{assets} assets, round {round_no + 1}/{args.runs}: "
                 + ", ".join(
-                    f"{n} {s[-1].wall:.2f}s, rss {s[-1].maxrss_mb:.0f} MB"
-                    for n, s in samples.items()
+                    f"{n} {s[-1].wall:.2f}s {s[-1].maxrss_mb:.0f} MB" for n, s in samples.items()
                 ),
                 flush=True,
             )
-    print()
-    for name, runs in samples.items():
-        rss = max(s.maxrss_mb for s in runs)
-        verdict = "met" if rss <= RSS_TARGET_MB else "MISSED"
-        print(
-            f"{name:<12} wall {median([s.wall for s in runs]):.2f}s  "
-            f"cpu {median([s.cpu for s in runs]):.2f}s  "
-            f"peak RSS {rss:.0f} MB worst run (target <= {RSS_TARGET_MB:.0f} MB: {verdict})"
+    return samples
+
+
+def _first_byte(aura: str, latency: float, workdir: Path | None) -> tuple[float, float, float]:
+    """Seconds from the process start, and from the login's answer, to the first photo's
+    answer, against a listing whose API answers after ``latency``; and the seconds one page
+    of 500 takes to arrive (the latency plus the server's own work)."""
+    config = EmulatorConfig(
+        frames=[FrameSpec(photos=5000, videos=0, live_photos=0, placeholders=0, hidden=0)],
+        photo_size=600,
+        api_latency=latency,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="aura-bench-", dir=workdir) as tmp,
+        emulator_in_thread(config) as emu,
+    ):
+        path = Path(tmp) / "aura.ini"
+        path.write_text(emu.config_text(str(Path(tmp) / "photos")), encoding="utf-8")
+        info = EmulatorInfo(
+            api_url=emu.api_url,
+            image_url=emu.image_url,
+            email=config.email,
+            password=config.password,
+            frame_id=next(iter(emu.library.frames)),
+            pid=0,
+            exit_status=lambda: None,
         )
+        page = min(page_seconds(info) for _ in range(3))
+        emu.counters.reset()
+        marks: dict[str, float] = {}
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set() and "media" not in marks:
+                now = time.perf_counter()
+                if "login" not in marks and emu.counters.count("login"):
+                    marks["login"] = now
+                if emu.counters.media_requests:
+                    marks["media"] = now
+                time.sleep(0.0005)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        started = time.perf_counter()
+        watcher.start()
+        proc = subprocess.Popen(
+            [aura, "--config", str(path), "myframe", "--quiet", "--rate", "0", "-j", "8"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while "media" not in marks and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            proc.kill()
+            proc.wait()
+            watcher.join()
+        if "media" not in marks or "login" not in marks:
+            raise SystemExit("first-byte test: no photo was requested")
+        return marks["media"] - started, marks["media"] - marks["login"], page
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the measurements and print the report; exit 1 if a run failed."""
+    args = _parser().parse_args(argv)
+    aura = aura_async_command()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"# {machine_line()}")
+    print(f"# sizes {sizes}, photos of {args.photo_size} B, {args.runs} round(s) each")
+    if aura is None:
+        print("aura-async MISSING: install this package (pip install -e .)")
+        return 1
+    results: dict[int, dict[str, list[Sample]]] = {}
+    for assets in sizes:
+        measured = _measure_size(aura, assets, args)
+        if measured is None:
+            print("stopping: no figures from a failed run")
+            return 1
+        results[assets] = measured
+    print()
+    small, large = min(sizes), max(sizes)
+    header = "".join(f"{n:>14}" for n in sizes)
+    print(f"{'run':<14}{header}   growth/asset  target at {large}")
+    for name, target in TARGETS_MB.items():
+        rss = {n: max(s.maxrss_mb for s in results[n][name]) for n in sizes}
+        wall = {n: median([s.wall for s in results[n][name]]) for n in sizes}
+        growth = (rss[large] - rss[small]) * 1e6 / 1024 / (large - small) if large > small else 0
+        verdict = "met" if rss[large] <= target and growth < GROWTH_TARGET_KB else "MISSED"
+        cells = "".join(f"{rss[n]:>7.0f}MB {wall[n]:>4.1f}s" for n in sizes)
+        print(f"{name:<14}{cells}   {growth:>6.2f} KB   <= {target:.0f} MB, < 0.5 KB: {verdict}")
+    noop = median([s.wall for s in results[large]["no-op rerun"]])
+    listing = median([s.wall for s in results[large]["count"]])
+    ratio = noop / listing
+    verdict = "met" if ratio <= NOOP_OVER_LISTING else "MISSED"
+    print(f"no-op rerun / listing alone at {large}: x{ratio:.3f} (target <= 1.1: {verdict})")
+    from_start, from_login, page = _first_byte(aura, args.api_latency, args.workdir)
+    latencies = from_login / page
+    verdict = "met" if latencies <= FIRST_BYTE_LATENCIES else "MISSED"
+    print(
+        f"first photo, API latency {args.api_latency:.2f}s (a page of 500 arrives in "
+        f"{page:.3f}s): {from_start:.2f}s after the process started, {from_login:.3f}s after "
+        f"the login's answer = {latencies:.2f} pages (target <= {FIRST_BYTE_LATENCIES:.0f}: "
+        f"{verdict})"
+    )
     return 0
 
 

@@ -52,11 +52,11 @@ def _prepare(settings: Settings, folder: Path) -> int:
     import asyncio
 
     async def jobs() -> list[str]:
-        async with Runner(settings) as run:
-            assets = await run.assets(settings.frame("myframe"))
         planner = Planner(image_base=settings.image_url)
-        for asset in assets:
-            planner.add(asset)
+        async with Runner(settings) as run:
+            async for page in run.client.asset_pages(settings.frame("myframe").frame_id):
+                for asset in page.assets:
+                    planner.add(asset)
         return [job.relpath for job in planner.plan.jobs]
 
     relpaths = asyncio.run(jobs())

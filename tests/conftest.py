@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,8 @@ from aura_async.config import Settings
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
 from aura_async.seams import DiskPace
+
+from .lossyfs import LossyMount, unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +98,36 @@ class PaceClock:
     def stall(self) -> None:
         """Make the step under way look slower than :attr:`DiskPace.LIMIT`."""
         self.now += 2 * DiskPace.LIMIT
+
+
+LossyFactory = Callable[..., LossyMount]
+
+
+@pytest.fixture
+def lossy(tmp_path: Path) -> Iterator[LossyFactory]:
+    """Mount lossy filesystems (``lossy("name", journal_interval=...)``) under ``tmp_path``;
+    each is unmounted after the test, and a model error in a server's log fails it.
+
+    Skipped where FUSE is missing, except under CI (``CI=true``), where it must run."""
+    reason = unavailable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the power-cut tests must run in CI: {reason}")
+        pytest.skip(reason)
+    made: list[LossyMount] = []
+
+    def make(name: str = "fs", *, journal_interval: float | None = None) -> LossyMount:
+        fs = LossyMount(
+            tmp_path / f"{name}.store", tmp_path / name, journal_interval=journal_interval
+        )
+        made.append(fs)
+        fs.mount()
+        return fs
+
+    try:
+        yield make
+    finally:
+        for fs in made:
+            fs.close()
+    broken = [fs.log_text() for fs in made if fs.errors()]
+    assert not broken, "lossyfs failed inside:\n" + "\n".join(broken)

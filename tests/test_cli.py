@@ -134,9 +134,12 @@ class TestAgainstEmulator:
         assert json.loads(out) == {
             "frame": "myframe",
             "assets": 33,
+            "photos": 29,
             "videos": 2,
             "live_photos": 2,
             "placeholders": 2,
+            "files": 37,
+            "excluded": 0,
         }
 
     def test_list_frames_needs_only_login(

@@ -22,6 +22,7 @@ from aura_async.exceptions import (
     ProtocolError,
     RateLimited,
     ServerError,
+    StateUnreadable,
     StorageError,
     TransportError,
     is_retryable,
@@ -35,6 +36,7 @@ POLICY: dict[type[AuraError], Policy] = {
     ConfigError: (AuraError, ValueError, False, False, False, ExitCode.USAGE),
     ManifestError: (AuraError, ValueError, False, False, False, ExitCode.FAILED),
     StorageError: (AuraError, OSError, False, True, False, ExitCode.FAILED),
+    StateUnreadable: (StorageError, OSError, False, True, False, ExitCode.FAILED),
     LockHeld: (AuraError, None, False, False, False, ExitCode.LOCKED),
     ApiError: (AuraError, None, False, False, False, ExitCode.FAILED),
     AuthError: (ApiError, None, False, True, True, ExitCode.LOGIN),
@@ -126,7 +128,7 @@ def test_attributes_of_the_errors_that_carry_some() -> None:
     assert LockHeld("locked").holder == ""
 
 
-_ROW = re.compile(r"^\s*(?:[├└]── )?(?P<name>\w+)(?:\([^)]*\))?\s+(?P<rest>.*)$")
+_ROW = re.compile(r"^[\s│]*(?:[├└]── )?(?P<name>\w+)(?:\([^)]*\))?\s+(?P<rest>.*)$")
 
 
 def _drawn_tree() -> dict[str, tuple[bool, bool, bool, int]]:

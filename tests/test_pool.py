@@ -25,7 +25,7 @@ from aura_async.exceptions import StorageError
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
 from aura_async.pacing.retry import RetryPolicy
-from aura_async.plan.planner import Plan, Planner
+from aura_async.plan.planner import Job, Plan, Planner
 from aura_async.plan.templates import Templates
 from aura_async.report import (
     DiskWarning,
@@ -70,6 +70,10 @@ class Pool:
     @property
     def root(self) -> Path:
         return self.to.root
+
+    def here(self) -> list[Job]:
+        """The plan's files already here and its duplicates (which may lack sidecars)."""
+        return [*self.plan.present, *(job for job, _ in self.plan.duplicates)]
 
     def of(self, kind: type[Any]) -> list[Any]:
         """The events of one type, in order."""
@@ -543,7 +547,7 @@ class TestSidecars:
             assert not p.plan.jobs
             kept = p.root / f"{p.plan.present[0].relpath}.json"
             kept.write_text("the user's own")
-            await p.transfers.missing_sidecars(p.to.frame, p.plan)
+            await p.transfers.missing_sidecars(p.to.frame, p.here())
             assert kept.read_text() == "the user's own"
             for job in p.plan.present[1:]:
                 sidecar = json.loads((p.root / f"{job.relpath}.json").read_text())
@@ -554,7 +558,7 @@ class TestSidecars:
         """Without --sidecars nothing is written beside the files."""
         async with pool(emulator, tmp_path) as p:
             await p.transfers.fetch_all(p.to, p.plan)
-            await p.transfers.missing_sidecars(p.to.frame, p.plan)
+            await p.transfers.missing_sidecars(p.to.frame, p.here())
             assert files_on_disk(p.root) == expected_files(emulator)
 
     async def test_a_sidecar_that_cannot_be_written_is_a_storage_error(
@@ -565,4 +569,4 @@ class TestSidecars:
             await p.transfers.fetch_all(p.to, p.plan)
         async with pool(emulator, tmp_path, disk=BrokenDisk("replace"), sidecars="xmp") as p:
             with pytest.raises(StorageError, match=r"cannot write sidecars in .*myframe"):
-                await p.transfers.missing_sidecars(p.to.frame, p.plan)
+                await p.transfers.missing_sidecars(p.to.frame, p.here())

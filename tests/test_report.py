@@ -3,6 +3,8 @@ object and human_bytes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,15 +18,32 @@ from aura_async.report import (
     FileLinked,
     FrameEnded,
     FrameReport,
+    JobsQueued,
     ListingRecorded,
+    Notice,
     PlanReady,
     Recorder,
     Retrying,
     Throttled,
+    WouldDownload,
     human_bytes,
 )
 
-PLAN = PlanReady("f", 7, 3, 2, listed=20, excluded=4, missing=1, duplicates_skipped=5, rate=12.0)
+PLAN = PlanReady(
+    "f",
+    7,
+    3,
+    2,
+    listed=20,
+    excluded=4,
+    missing=1,
+    duplicates_skipped=5,
+    rate=12.0,
+    damaged=2,
+    edited=("edited.jpg",),
+    listing_complete=False,
+    not_ready=3,
+)
 
 
 class TestRecorder:
@@ -55,7 +74,38 @@ class TestRecorder:
                     "excluded": 4,
                     "missing": 1,
                     "duplicates": 5,
+                    "damaged": 2,
+                    "changed": ["edited.jpg"],
+                    "listing_complete": False,
+                    "not_ready": 3,
                 },
+            ),
+            # files planned but never tried: what the frame's end finds left of them
+            (
+                [JobsQueued("f", 3), JobsQueued("f", 2), FileDone("a.jpg", 1), FrameEnded(1.0)],
+                {"downloaded": 1, "bytes": 1, "seconds": 1.0, "not_attempted": 4},
+            ),
+            (
+                [
+                    JobsQueued("f", 10),
+                    replace(PLAN, listing_complete=True),
+                    FileFailed("b.jpg", "gone"),
+                    FrameEnded(1.0, interrupted=True),
+                ],
+                {
+                    **{"listed": 20, "skipped": 3, "placeholders": 2, "excluded": 4},
+                    **{"missing": 1, "duplicates": 5, "damaged": 2, "not_ready": 3},
+                    "changed": ["edited.jpg"],
+                    "failed": 1,
+                    "failures": [("b.jpg", "gone")],
+                    "seconds": 1.0,
+                    "interrupted": True,
+                    "not_attempted": 6,
+                },
+            ),
+            (
+                [JobsQueued("f", 3), FrameEnded(1.0, dry_run=True)],
+                {"seconds": 1.0},
             ),
             ([ListingRecorded(("gone.jpg", "x/old.mp4"))], {"removed": ["gone.jpg", "x/old.mp4"]}),
             ([FrameEnded(2.5)], {"seconds": 2.5}),
@@ -69,7 +119,16 @@ class TestRecorder:
                 [FrameEnded(1.0, error="first"), FrameEnded(2.0, error="second")],
                 {"seconds": 2.0, "error": "second"},
             ),
-            ([BytesReceived(4096), Retrying("a.jpg", "reset"), DiskWarning("no fsync")], {}),
+            (
+                [
+                    BytesReceived(4096),
+                    Retrying("a.jpg", "reset"),
+                    DiskWarning("no fsync"),
+                    Notice("listing fully: the folder has not caught up"),
+                    WouldDownload(Path("/photos"), "a.jpg"),
+                ],
+                {},
+            ),
         ],
     )
     def test_each_event_fills_its_figures(
@@ -105,7 +164,9 @@ class TestRecorder:
 def _json_names(changed: dict[str, Any]) -> dict[str, Any]:
     """FrameReport attribute names -> their --json keys."""
     names = {"missing": "missing_locally", "linked": "duplicates_linked"}
-    names["duplicates"] = "duplicates_skipped"
+    names.update(
+        duplicates="duplicates_skipped", damaged="damaged_refetched", changed="changed_locally"
+    )
     out = {names.get(key, key): value for key, value in changed.items()}
     if "failures" in out:
         out["failures"] = [{"path": p, "reason": r} for p, r in out["failures"]]
@@ -148,6 +209,27 @@ class TestSummaryLine:
         ):
             assert part in line
 
+    def test_the_extras_of_damage_and_unfinished_runs(self) -> None:
+        """Damage fetched again, local edits kept, a listing cut short, videos not ready and
+        files not attempted are each named."""
+        report = FrameReport(
+            "f",
+            damaged=2,
+            changed=["a.jpg"],
+            listing_complete=False,
+            not_ready=3,
+            not_attempted=4,
+        )
+        line = report.summary_line()
+        for part in (
+            "2 damaged on disk, fetched again",
+            "1 changed locally, kept (see --verify)",
+            "listing stopped early by --until-found",
+            "3 videos not ready on Aura yet, fetched later",
+            "4 not attempted: the next run fetches them",
+        ):
+            assert part in line
+
     def test_extras_in_order_in_brackets(self) -> None:
         """The extras follow the figures in brackets, in a fixed order."""
         report = FrameReport("f", missing=2, placeholders=1, interrupted=True)
@@ -178,6 +260,11 @@ class TestJson:
             error="boom",
             failures=[("a.jpg", "not found")],
             removed=["old.jpg"],
+            damaged=8,
+            not_ready=9,
+            not_attempted=10,
+            listing_complete=False,
+            changed=["mine.jpg"],
         )
         assert report.to_json() == {
             "frame": "home",
@@ -198,6 +285,11 @@ class TestJson:
             "error": "boom",
             "failures": [{"path": "a.jpg", "reason": "not found"}],
             "removed": ["old.jpg"],
+            "listing_complete": False,
+            "not_attempted": 10,
+            "not_ready": 9,
+            "damaged_refetched": 8,
+            "changed_locally": ["mine.jpg"],
         }
 
 

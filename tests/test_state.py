@@ -12,7 +12,7 @@ import pytest
 from aura_async.exceptions import StorageError
 from aura_async.models import Asset, MediaKind
 from aura_async.report import FrameReport
-from aura_async.store.records import FileRecord
+from aura_async.store.records import FileRecord, Indexed
 from aura_async.store.schema import CURRENT_VERSION, MIGRATIONS
 from aura_async.store.state import STATE_DIR, STATE_FILE, State
 
@@ -259,12 +259,15 @@ class TestFiles:
         assert list(state.files(include_removed=False)) == [("c", "photo"), ("b", "photo")]
 
     def test_index(self, state: State) -> None:
-        """index gives every row's path, md5 and removal, removed rows included."""
+        """index gives every row's path, md5, removal and size, removed rows included."""
         state.record(
-            [rec("a", md5_hash="m", relpath="x/a.jpg"), rec("b", relpath="b.jpg", removed_at=1.0)]
+            [
+                rec("a", md5_hash="m", relpath="x/a.jpg", size=7),
+                rec("b", relpath="b.jpg", removed_at=1.0),
+            ]
         )
         index = state.index()
-        assert index[("a", "photo")] == ("x/a.jpg", "m", None)
+        assert index[("a", "photo")] == Indexed("x/a.jpg", "m", None, 7)
         assert index[("b", "photo")].removed_at == 1.0
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from aura_async._version import __version__
+from aura_async.config import hide_userinfo
 from aura_async.exceptions import (
     ApiError,
     AuthError,
@@ -32,8 +33,9 @@ USER_AGENT = f"aura-async/{__version__}"
 
 
 def redact(url: str) -> str:
-    """The URL without its query: signed video URLs must not end up in logs."""
-    parts = urlsplit(url)
+    """The URL without its query (signed video URLs must not end up in logs) and without
+    any ``user:password@``."""
+    parts = urlsplit(hide_userinfo(url))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 

@@ -74,6 +74,7 @@ def parse_asset(raw: Any, users: Mapping[str, str], hidden: frozenset[str]) -> A
         height=_int(raw.get("height")),
         captions=captions,
         hidden=asset_id in hidden,
+        data_uti=_str(raw.get("data_uti")),
     )
 
 
@@ -116,28 +117,40 @@ def parse_frame(raw: Any) -> Frame:
     )
 
 
+def _unwrapped(payload: Any, key: str) -> Any:
+    """``payload[key]``, or ``payload["result"][key]``: public clients' recorded answers come
+    both with and without a ``result`` wrapper (and with or without ``"error": false``)."""
+    if not isinstance(payload, Mapping):
+        return None
+    if key in payload:
+        return payload[key]
+    result = payload.get("result")
+    return result.get(key) if isinstance(result, Mapping) else None
+
+
 def parse_frames(payload: Any) -> list[Frame]:
-    """Parse ``frames.json``.
+    """Parse ``frames.json`` (``{"frames": [...]}``, perhaps inside ``result``).
 
     Raises:
         ManifestError: the payload has no ``frames`` list.
     """
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("frames"), list):
+    frames = _unwrapped(payload, "frames")
+    if not isinstance(frames, list):
         raise ManifestError("frames listing without a 'frames' list")
-    return [parse_frame(raw) for raw in payload["frames"]]
+    return [parse_frame(raw) for raw in frames]
 
 
 def parse_login(payload: Any) -> tuple[str, str]:
-    """Return ``(user_id, auth_token)`` from a successful ``login.json`` answer.
+    """Return ``(user_id, auth_token)`` from a successful ``login.json`` answer
+    (``result.current_user``, or ``current_user`` without the wrapper).
 
     Raises:
-        ManifestError: ``result.current_user.id`` or ``auth_token`` is missing.
+        ManifestError: ``current_user.id`` or ``auth_token`` is missing.
     """
-    try:
-        user = payload["result"]["current_user"]
-        user_id, token = user["id"], user["auth_token"]
-    except (KeyError, TypeError) as exc:
-        raise ManifestError("login answer without result.current_user.id/auth_token") from exc
+    user = _unwrapped(payload, "current_user")
+    if not isinstance(user, Mapping):
+        raise ManifestError("login answer without result.current_user.id/auth_token")
+    user_id, token = user.get("id"), user.get("auth_token")
     if not (_str(user_id) and _str(token)):
         raise ManifestError("login answer without result.current_user.id/auth_token")
     return str(user_id), str(token)

@@ -16,19 +16,20 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited
-from aura_async.models import Asset, MediaKind
+from aura_async.exceptions import AuraError, ExitCode, LockHeld, NotFound, RateLimited
 from aura_async.options import RunOptions
-from aura_async.report import FrameReport
+from aura_async.plan.counting import AssetCount
+from aura_async.report import Event, FrameReport, WouldDownload
 from aura_async.seams import Seams
-from aura_async.store.verify import verify_frame
+from aura_async.store.verify import set_aside, verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
 
@@ -44,6 +45,8 @@ class Invocation:
     list_frames: bool = False
     count: bool = False
     verify: bool = False
+    repair: bool = False
+    keep_changed: bool = True
     json_out: bool = False
     seams: Seams | None = None
     """Sleep, clocks and disk for the run (``None``: the real ones; tests inject theirs)."""
@@ -53,10 +56,18 @@ def execute(job: Invocation) -> ExitCode:
     """Do what the command line asked; return the exit code."""
     if job.verify:
         try:
-            return _verify(job)
+            code, damaged = _verify(job)
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
+        if not (job.repair and damaged):
+            return code
+        # Every missing file, and every changed one now set aside, is missing: a download
+        # that restores missing files fetches them all again.
+        download = replace(job.options.download, restore_missing=True)
+        job = replace(
+            job, names=damaged, verify=False, options=replace(job.options, download=download)
+        )
     return _guarded(job.display, job.json_out, lambda unreported: _main(job, unreported))
 
 
@@ -138,20 +149,32 @@ def _overall(codes: list[ExitCode]) -> ExitCode:
 
 
 def _stop_on_sigterm() -> None:
-    """Let SIGTERM (systemctl stop, timeout, shutdown) stop the run as Ctrl-C does."""
+    """Let SIGTERM (systemctl stop, timeout, shutdown) and SIGHUP (the SSH session or the
+    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept."""
     task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no such handler
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)  # Windows has no SIGHUP
+        if number is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # nor such handlers
+                loop.add_signal_handler(number, task.cancel)
 
 
 async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
-        async with Runner(
-            job.settings, job.options, on_event=display.handle, seams=job.seams
-        ) as run:
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, WouldDownload):
+                if not job.json_out:
+                    _out(f"would download {event.folder / event.relpath}\n")
+                return
+            display.handle(event)
+
+        async with Runner(job.settings, job.options, on_event=on_event, seams=job.seams) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)
@@ -175,20 +198,19 @@ async def _frame(
     display = job.display
     if job.count:
         try:
-            assets = await run.assets(frame)
+            counted = await run.count(frame)
         except NotFound:
             display.error(_not_found(frame))
             return ExitCode.NOT_FOUND, False
-        _print_count(frame, assets, job.json_out)
+        _print_count(counted, job.json_out)
         return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
     unreported.append(report)  # until its summary below: an interruption prints it
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
     stop = False
-    plan = None
     try:
-        plan = await run.download(frame, report)
+        await run.download(frame, report)
     except AuraError as exc:
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
         # (see _main); anything else lets the other frames of an --all run go on.
@@ -204,9 +226,6 @@ async def _frame(
     unreported.remove(report)
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
-    if plan is not None and job.options.download.dry_run and not job.json_out:
-        for planned in plan.jobs:
-            _out(f"would download {frame.file_path / planned.relpath}\n")
     if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
@@ -214,29 +233,57 @@ async def _frame(
     return max(code, ExitCode.FAILED if report.failed else ExitCode.OK), stop
 
 
-def _verify(job: Invocation) -> ExitCode:
+def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
+    """Verify each frame; returns the exit code and the frames with files to repair (whose
+    changed files ``--repair`` has set aside by then)."""
     code = ExitCode.OK
+    display = job.display
+    damaged: list[str] = []
     for name in job.names:
         try:
             frame = job.settings.frame(name)
-            job.display.info(f"{name}: verifying the files recorded in {frame.file_path}")
+            display.info(f"{name}: verifying the files recorded in {frame.file_path}")
             report = verify_frame(frame)
+        except LockHeld as exc:
+            display.error(f"{name}: the folder is busy: {exc}; verify it once that run ends")
+            code = max(code, ExitCode.LOCKED)
+            continue
         except AuraError as exc:
-            job.display.error(str(exc))
+            display.error(str(exc))
             code = ExitCode.FAILED
             continue
         for relpath in report.missing:
-            job.display.warning(f"missing {relpath}")
+            display.warning(f"missing {relpath}")
         for relpath in report.changed:
-            job.display.warning(f"changed {relpath}")
+            display.warning(f"changed {relpath}")
         if report.ok:
-            job.display.info(report.summary_line())
+            display.info(report.summary_line())
         else:
-            job.display.error(report.summary_line())
+            display.error(report.summary_line())
             code = ExitCode.FAILED
+            if not job.repair:
+                display.info(
+                    f"{name}: to download them again: aura-async {name} --verify --repair "
+                    "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
+                )
         if job.json_out:
             _out(json.dumps(report.to_json()) + "\n")
-    return code
+        if job.repair and not report.ok:
+            try:
+                kept = set_aside(
+                    frame.file_path,
+                    report.changed,
+                    datetime.now().astimezone().strftime("%Y-%m-%d"),
+                    keep=job.keep_changed,
+                )
+            except AuraError as exc:
+                display.error(str(exc))
+                code = ExitCode.FAILED
+                continue
+            for path in kept:
+                display.info(f"kept the changed file as {path}")
+            damaged.append(name)
+    return code, damaged
 
 
 def _not_found(frame: FrameConfig) -> str:
@@ -263,22 +310,13 @@ def _print_json(report: FrameReport) -> None:
     _out(json.dumps(report.to_json()) + "\n")
 
 
-def _print_count(frame: FrameConfig, assets: list[Asset], json_out: bool) -> None:
-    real = [a for a in assets if not a.is_placeholder]
-    clips = [a.clip_kind for a in real]
-    counts = {
-        "frame": frame.name,
-        "assets": len(real),
-        "videos": clips.count(MediaKind.VIDEO),
-        "live_photos": clips.count(MediaKind.LIVE),
-        "placeholders": len(assets) - len(real),
-    }
+def _print_count(counted: AssetCount, json_out: bool) -> None:
     if json_out:
-        _out(json.dumps(counts) + "\n")
+        _out(json.dumps(counted.to_json()) + "\n")
     else:
         _out(
-            f"{frame.name}: {counts['assets']} photos ({counts['videos']} videos, "
-            f"{counts['live_photos']} Live Photos; {counts['placeholders']} unfinished "
+            f"{counted.frame}: {counted.assets} photos ({counted.videos} videos, "
+            f"{counted.live_photos} Live Photos; {counted.placeholders} unfinished "
             "uploads not counted)\n"
         )
 

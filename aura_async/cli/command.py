@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
+from urllib.parse import urlsplit
 
 import typer
 
@@ -226,6 +227,21 @@ def command(
             "missing or changed ones (no network); exit 1 if any.",
         ),
     ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="With --verify: download again every missing or changed file; a changed "
+            "file is kept beside it as NAME.changed-DATE.",
+        ),
+    ] = False,
+    no_keep: Annotated[
+        bool,
+        typer.Option(
+            "--no-keep",
+            help="With --verify --repair: delete changed files instead of keeping them.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be downloaded; write nothing.")
     ] = False,
@@ -309,6 +325,12 @@ def command(
         )
     except ConfigError as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
+    if repair and not verify:
+        raise _fail(
+            "--repair goes with --verify: aura-async FRAME --verify --repair", ExitCode.USAGE
+        )
+    if no_keep and not repair:
+        raise _fail("--no-keep goes with --verify --repair", ExitCode.USAGE)
     if demo and (names or all_frames or list_frames or count or verify):
         raise _fail(
             "--demo runs on its own; drop the frame names and other actions", ExitCode.USAGE
@@ -374,6 +396,8 @@ def command(
                     list_frames=list_frames,
                     count=count,
                     verify=verify,
+                    repair=repair,
+                    keep_changed=not no_keep,
                     json_out=json_out,
                     seams=_seams(ctx),
                 )
@@ -421,6 +445,10 @@ def _settings(config: Path | None, display: Display) -> Settings:
     path = config.expanduser() if config is not None else default_config_path(os.environ)
     settings = load_settings(path, os.environ)
     display.secrets.add(settings.password)
+    for url in (settings.api_url, settings.image_url):  # http://user:password@host
+        password = urlsplit(url).password
+        if password:
+            display.secrets.add(password)
     for warning in settings.warnings:
         display.warning(warning)
     return settings

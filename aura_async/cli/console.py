@@ -19,6 +19,8 @@ from aura_async.report import (
     FileDone,
     FileFailed,
     FrameReport,
+    JobsQueued,
+    Notice,
     PlanReady,
     Retrying,
     Throttled,
@@ -127,7 +129,7 @@ class Display:
             try:
                 self.stream.write(plain + "\n")
                 self.stream.flush()
-            except BrokenPipeError:
+            except OSError:  # the reader went away (| head), or the terminal did (SIGHUP: EIO)
                 self._gone = True
                 _silence(self.stream)
 
@@ -156,7 +158,7 @@ class Display:
 
     def summary(self, report: FrameReport) -> None:
         """The last line of a frame: shown unless quiet and all went well."""
-        failed = report.failed > 0 or report.interrupted
+        failed = report.failed > 0 or report.interrupted or report.not_attempted > 0
         self._line(
             "ERROR" if failed else "INFO", report.summary_line(), show=not self.quiet or failed
         )
@@ -176,6 +178,8 @@ class Display:
                 self._advance()
         elif isinstance(event, DiskWarning):
             self.warning(event.message)
+        elif isinstance(event, Notice):
+            self.info(event.message)
         elif isinstance(event, Retrying):
             self.debug(f"retrying {event.relpath}: {event.reason}")
         elif isinstance(event, Throttled):
@@ -187,13 +191,25 @@ class Display:
                 f"rate now {event.rate:.1f}/s"
             )
             self._refresh()
+        elif isinstance(event, JobsQueued):  # downloads begin with the first page
+            self._queued(event.frame, event.count)
         elif isinstance(event, PlanReady):
             self.info(
                 f"{event.frame}: {event.to_fetch} to download, {event.present} already "
                 f"present, {event.placeholders} placeholders skipped"
             )
             self._rate = event.rate
-            self._start(event.frame, event.to_fetch)
+            if self._task is None:
+                self._start(event.frame, event.to_fetch)
+            elif self._progress is not None:
+                self._progress.update(self._task, total=event.to_fetch)
+
+    def _queued(self, frame: str, count: int) -> None:
+        if self._task is None:
+            self._start(frame, count)
+        elif self._progress is not None:
+            total = self._progress.tasks[self._task].total or 0
+            self._progress.update(self._task, total=total + count)
 
     def _start(self, frame: str, total: int) -> None:
         self._bytes, self._started = 0, time.monotonic()

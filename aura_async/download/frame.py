@@ -16,58 +16,94 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
 from aura_async.api.client import AuraClient
 from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
+from aura_async.download.listing import ListingFile, PagePlanner
 from aura_async.download.pool import Destination, Transfers
-from aura_async.download.target import write_durably
-from aura_async.exceptions import AuraError, StorageError
-from aura_async.models import Asset, Key
+from aura_async.exceptions import AuraError, StateUnreadable, StorageError
+from aura_async.models import Asset, AssetPage
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
 from aura_async.pacing.memory import RATE_KEY, next_stored_rate, stored_rate
-from aura_async.plan.planner import Plan, Planner
+from aura_async.plan.planner import Job, Plan, Planner
 from aura_async.report import (
+    DiskWarning,
     EventHandler,
     FrameEnded,
     FrameReport,
+    JobsQueued,
     ListingRecorded,
+    Notice,
     PlanReady,
     Recorder,
+    WouldDownload,
 )
 from aura_async.seams import DiskPace, Seams
 from aura_async.store.lock import FolderLock
-from aura_async.store.records import FileRecord, Indexed
-from aura_async.store.scan import scan_relpaths
-from aura_async.store.state import State
+from aura_async.store.recovery import open_state
+from aura_async.store.scan import FolderScan, scan_folder
+from aura_async.store.state import CAUGHT_UP, LAST_COMPLETE_LISTING, State
 from aura_async.store.writer import StateWriter
 
 __all__ = ["Downloader"]
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """What a run knows before the listing: the state's files, the disk (its files and
-    its ``.part`` files), the learned rate."""
+_QUEUED = 1000
+"""Jobs planned ahead of the workers at most: the listing waits for them beyond this, so a
+first download of 100,000 photos never holds them all in memory."""
 
-    records: Mapping[Key, Indexed]
-    found: Mapping[str, Sequence[str]]
-    parts: set[str]
-    learned_rate: object
+
+async def _close_folder(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
+    """Close the state and release the lock that ``opening`` took, once it is done (a lock
+    taken in a thread must be released, even if nobody waits for it any more)."""
+    try:
+        lock, state = await asyncio.shield(opening)
+    except AuraError:
+        return  # it failed: nothing was left open
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_later)  # when its thread is done
+        raise
+    try:
+        await asyncio.to_thread(state.close)
+    finally:
+        lock.release()
+
+
+def _close_later(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    lock, state = opening.result()
+    with contextlib.suppress(AuraError):
+        state.close()
+    lock.release()
+
+
+async def _together(
+    listing: Coroutine[Any, Any, None], fetching: Coroutine[Any, Any, None]
+) -> None:
+    """Run the listing and the workers side by side; the first error stops both and is
+    raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(listing)
+            group.create_task(fetching)
+    except BaseExceptionGroup as group_error:
+        errors = [e for e in group_error.exceptions if isinstance(e, AuraError)]
+        raise (errors[0] if errors else group_error.exceptions[0]) from None
 
 
 class _FrameRun:
     """One frame's run under way: its recorder, and its end, told once."""
 
-    def __init__(self, emit: Recorder, started: float) -> None:
+    def __init__(self, emit: Recorder, started: float, *, dry_run: bool) -> None:
         self.emit = emit
         self._started = started
+        self._dry_run = dry_run
         self._ended = False
 
     def end(self, exc: BaseException | None) -> None:
@@ -78,7 +114,7 @@ class _FrameRun:
         seconds = asyncio.get_running_loop().time() - self._started
         interrupted = isinstance(exc, asyncio.CancelledError)
         error = str(exc) if isinstance(exc, AuraError) else None
-        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error))
+        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error, dry_run=self._dry_run))
 
 
 class Downloader:
@@ -125,40 +161,13 @@ class Downloader:
             pace = self._paces[folder] = self._seams.disk_pace()
         return pace
 
-    async def list_assets(self, frame: FrameConfig) -> list[Asset]:
-        """The frame's whole listing, every page.
-
-        Raises:
-            NotFound: the frame id is wrong or not visible to this account.
-        """
-        return await self.client.all_assets(
-            frame.frame_id,
-            page_size=self.options.page_size,
-            include_hidden=self.options.include_hidden,
-        )
-
-    async def _pages(
-        self, frame: FrameConfig, raw: list[Any] | None = None
-    ) -> AsyncGenerator[list[Asset], None]:
-        pages = self.client.asset_pages(
-            frame.frame_id,
-            page_size=self.options.page_size,
-            include_hidden=self.options.include_hidden,
-            keep_raw=raw is not None,
-            prefetch=not self.options.until_found,
-        )
-        async with contextlib.aclosing(pages):  # stopping early cancels the prefetch
-            async for page in pages:
-                if raw is not None:
-                    raw.extend(page.raw)
-                yield page.assets
-
     async def run(self, frame: FrameConfig, report: FrameReport) -> Plan:
         """Download one frame, filling ``report`` as it goes (so an interrupted run still
-        has its figures).
+        has its figures). Downloads begin with the listing's first page; the folder is
+        created and locked only once the frame's first page has arrived.
 
         Returns:
-            The plan that was carried out.
+            The plan that was carried out (its counts; each page's lists were handed on).
 
         Raises:
             NotFound: the frame does not exist for this account.
@@ -167,70 +176,131 @@ class Downloader:
             LockHeld: another run is using the folder.
             StorageError: the folder or its state cannot be written.
         """
-        job = _FrameRun(Recorder(report, self._emit), asyncio.get_running_loop().time())
+        job = _FrameRun(
+            Recorder(report, self._emit),
+            asyncio.get_running_loop().time(),
+            dry_run=self.options.dry_run,
+        )
+        # The folder scan overlaps the first listing request.
+        scanning = asyncio.ensure_future(asyncio.to_thread(scan_folder, frame.file_path))
+        pages = self.client.asset_pages(
+            frame.frame_id,
+            page_size=self.options.page_size,
+            include_hidden=self.options.include_hidden,
+            keep_raw=self.options.save_assets is not None,
+            prefetch=not self.options.until_found,
+        )
+        # A folder an earlier run made is locked and its state opened (and checked) while
+        # the first page is on its way; a new folder only once the frame is known to exist,
+        # so a wrong frame id writes nothing.
+        opening: asyncio.Future[tuple[FolderLock, State]] | None = None
+        if not self.options.dry_run and await asyncio.to_thread(frame.file_path.is_dir):
+            opening = asyncio.ensure_future(self._open_folder(frame, job))
         try:
-            if self.options.dry_run:
-                return await self._sync(frame, job, None)
-            try:
-                await asyncio.to_thread(self._seams.disk.make_folders, frame.file_path)
-            except OSError as exc:
-                raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
-            with FolderLock(frame.file_path):
-                state = await asyncio.to_thread(State.open, frame.file_path)
+            async with contextlib.aclosing(pages):  # stopping early cancels the prefetch
                 try:
-                    return await self._sync(frame, job, state)
+                    first = await anext(pages)
+                except BaseException:
+                    if opening is not None:
+                        await _close_folder(opening)
+                    raise
+                if self.options.dry_run:
+                    return await self._dry_run(frame, job, scanning, pages, first)
+                if opening is None:
+                    opening = asyncio.ensure_future(self._open_folder(frame, job))
+                _, state = await opening
+                try:
+                    return await self._sync(frame, job, state, await scanning, pages, first)
                 finally:
-                    await asyncio.to_thread(state.close)
+                    await _close_folder(opening)
         except BaseException as exc:
             job.end(exc)
             raise
         finally:
+            if not scanning.done():
+                scanning.cancel()
             job.end(None)
 
-    def _load(self, frame: FrameConfig, state: State | None) -> _Loaded:
-        """What the folder holds and the state remembers (blocking: runs in a thread)."""
-        parts: set[str] = set()  # .part files the folder scan finds: resumable
-        found = scan_relpaths(frame.file_path, parts)
-        if state is None:  # --dry-run: read what there is, write nothing
-            return _Loaded(State.peek_index(frame.file_path), found, parts, None)
-        return _Loaded(state.index(), found, parts, state.get_value(RATE_KEY))
-
-    async def _sync(self, frame: FrameConfig, job: _FrameRun, state: State | None) -> Plan:
-        now = self._seams.wallclock()
-        options = self.options
-        emit = job.emit
-        # The folder scan and the state load overlap the first listing request.
-        loading = asyncio.ensure_future(asyncio.to_thread(self._load, frame, state))
-        raw: list[Any] | None = [] if options.save_assets else None
+    async def _open_folder(self, frame: FrameConfig, job: _FrameRun) -> tuple[FolderLock, State]:
+        """Create and lock the frame's folder and open its state (a damaged one is moved
+        aside, with one warning)."""
         try:
-            planner, complete = await self._list(frame, loading, raw)
-        finally:
-            if not loading.done():
-                loading.cancel()
-        plan = planner.plan
-        if raw is not None and options.save_assets is not None and not options.dry_run:
-            target = Path(str(options.save_assets).replace("{frame}", frame.name))
-            await self._save_listing(target, raw)
-        emit(
-            PlanReady(
-                frame.name,
-                len(plan.jobs),
-                len(plan.present),
-                plan.placeholders,
-                self.limiter.rate,
-                listed=plan.listed,
-                excluded=plan.excluded,
-                missing=len(plan.missing),
-                duplicates_skipped=plan.skipped_duplicates,
+            await asyncio.to_thread(self._seams.disk.make_folders, frame.file_path)
+        except OSError as exc:
+            raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
+        lock = FolderLock(frame.file_path)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            opened = await asyncio.to_thread(open_state, frame.file_path, self._seams.wallclock())
+        except BaseException:
+            lock.release()
+            raise
+        if opened.moved_to is not None:
+            job.emit(
+                DiskWarning(
+                    f"{opened.reason}; moved it to {opened.moved_to} and adopting the files "
+                    "in the folder by name"
+                )
             )
+        return lock, opened.state
+
+    async def _dry_run(
+        self,
+        frame: FrameConfig,
+        job: _FrameRun,
+        scanning: asyncio.Future[FolderScan],
+        pages: AsyncIterator[AssetPage],
+        first: AssetPage,
+    ) -> Plan:
+        """Plan against what the folder and its state hold, writing nothing."""
+        try:
+            state = await asyncio.to_thread(State.open_readonly, frame.file_path)
+        except StateUnreadable:  # a real run would move it aside and adopt by name
+            state = None
+        try:
+            caught_up = (
+                state is not None and await asyncio.to_thread(state.get_value, CAUGHT_UP) is True
+            )
+            listing = self._page_planner(frame, await scanning, state, caught_up, job, False)
+            complete, edited = True, []
+            async for assets in self._with_first(first, pages):
+                planned = await listing.add(assets)
+                edited += planned.edited
+                for planned_job in planned.page.jobs:
+                    job.emit(WouldDownload(frame.file_path, planned_job.relpath))
+                if planned.stop:
+                    complete = False
+                    break
+            self._plan_ready(frame, listing.plan, job, edited, complete)
+            return listing.plan
+        finally:
+            if state is not None:
+                await asyncio.to_thread(state.close)
+
+    async def _sync(
+        self,
+        frame: FrameConfig,
+        job: _FrameRun,
+        state: State,
+        scan: FolderScan,
+        pages: AsyncIterator[AssetPage],
+        first: AssetPage,
+    ) -> Plan:
+        now = self._seams.wallclock()
+        emit = job.emit
+        stored_rate_value, caught_up = await asyncio.to_thread(
+            lambda: (state.get_value(RATE_KEY), state.get_value(CAUGHT_UP) is True)
         )
-        if state is None:
-            return plan
-        loaded = loading.result()
+        self.limiter.resume(stored_rate(stored_rate_value))
+        listing = self._page_planner(frame, scan, state, caught_up, job, True)
+        plan = listing.plan
+        await listing.begin()
         throttles_before = self.limiter.throttles
-        await asyncio.to_thread(self._adopt, state, plan, now)
+        if caught_up:  # until this run's files are done (a SIGKILL, a power cut)
+            await asyncio.to_thread(state.set_value, CAUGHT_UP, False)
         transfers = self._transfers
         pace = self.pace_for(frame.file_path)
+        complete = True
         try:
             async with StateWriter(  # records even on errors
                 state,
@@ -238,16 +308,39 @@ class Downloader:
                 prepare=lambda batch: transfers.sync_folders(frame.file_path, batch),
             ) as writer:
                 to = Destination(frame, writer, pace, emit)
-                if plan.jobs:
-                    await transfers.fetch_all(to, plan, loaded.parts)
+                queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=_QUEUED)
+                saving = self._listing_file(frame)
+
+                async def list_and_plan() -> None:
+                    nonlocal complete
+                    edited: list[str] = []
+                    try:
+                        async for page in self._raw_pages(first, pages, saving):
+                            planned = await listing.add(page)
+                            edited += planned.edited
+                            if planned.page.jobs:
+                                emit(JobsQueued(frame.name, len(planned.page.jobs)))
+                            for planned_job in planned.page.jobs:
+                                await queue.put(planned_job)
+                            await listing.record(planned)
+                            await transfers.missing_sidecars(frame, planned.page.present)
+                            if planned.stop:
+                                complete = False
+                                break
+                        if saving is not None:
+                            await saving.finish()
+                    finally:
+                        if saving is not None:
+                            await saving.abandon()
+                    self._plan_ready(frame, plan, job, edited, complete)
+                    for _ in range(transfers.workers):
+                        await queue.put(None)  # the end, for each worker
+
+                await _together(list_and_plan(), transfers.fetch_queued(to, queue, scan.parts))
                 await transfers.link_duplicates(to, plan)
-                await transfers.missing_sidecars(frame, plan)
+                await transfers.missing_sidecars(frame, [j for j, _ in plan.duplicates])
             removed = await asyncio.to_thread(
-                self._record_listing,
-                state,
-                plan,
-                loaded.records if complete else None,
-                self._seams.wallclock(),
+                state.end_listing, self._seams.wallclock(), complete=complete
             )
             emit(ListingRecorded(tuple(removed)))
         except BaseException as exc:
@@ -256,84 +349,114 @@ class Downloader:
         finally:
             job.end(None)
             # A run that gave up (throttled, interrupted) still keeps what it learned.
+            report = job.emit.report
+            values = {
+                **self._learned_rate(stored_rate_value, throttles_before),
+                **_caught_up(report, caught_up, complete, now),
+            }
             with contextlib.suppress(AuraError):  # never hide the first error
-                await asyncio.to_thread(self._remember_rate, state, throttles_before)
                 await asyncio.to_thread(
                     state.add_run,
                     frame.name,
                     now,
                     self._seams.wallclock(),
-                    job.emit.report.to_json(),
+                    report.to_json(),
+                    values=values,
                 )
         return plan
 
-    @staticmethod
-    def _record_listing(
-        state: State, plan: Plan, records: Mapping[Key, Indexed] | None, now: float
-    ) -> list[str]:
-        """Note what the listing offered; after a complete listing, what it no longer does.
-
-        Returns:
-            The relpaths of files newly marked removed from the frame.
-        """
-        if records is None:  # --until-found: the rest of the frame was not looked at
-            state.mark_seen(plan.keys, now)
-            return []
-        return state.mark_listing(plan.keys, now, known=records)
-
-    async def _list(
+    def _page_planner(
         self,
         frame: FrameConfig,
-        loading: asyncio.Future[_Loaded],
-        raw: list[Any] | None,
-    ) -> tuple[Planner, bool]:
-        """Plan the listing page by page; returns the planner and whether every page was read."""
-        limit = self.options.until_found
-        streak = 0
-        planner: Planner | None = None
-        async with contextlib.aclosing(self._pages(frame, raw)) as pages:
-            async for assets in pages:
-                if planner is None:
-                    planner = self._planner(frame, await self._loaded(loading))
-                for asset in assets:
-                    streak = streak + 1 if planner.add(asset) else 0
-                    if limit and streak >= limit:
-                        return planner, False  # the rest is older and, by this streak, here
-        return planner or self._planner(frame, await self._loaded(loading)), True
-
-    async def _loaded(self, loading: asyncio.Future[_Loaded]) -> _Loaded:
-        """What the folder and its state hold; the limiter resumes the rate it remembers."""
-        loaded = await loading
-        self.limiter.resume(stored_rate(loaded.learned_rate))
-        return loaded
-
-    def _planner(self, frame: FrameConfig, loaded: _Loaded) -> Planner:
+        scan: FolderScan,
+        state: State | None,
+        caught_up: bool,
+        job: _FrameRun,
+        writable: bool,
+    ) -> PagePlanner:
+        """The page planner of a frame; ``--until-found`` applies only to a folder that has
+        caught up: its last complete listing left nothing to fetch, and no run since left
+        anything unfetched. Elsewhere (a first download cut short, a file that failed) the
+        run lists the whole frame, so nightly runs finish what an earlier run began."""
         options = self.options
-        return Planner(
+        limit = options.until_found
+        if limit and not caught_up:
+            limit = None
+            job.emit(
+                Notice(
+                    f"{frame.name}: listing the whole frame: --until-found stops early only "
+                    "once a folder has caught up with its frame, and this one has not (a "
+                    "first download, or an earlier run left files to fetch)"
+                )
+            )
+        planner = Planner(
             image_base=self.image_url,
             frame=frame.name,
             layout=options.layout,
             selection=options.selection,
-            found=loaded.found,
-            known=loaded.records,
+            sizes={},  # each page's, from PagePlanner
             restore_missing=options.restore_missing,
             dedupe=options.dedupe,
         )
+        return PagePlanner(
+            planner,
+            scan,
+            state,
+            root=frame.file_path,
+            writable=writable,
+            until_found=limit,
+            now=self._seams.wallclock(),
+        )
 
-    def _adopt(self, state: State, plan: Plan, now: float) -> None:
-        """Record files found on disk by name (old-script folders, moved files)."""
-        records = []
-        for job, relpath in plan.adopt:
-            try:
-                size = (state.path.parent.parent / relpath).stat().st_size
-            except OSError:
-                size = None
-            records.append(FileRecord.from_asset(job.asset, job.kind, relpath, now=now, size=size))
-        state.record(records)
+    def _plan_ready(
+        self, frame: FrameConfig, plan: Plan, job: _FrameRun, edited: list[str], complete: bool
+    ) -> None:
+        job.emit(
+            PlanReady(
+                frame.name,
+                plan.job_count,
+                plan.present_count,
+                plan.placeholders,
+                self.limiter.rate,
+                listed=plan.listed,
+                excluded=plan.excluded,
+                missing=plan.missing_count,
+                duplicates_skipped=plan.skipped_duplicates,
+                damaged=plan.damaged,
+                edited=tuple(edited),
+                listing_complete=complete,
+                not_ready=plan.not_ready,
+            )
+        )
 
-    def _remember_rate(self, state: State, throttles_before: int) -> None:
-        """Keep what the run learned of the server's pace for tomorrow's run."""
-        stored = state.get_value(RATE_KEY)
+    @staticmethod
+    async def _with_first(
+        first: AssetPage, pages: AsyncIterator[AssetPage]
+    ) -> AsyncIterator[list[Asset]]:
+        yield first.assets
+        async for page in pages:
+            yield page.assets
+
+    @staticmethod
+    async def _raw_pages(
+        first: AssetPage, pages: AsyncIterator[AssetPage], saving: ListingFile | None
+    ) -> AsyncIterator[list[Asset]]:
+        """The pages' assets; with ``--save-assets``, each page's raw JSON is written too."""
+        page: AssetPage | None = first
+        while page is not None:
+            if saving is not None:
+                await saving.add(page.raw)
+            yield page.assets
+            page = await anext(pages, None)
+
+    def _listing_file(self, frame: FrameConfig) -> ListingFile | None:
+        target = self.options.save_assets
+        if target is None:
+            return None
+        return ListingFile(Path(str(target).replace("{frame}", frame.name)), self._seams.disk)
+
+    def _learned_rate(self, stored: object, throttles_before: int) -> dict[str, object]:
+        """What to keep of the server's pace for tomorrow's run (a key/value to store)."""
         limiter = self.limiter
         value = next_stored_rate(
             stored,
@@ -341,12 +464,22 @@ class Downloader:
             learned=limiter.learned_rate,
             ceiling=limiter.max_rate,
         )
-        if value != stored:
-            state.set_value(RATE_KEY, value)
+        return {} if value == stored else {RATE_KEY: value}
 
-    async def _save_listing(self, path: Path, raw: list[Any]) -> None:
-        content = json.dumps(raw, indent=1).encode()
-        try:
-            await asyncio.to_thread(write_durably, self._seams.disk, path, content)
-        except OSError as exc:
-            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+def _caught_up(
+    report: FrameReport, caught_up: bool, complete: bool, listed_at: float
+) -> dict[str, object]:
+    """Whether the folder has caught up with the frame (see ``Downloader._page_planner``), and
+    when its last complete listing was: key/values to store."""
+    clean = not (
+        report.failed
+        or report.not_attempted
+        or report.not_ready
+        or report.interrupted
+        or report.error
+    )
+    values: dict[str, object] = {CAUGHT_UP: clean and (complete or caught_up)}
+    if complete:
+        values[LAST_COMPLETE_LISTING] = listed_at
+    return values

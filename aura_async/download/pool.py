@@ -124,15 +124,20 @@ class Transfers:
                 if not sync_unsupported(exc):
                     raise StorageError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
 
-    async def missing_sidecars(self, frame: FrameConfig, plan: Plan) -> None:
+    @property
+    def workers(self) -> int:
+        """Files fetched at once."""
+        return max(1, self.options.concurrency)
+
+    async def missing_sidecars(self, frame: FrameConfig, jobs: Collection[Job]) -> None:
         """Give files already here (``--sidecars`` on an old folder) and duplicates just
         linked the sidecars they lack, each with its own asset's details."""
-        if not self.options.sidecars:
+        if not self.options.sidecars or not jobs:
             return
         suffix = SIDECAR_SUFFIX[self.options.sidecars]
 
         def write() -> None:
-            for job in [*plan.present, *(job for job, _ in plan.duplicates)]:
+            for job in jobs:
                 final = frame.file_path / job.relpath
                 sidecar = final.with_name(final.name + suffix)
                 if final.exists() and not sidecar.exists():
@@ -147,25 +152,37 @@ class Transfers:
     async def fetch_all(self, to: Destination, plan: Plan, parts: Collection[str] = ()) -> None:
         """Fetch the plan's jobs with ``concurrency`` workers, recording each file.
 
+        Raises:
+            AuraError: a fatal error (disk, auth, endless throttling) stopped every worker.
+        """
+        queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        for job in plan.jobs:
+            queue.put_nowait(job)
+        for _ in range(self.workers):
+            queue.put_nowait(None)
+        await self.fetch_queued(to, queue, parts)
+
+    async def fetch_queued(
+        self, to: Destination, queue: asyncio.Queue[Job | None], parts: Collection[str] = ()
+    ) -> None:
+        """Fetch jobs from ``queue`` with ``concurrency`` workers as they are planned, until
+        each worker takes a ``None``, recording each file.
+
         Args:
             to: the frame's folder, state writer, pace and events.
-            plan: what to fetch.
+            queue: the jobs, then one ``None`` per worker.
             parts: relpaths with a ``.part`` on disk (their downloads resume).
 
         Raises:
             AuraError: a fatal error (disk, auth, endless throttling) stopped every worker.
         """
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in plan.jobs:
-            queue.put_nowait(job)
 
         async def worker() -> None:
             # Each worker streams its next file while the last one is made durable in a
             # worker thread (an fsync takes a disk milliseconds): one commit in flight each.
             committing: asyncio.Task[None] | None = None
             try:
-                while not queue.empty():
-                    job = queue.get_nowait()
+                while (job := await queue.get()) is not None:
                     fetched = await self._download(to, job, job.relpath in parts)
                     if committing is not None:
                         await committing
@@ -182,7 +199,7 @@ class Transfers:
 
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(max(1, self.options.concurrency)):
+                for _ in range(self.workers):
                     group.create_task(worker())
         except BaseExceptionGroup as group_error:
             # One fatal error (disk, auth, endless throttling) stops every worker: raise it
@@ -294,14 +311,16 @@ class Transfers:
         if it has one, else from a new one shared by every worker."""
         async with self._refresh_lock:
             if self._fresh_urls.get(asset_id, failed) == failed:
-                assets = await self._client.all_assets(
+                pages = self._client.asset_pages(
                     frame.frame_id,
                     page_size=self.options.page_size,
                     include_hidden=self.options.include_hidden,
                 )
-                for asset in assets:
-                    if asset.video_url:
-                        self._fresh_urls[asset.id] = asset.video_url
+                async with contextlib.aclosing(pages):
+                    async for page in pages:  # only the clips' URLs are kept
+                        for asset in page.assets:
+                            if asset.video_url:
+                                self._fresh_urls[asset.id] = asset.video_url
         return self._fresh_urls.get(asset_id, failed)
 
     async def link_duplicates(self, to: Destination, plan: Plan) -> None:

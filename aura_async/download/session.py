@@ -9,6 +9,7 @@ This is the library's front door; the CLI is a thin layer over it::
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 
 import aiohttp
@@ -17,9 +18,10 @@ from aura_async.api.client import AuraClient
 from aura_async.api.http import USER_AGENT
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.frame import Downloader
-from aura_async.models import Asset, Frame
+from aura_async.models import Frame
 from aura_async.options import RunOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
 from aura_async.report import EventHandler, FrameReport
 from aura_async.seams import Seams
@@ -110,14 +112,26 @@ class Runner:
         """The account's frames."""
         return await self.client.frames()
 
-    async def assets(self, frame: FrameConfig) -> list[Asset]:
-        """The frame's whole listing."""
-        await self.client.frame(frame.frame_id)
-        return await self.downloader.list_assets(frame)
+    async def count(self, frame: FrameConfig) -> AssetCount:
+        """Count the frame's listing under the run's selection, page by page (memory is
+        bounded by a page, not by the frame).
+
+        Raises:
+            NotFound: the frame id is wrong or not visible to this account.
+        """
+        options = self.options.download
+        counted = AssetCount(frame.name)
+        pages = self.client.asset_pages(
+            frame.frame_id, page_size=options.page_size, include_hidden=options.include_hidden
+        )
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                counted.add(page.assets, options.selection)
+        return counted
 
     async def download(self, frame: FrameConfig, report: FrameReport) -> Plan:
-        """Download one frame into its folder, filling ``report``; return its plan."""
-        await self.client.frame(frame.frame_id)
+        """Download one frame into its folder, filling ``report``; return its plan (a wrong
+        frame id fails on the listing's first page, before anything is written)."""
         return await self.downloader.run(frame, report)
 
 

@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--password", default="demo-password")
     add("--file-path", default="./aura-photos", help="file_path written into the printed config")
     add("--latency", type=float, default=0.0, help="seconds added to every media request")
+    add(
+        "--api-latency",
+        type=float,
+        default=0.0,
+        help="seconds added to every API request (login, frames, listing pages)",
+    )
     add("--video-url-ttl", type=float, default=3600.0, help="lifetime of signed video URLs (s)")
     add("--token-requests", type=int, default=None, help="a token dies after this many requests")
     add("--lockout", action="store_true", help="refuse every login with 475")
@@ -86,6 +92,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         photo_size=args.photo_size,
         video_size=args.video_size,
         media_latency=args.latency,
+        api_latency=args.api_latency,
         video_url_ttl=args.video_url_ttl,
         token_requests=args.token_requests,
         lockout=args.lockout,

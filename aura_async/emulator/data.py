@@ -125,9 +125,15 @@ def _video_block(key: str) -> bytes:
 
 
 def _video_range(key: str, size: int, start: int, stop: int) -> bytes:
-    # An MP4 'ftyp' box, then 1 MiB blocks that differ by their leading index: cheap to
-    # serve at any size (a 1 GB video costs 1 MiB of memory) and fully deterministic.
+    # An MP4 'ftyp' box, then an 'mdat' box to the end of the file (its boxes tile the file,
+    # as a real MP4's do), filled with 1 MiB blocks that differ by their leading index:
+    # cheap to serve at any size (a 1 GB video costs 1 MiB of memory), fully deterministic.
     header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    rest = size - len(header)
+    if rest >= 16 and rest >= 1 << 32:
+        header += b"\x00\x00\x00\x01mdat" + rest.to_bytes(8, "big")
+    elif rest >= 8:
+        header += rest.to_bytes(4, "big") + b"mdat"
     out = bytearray()
     pos = start
     block = _video_block(key)

@@ -19,6 +19,7 @@ excluded   left out by the selection (kind, dates, uploader)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -32,6 +33,7 @@ __all__ = [
     "Dedupe",
     "Job",
     "Known",
+    "Page",
     "Plan",
     "Planner",
     "Selection",
@@ -63,8 +65,32 @@ class Job(NamedTuple):
 
 
 @dataclass
+class Page:
+    """What planning one page of the listing found (see :meth:`Plan.drain`)."""
+
+    jobs: list[Job] = field(default_factory=list)
+    present: list[Job] = field(default_factory=list)
+    adopt: list[tuple[Job, str]] = field(default_factory=list)
+    suspects: list[tuple[Job, int | None]] = field(default_factory=list)
+    keys: list[Key] = field(default_factory=list)
+
+    def fetch_again(self, damaged: Collection[Job]) -> None:
+        """Move files found damaged on disk from ``present`` (and ``adopt``) to the jobs,
+        each to be fetched into the place where it is."""
+        places = {job.relpath for job in damaged}
+        self.present = [job for job in self.present if job.relpath not in places]
+        self.adopt = [(job, here) for job, here in self.adopt if here not in places]
+        self.jobs.extend(damaged)
+
+
+@dataclass
 class Plan:
-    """The outcome of planning one frame (see the module docstring for the buckets)."""
+    """The outcome of planning one frame (see the module docstring for the buckets).
+
+    A run that streams (downloads begin with the first page) takes each page's lists with
+    :meth:`drain`, so memory is bounded by a page, not by the frame; the counts cover every
+    page.
+    """
 
     jobs: list[Job] = field(default_factory=list)
     present: list[Job] = field(default_factory=list)
@@ -72,12 +98,55 @@ class Plan:
     adopt: list[tuple[Job, str]] = field(default_factory=list)
     missing: list[Job] = field(default_factory=list)
     duplicates: list[tuple[Job, str]] = field(default_factory=list)
+    suspects: list[tuple[Job, int | None]] = field(default_factory=list)
+    """Files here (also in ``present``, or ``adopt``) whose size is not the recorded one, or
+    that were found by name: each with its recorded size, for the run to inspect on disk
+    (empty or cut short: fetch again; whole: the user's edit, kept)."""
     skipped_duplicates: int = 0
     placeholders: int = 0
     excluded: int = 0
     listed: int = 0
     keys: list[Key] = field(default_factory=list)
     """Every file the listing offers, selected or not (for the state's last_seen)."""
+    damaged: int = 0
+    """Files here that were found empty or cut short, now among the jobs."""
+    not_ready: int = 0
+    """Videos the server has not finished (no ``video_url`` yet): fetched by a later run."""
+    drained_jobs: int = 0
+    drained_present: int = 0
+    drained_missing: int = 0
+
+    @property
+    def job_count(self) -> int:
+        """Files to fetch, on every page."""
+        return self.drained_jobs + len(self.jobs)
+
+    @property
+    def present_count(self) -> int:
+        """Files already here, on every page."""
+        return self.drained_present + len(self.present)
+
+    @property
+    def missing_count(self) -> int:
+        """Files missing locally, on every page."""
+        return self.drained_missing + len(self.missing)
+
+    def drain(self) -> Page:
+        """Take the lists planned since the last drain, keeping only their counts."""
+        page = Page(self.jobs, self.present, self.adopt, self.suspects, self.keys)
+        self.drained_jobs += len(self.jobs)
+        self.drained_present += len(self.present)
+        self.drained_missing += len(self.missing)
+        self.jobs, self.present, self.adopt, self.suspects, self.keys = [], [], [], [], []
+        self.missing = []
+        return page
+
+    def fetch_again(self, damaged: Collection[Job]) -> None:
+        """:meth:`Page.fetch_again` on what has not been drained yet."""
+        page = Page(self.jobs, self.present, self.adopt, self.suspects, self.keys)
+        page.fetch_again(damaged)
+        self.jobs, self.present, self.adopt = page.jobs, page.present, page.adopt
+        self.damaged += len({job.relpath for job in damaged})
 
 
 def image_url(base: str, asset: Asset) -> str:
@@ -109,6 +178,10 @@ class Known(Protocol):
     def md5_hash(self) -> str | None:
         """The server's md5 of the photo."""
 
+    @property
+    def size(self) -> int | None:
+        """The file's size when it was recorded."""
+
 
 class Planner:
     """Plans a listing asset by asset (so a run can stop listing early: ``--until-found``).
@@ -119,8 +192,13 @@ class Planner:
         layout: where files go; the default is the old script's flat names.
         selection: which files are wanted.
         found: file names in the folder, mapped to where each occurs (relpaths); a plain
-            collection of names means each sits at the top of the folder.
-        known: the state's files by key.
+            collection of names means each sits at the top of the folder. With ``sizes``,
+            only names found in sub-folders need to be here: a name at the top of the folder
+            is its own relpath.
+        known: the state's files by key (a streaming run gives each page's with
+            :meth:`learn` instead).
+        sizes: the size of each file on disk, by relpath (a recorded file of another size,
+            or an empty one, is a suspect); when given, it says what is on disk.
         restore_missing: fetch files the user moved away or deleted after a download.
         dedupe: what to do with a photo identical (``md5_hash``) to another one here.
     """
@@ -134,6 +212,7 @@ class Planner:
         selection: Selection | None = None,
         found: Mapping[str, Sequence[str]] | Collection[str] = (),
         known: Mapping[Key, Known] | None = None,
+        sizes: Mapping[str, int] | None = None,
         restore_missing: bool = False,
         dedupe: Dedupe = Dedupe.HARDLINK,
     ) -> None:
@@ -141,21 +220,57 @@ class Planner:
         self.frame = frame
         self.layout = layout or Templates()
         self.selection = selection or Selection()
-        self.known = known or {}
+        self.known: Mapping[Key, Known] = known or {}
+        self.sizes = sizes or {}
         self.restore_missing = restore_missing
         self.dedupe = dedupe
         self.where: Mapping[str, Sequence[str]] = (
             found if isinstance(found, Mapping) else {name: (name,) for name in found}
         )
-        self.on_disk = {relpath for places in self.where.values() for relpath in places}
+        self.on_disk: Collection[str] = (
+            self.sizes
+            if sizes is not None
+            else {relpath for places in self.where.values() for relpath in places}
+        )
         self.by_md5 = {
             info.md5_hash: info.relpath
             for info in self.known.values()
             if info.md5_hash and info.relpath in self.on_disk
         }
         self.plan = Plan()
-        self._seen: set[Key] = set()
+        self._seen: set[bytes] = set()
         self._wants = None if self.selection == Selection() else self.selection.wants
+
+    def learn(
+        self,
+        known: Mapping[Key, Known],
+        md5_places: Mapping[str, str],
+        sizes: Mapping[str, int],
+        where: Mapping[str, Sequence[str]],
+    ) -> None:
+        """What the next page needs to know, asked of the state and the disk for just that
+        page (a streaming run never loads every record or every file of the folder).
+
+        Args:
+            known: the state's records of the page's files.
+            md5_places: where photos of the page's md5s already are (on disk).
+            sizes: the size of each of the page's files found on disk: where the state put
+                it, where the templates put it, and wherever a file of its name is.
+            where: the page's file names found in sub-folders, and where.
+        """
+        self.known = known
+        self.sizes = sizes
+        self.on_disk = sizes
+        self.where = where
+        for md5, relpath in md5_places.items():
+            self.by_md5.setdefault(md5, relpath)
+
+    def _places(self, name: str) -> Sequence[str]:
+        """Where a file of this name is in the folder (none: not there)."""
+        places = self.where.get(name)
+        if places is not None:
+            return places
+        return (name,) if self.sizes and name in self.sizes else ()
 
     def add(self, asset: Asset) -> bool:
         """Plan one asset of the listing.
@@ -171,12 +286,18 @@ class Planner:
         if asset.is_placeholder:
             plan.placeholders += 1
             return True
+        if asset.video_not_ready:
+            plan.not_ready += 1
+            return False  # work left for a later run
         before = len(plan.jobs) + len(plan.duplicates)
         for kind in asset_kinds(asset):
             key = (asset.id, kind)
-            if key in self._seen:
+            # 12 bytes per file, not the key itself: 100,000 files fit in a few MB. A
+            # collision (2**-96) would only miss a repeated row.
+            seen = hashlib.blake2b(f"{asset.id}\0{kind}".encode(), digest_size=12).digest()
+            if seen in self._seen:
                 continue  # the same asset listed twice across pages
-            self._seen.add(key)
+            self._seen.add(seen)
             plan.keys.append(key)
             if wants is not None and not wants(asset, kind):
                 plan.excluded += 1
@@ -186,7 +307,12 @@ class Planner:
                 # Here, where we put it (even if the templates changed since): the common
                 # case of a nightly run, so no URL or template is computed for it.
                 plan.present.append(Job(asset, kind, info.relpath, ""))
-                self._remember(asset, kind, info.relpath)
+                if not self.sizes:  # else the state finds it by md5 (learn)
+                    self._remember(asset, kind, info.relpath)
+                size = self.sizes.get(info.relpath)
+                if size is not None and (size == 0 or info.size not in (None, size)):
+                    suspect = self._job(asset, kind)._replace(relpath=info.relpath)
+                    plan.suspects.append((suspect, info.size))
             else:
                 self._place(self._job(asset, kind), info)
         return len(plan.jobs) + len(plan.duplicates) == before
@@ -205,11 +331,13 @@ class Planner:
     def _place(self, job: Job, info: Known | None) -> None:
         plan = self.plan
         md5 = job.asset.md5_hash if job.kind is MediaKind.PHOTO else None
-        if job.name in self.where:
-            places = self.where[job.name]  # the old script's folder, or moved by the user
-            here = job.relpath if job.relpath in places else places[0]
+        places = self._places(job.name)
+        if job.relpath in self.on_disk or places:
+            # The old script's folder, or moved by the user.
+            here = job.relpath if job.relpath in self.on_disk else places[0]
             plan.present.append(Job(job.asset, job.kind, here, job.url))
             plan.adopt.append((job, here))
+            plan.suspects.append((job._replace(relpath=here), None))
         elif info is not None and not self.restore_missing:
             plan.missing.append(job)
             return

@@ -116,6 +116,7 @@ class Indexed(NamedTuple):
     relpath: str
     md5_hash: str | None
     removed_at: float | None
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,12 +46,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from aura_async.exceptions import StorageError
+from aura_async.exceptions import StateUnreadable, StorageError
 from aura_async.models import Key, MediaKind
 from aura_async.store.records import FileRecord, Indexed, RunRecord
 from aura_async.store.schema import COLUMNS, CURRENT_VERSION, MIGRATIONS, SELECT, UPSERT
 
 __all__ = [
+    "CAUGHT_UP",
+    "LAST_COMPLETE_LISTING",
     "STATE_DIR",
     "STATE_FILE",
     "State",
@@ -62,6 +64,11 @@ STATE_DIR = ".aura-async"
 """The hidden folder, inside the download folder, that holds the state."""
 STATE_FILE = "state.db"
 """The database file inside :data:`STATE_DIR`."""
+CAUGHT_UP = "caught_up"
+"""Key/value entry: ``True`` when the last complete listing left nothing to fetch and no run
+since left a file unfetched (``--until-found`` may then stop listing early)."""
+LAST_COMPLETE_LISTING = "last_complete_listing"
+"""Key/value entry: unix time of the last run that read the frame's whole listing."""
 
 
 def state_path(folder: Path) -> Path:
@@ -76,8 +83,8 @@ def _record(row: tuple[Any, ...]) -> FileRecord:
 
 
 def _index(conn: sqlite3.Connection) -> dict[Key, Indexed]:
-    rows = conn.execute("SELECT asset_id, kind, relpath, md5_hash, removed_at FROM files")
-    return {(a, k): Indexed(relpath, md5, removed) for a, k, relpath, md5, removed in rows}
+    rows = conn.execute("SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files")
+    return {(a, k): Indexed(relpath, md5, gone, size) for a, k, relpath, md5, gone, size in rows}
 
 
 def _row(record: FileRecord) -> tuple[Any, ...]:
@@ -139,38 +146,62 @@ class State:
             raise
         return state
 
-    @staticmethod
-    def peek_index(folder: Path) -> dict[Key, Indexed]:
-        """:meth:`index` of the folder's state without writing anything (for ``--dry-run``).
+    @classmethod
+    def open_readonly(cls, folder: Path) -> Self | None:
+        """The folder's state, read-only (``--dry-run``: nothing is created or migrated).
 
         Returns:
-            The index; empty when there is no state yet, or only one of an older schema.
+            The state, or ``None`` when there is none yet, or only one of another schema.
 
         Raises:
-            StorageError: the file is there but cannot be read.
+            StateUnreadable: the file is there but damaged.
+            StorageError: it cannot be read for another reason.
         """
         path = state_path(folder)
         if not path.is_file():
-            return {}
+            return None
         try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise _storage_error(path, "open", exc) from exc
+        state = cls(conn, path)
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] != CURRENT_VERSION:
-                return {}
-            return _index(conn)
-        except sqlite3.Error as exc:
-            raise _storage_error(path, "read", exc) from exc
-        finally:
+            with state._locked("open"):
+                if conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION:
+                    return state
+        except BaseException:
             conn.close()
+            raise
+        conn.close()
+        return None
+
+    @staticmethod
+    def peek_caught_up(folder: Path) -> bool:
+        """:data:`CAUGHT_UP` of the folder's state, read without writing (``--dry-run``);
+        ``False`` when there is no readable state."""
+        path = state_path(folder)
+        if not path.is_file():
+            return False
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM kv WHERE key = ?", (CAUGHT_UP,)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False
+        return row is not None and json.loads(row[0]) is True
 
     def _setup(self) -> None:
         with self._locked("open"):
             self._conn.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL stays consistent; a power cut may lose the last commits,
-            # which the next run re-adopts from the files themselves.
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            # FULL: each commit's WAL frames are fsynced, so a record never outlives a power
+            # cut that its file survived the other way round (NORMAL lost every commit since
+            # the last checkpoint: issue 13). Commits are batched, so this costs a few
+            # fsyncs per thousand files.
+            self._conn.execute("PRAGMA synchronous = FULL")
             if self._schema_version() == CURRENT_VERSION:
                 return
             # One transaction for every step: a database is either migrated or untouched,
@@ -184,11 +215,26 @@ class State:
     def _schema_version(self) -> int:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
         if version > CURRENT_VERSION:
-            raise StorageError(
+            raise StateUnreadable(
                 f"state database {self.path}: schema {version} is newer than this "
                 f"aura-async understands ({CURRENT_VERSION}); upgrade aura-async"
             )
         return version
+
+    def check(self) -> None:
+        """Read every page once and take the write lock once: a database cut short or
+        locked by a process that is gone fails here, not half-way through a run.
+
+        Raises:
+            StateUnreadable: the database is damaged or stays locked.
+            StorageError: it cannot be read for another reason.
+        """
+        with self._locked("check"):
+            result = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if result != "ok":
+                raise StateUnreadable(f"state database {self.path}: damaged: {result}")
+            with self._transaction():
+                pass
 
     @property
     def version(self) -> int:
@@ -293,6 +339,101 @@ class State:
         """
         with self._locked("read files"):
             return _index(self._conn)
+
+    def lookup(self, keys: Collection[Key]) -> dict[Key, Indexed]:
+        """:meth:`index` of just these files (one page of a listing), through the primary
+        key: a nightly run never loads every record.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        ids = sorted({asset_id for asset_id, _ in keys})
+        found: dict[Key, Indexed] = {}
+        with self._locked("read files"):
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"{_BY_ID} ({marks})"
+                rows = self._conn.execute(query, chunk)
+                for a, k, relpath, md5, gone, size in rows:
+                    found[(a, k)] = Indexed(relpath, md5, gone, size)
+        return found
+
+    def md5_places(self, md5s: Collection[str]) -> dict[str, list[str]]:
+        """Where the state recorded photos of these md5s (for ``--dedupe``), by md5.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        wanted = sorted(set(md5s))
+        places: dict[str, list[str]] = {}
+        with self._locked("read files"):
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"{_BY_MD5} ({marks}) ORDER BY relpath"
+                rows = self._conn.execute(query, chunk)
+                for md5, relpath in rows:
+                    places.setdefault(md5, []).append(relpath)
+        return places
+
+    def begin_listing(self) -> None:
+        """Start noting what a listing offers (:meth:`note_listed`), in a temporary table of
+        this connection: nothing of it is kept in Python, nothing is written to the file.
+
+        Raises:
+            StorageError: the table cannot be made.
+        """
+        with self._locked("begin the listing"):
+            self._conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS listed (asset_id TEXT NOT NULL, "
+                "kind TEXT NOT NULL, PRIMARY KEY (asset_id, kind)) WITHOUT ROWID"
+            )
+            self._conn.execute("DELETE FROM temp.listed")
+
+    def note_listed(self, keys: Iterable[Key]) -> None:
+        """Note files a page of the listing offers (selected or not).
+
+        Raises:
+            StorageError: the write failed.
+        """
+        with self._locked("note the listing"):
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO temp.listed VALUES (?, ?)",
+                [(asset_id, str(kind)) for asset_id, kind in keys],
+            )
+
+    def end_listing(self, now: float, *, complete: bool) -> list[str]:
+        """Record the listing noted since :meth:`begin_listing`: every file it offered was
+        seen ``now`` (and is no longer removed); after a ``complete`` listing, every file it
+        did not offer is marked removed, by one query (a set difference in SQL).
+
+        Returns:
+            The relpaths of the files newly marked removed, in order.
+
+        Raises:
+            StorageError: the write failed; nothing was written.
+        """
+        listed = "EXISTS (SELECT 1 FROM temp.listed l WHERE l.asset_id = files.asset_id AND l.kind = files.kind)"  # noqa: E501
+        gone: list[str] = []
+        with self._locked("record the listing"), self._transaction():
+            if complete:
+                gone = [
+                    row[0]
+                    for row in self._conn.execute(
+                        f"SELECT relpath FROM files WHERE removed_at IS NULL AND NOT {listed} "  # noqa: S608
+                        "ORDER BY relpath"
+                    )
+                ]
+                self._conn.execute(
+                    f"UPDATE files SET removed_at = ? WHERE removed_at IS NULL AND NOT {listed}",  # noqa: S608
+                    (now,),
+                )
+            self._conn.execute(
+                f"UPDATE files SET last_seen = ?, removed_at = NULL WHERE {listed}",  # noqa: S608
+                (now,),
+            )
+        return gone
 
     def record(self, records: Iterable[FileRecord]) -> int:
         """Insert or replace records, all in one transaction.
@@ -402,7 +543,13 @@ class State:
     # -- runs and values -----------------------------------------------------------------
 
     def add_run(
-        self, frame: str, started: float, finished: float, summary: Mapping[str, Any]
+        self,
+        frame: str,
+        started: float,
+        finished: float,
+        summary: Mapping[str, Any],
+        *,
+        values: Mapping[str, Any] | None = None,
     ) -> int:
         """Record one finished (or interrupted) run of a frame.
 
@@ -411,20 +558,26 @@ class State:
             started: unix time the run began.
             finished: unix time it ended.
             summary: ``FrameReport.to_json()``; stored as JSON text.
+            values: key/values to store in the same transaction (as :meth:`set_value`):
+                one commit, one sync, at the end of a run.
 
         Returns:
             The new run's id.
 
         Raises:
             StorageError: the write failed.
-            TypeError: ``summary`` is not JSON-serialisable.
+            TypeError: ``summary`` or a value is not JSON-serialisable.
         """
         text = json.dumps(summary, ensure_ascii=False, sort_keys=True)
+        pairs = [
+            (key, json.dumps(value, ensure_ascii=False)) for key, value in (values or {}).items()
+        ]
         with self._locked("record a run"), self._transaction():
             cursor = self._conn.execute(
                 "INSERT INTO runs (frame, started, finished, summary) VALUES (?, ?, ?, ?)",
                 (frame, started, finished, text),
             )
+            self._conn.executemany(_SET_VALUE, pairs)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -482,13 +635,28 @@ class State:
         """
         text = json.dumps(value, ensure_ascii=False)
         with self._locked("store a value"), self._transaction():
-            self._conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, text),
-            )
+            self._conn.execute(_SET_VALUE, (key, text))
+
+
+_SET_VALUE = (
+    "INSERT INTO kv (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_UNREADABLE = frozenset({5, 6, 11, 26})
+"""SQLite's primary result codes of a database a run cannot use but may replace: BUSY and
+LOCKED (after the timeout, with the folder's own lock held: a holder that is gone),
+CORRUPT, NOTADB."""
+
+
+_BY_ID = "SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files WHERE asset_id IN"
+_BY_MD5 = "SELECT md5_hash, relpath FROM files WHERE kind = 'photo' AND md5_hash IN"
+_CHUNK = 500
+"""Values bound to one ``IN (...)`` query (SQLite allows 32,766 since 3.32; old builds 999)."""
 
 
 def _storage_error(path: Path, action: str, exc: Exception) -> StorageError:
     reason = " ".join(str(exc).split()) or type(exc).__name__
-    return StorageError(f"state database {path}: cannot {action}: {reason}")
+    code = getattr(exc, "sqlite_errorcode", None)
+    unreadable = isinstance(code, int) and code & 0xFF in _UNREADABLE
+    kind = StateUnreadable if unreadable else StorageError
+    return kind(f"state database {path}: cannot {action}: {reason}")

@@ -1,15 +1,25 @@
-"""``--verify``: re-hash a folder's files against its state database (no network)."""
+"""``--verify``: re-hash a folder's files against its state database (no network), and set
+aside what ``--verify --repair`` is about to fetch again.
+
+Verifying holds the folder's lock, so it never reports on a folder a download is writing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aura_async.config import FrameConfig
+from aura_async.exceptions import StorageError
+from aura_async.store.lock import FolderLock
 from aura_async.store.scan import FileStatus, check_file
 from aura_async.store.state import State, state_path
 
-__all__ = ["VerifyReport", "verify_frame"]
+__all__ = ["CHANGED_SUFFIX", "VerifyReport", "set_aside", "verify_frame"]
+
+CHANGED_SUFFIX = ".changed-"
+"""Between a changed file's name and the date ``--verify --repair`` set it aside."""
 
 
 @dataclass
@@ -52,13 +62,14 @@ def verify_frame(frame: FrameConfig) -> VerifyReport:
     Files whose assets left the frame are checked too: they are still the family's photos.
 
     Raises:
+        LockHeld: a download is writing into the folder.
         StorageError: the state or a file cannot be read.
     """
     report = VerifyReport(frame.name)
     if not state_path(frame.file_path).is_file():
         report.has_state = False
         return report
-    with State.open(frame.file_path) as state:
+    with FolderLock(frame.file_path), State.open(frame.file_path) as state:
         for record in state.files().values():
             report.checked += 1
             status = check_file(frame.file_path, record)
@@ -67,3 +78,38 @@ def verify_frame(frame: FrameConfig) -> VerifyReport:
             elif status is FileStatus.CHANGED:
                 report.changed.append(record.relpath)
     return report
+
+
+def set_aside(folder: Path, relpaths: list[str], date: str, *, keep: bool) -> list[Path]:
+    """Move changed files out of the way of ``--verify --repair`` (blocking).
+
+    Args:
+        folder: the frame's download folder.
+        relpaths: the changed files.
+        date: ``YYYY-MM-DD``, for the name each is kept under.
+        keep: keep each as ``<name>.changed-<date>`` (``-2``, ``-3``... if taken); else
+            delete it.
+
+    Returns:
+        Where each kept file now is (empty without ``keep``).
+
+    Raises:
+        StorageError: a file cannot be moved or deleted.
+    """
+    kept = []
+    for relpath in relpaths:
+        path = folder.joinpath(*PurePosixPath(relpath).parts)
+        try:
+            if not keep:
+                path.unlink(missing_ok=True)
+                continue
+            target = path.with_name(f"{path.name}{CHANGED_SUFFIX}{date}")
+            copy = 1
+            while target.exists():
+                copy += 1
+                target = path.with_name(f"{path.name}{CHANGED_SUFFIX}{date}-{copy}")
+            path.rename(target)
+        except OSError as exc:
+            raise StorageError(f"cannot set aside {path}: {exc.strerror or exc}") from exc
+        kept.append(target)
+    return kept

@@ -1,0 +1,254 @@
+"""Planning a frame page by page against its folder, so downloads begin with the first page
+and memory is bounded by a page, not by the frame.
+
+:class:`PagePlanner` takes each page of the listing, asks the folder's state about just
+that page's files (through SQLite's indexes: :meth:`~aura_async.store.state.State.lookup`
+and :meth:`~aura_async.store.state.State.md5_places`), plans it
+(:class:`~aura_async.plan.planner.Planner`), inspects the page's suspect files on disk
+(empty or cut short: fetched again), records the files it adopts by name, and notes what
+the page lists, for the removals to be one SQL query at the end
+(:meth:`~aura_async.store.state.State.end_listing`). What it hands back is the page's jobs.
+
+:class:`ListingFile` writes ``--save-assets`` as the pages arrive, and gives it its name
+only once the listing is whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+from aiofiles.threadpool.text import AsyncTextIOWrapper
+
+from aura_async.exceptions import StorageError
+from aura_async.metadata.structure import Verdict
+from aura_async.models import Asset
+from aura_async.plan.paths import PART_SUFFIX
+from aura_async.plan.planner import Job, Page, Planner, asset_kinds
+from aura_async.seams import Disk, sync_unsupported
+from aura_async.store.records import FileRecord
+from aura_async.store.scan import FolderScan, inspect_file, sizes_of
+from aura_async.store.state import State
+
+__all__ = ["ListingFile", "PagePlanner", "PlannedPage"]
+
+
+@dataclass
+class PlannedPage:
+    """One page, planned.
+
+    Attributes:
+        page: its jobs (to fetch now), files present (for sidecars), adopted files.
+        stop: ``--until-found`` found its streak on this page: stop listing.
+        edited: files whose bytes changed on disk but are whole (the user's edits).
+    """
+
+    page: Page
+    stop: bool = False
+    edited: list[str] = field(default_factory=list)
+
+
+class PagePlanner:
+    """Plans a frame's listing one page at a time against its folder and state.
+
+    Args:
+        planner: the pure planner, made with the folder's scan.
+        scan: what the folder holds.
+        state: the open state (``None``: no state yet, or ``--dry-run`` without one).
+        root: the frame's folder.
+        writable: record adoptions and note the listing (``False`` for ``--dry-run``).
+        until_found: stop after this many consecutive assets already here (``None``: list
+            every page).
+        now: unix time, for adopted files' records.
+    """
+
+    def __init__(
+        self,
+        planner: Planner,
+        scan: FolderScan,
+        state: State | None,
+        *,
+        root: Path,
+        writable: bool,
+        until_found: int | None,
+        now: float,
+    ) -> None:
+        self.planner = planner
+        self.plan = planner.plan
+        self._scan = scan
+        self._root = root
+        self._state = state
+        self._writable = writable and state is not None
+        self._limit = until_found
+        self._streak = 0
+        self._now = now
+
+    async def begin(self) -> None:
+        """Start noting the listing in the state."""
+        if self._writable:
+            assert self._state is not None
+            await asyncio.to_thread(self._state.begin_listing)
+
+    async def add(self, assets: list[Asset]) -> PlannedPage:
+        """Plan one page of the listing.
+
+        Raises:
+            StorageError: the state or the folder cannot be read or written.
+        """
+        await asyncio.to_thread(self._lookups, assets)
+        stop = False
+        for asset in assets:
+            self._streak = self._streak + 1 if self.planner.add(asset) else 0
+            if self._limit and self._streak >= self._limit:
+                stop = True  # the rest is older and, by this streak, here
+                break
+        damaged: list[Job] = []
+        edited: list[str] = []
+        if self.plan.suspects:  # most pages have none: no thread hop for them
+            damaged, edited = await asyncio.to_thread(self._inspect, self.plan.suspects)
+        self.plan.fetch_again(damaged)
+        return PlannedPage(self.plan.drain(), stop, edited)
+
+    async def record(self, planned: PlannedPage) -> None:
+        """Record the page's adopted files and note what it lists (after its jobs are on
+        their way: nothing here is needed to start them).
+
+        Raises:
+            StorageError: the state cannot be written.
+        """
+        if self._writable:
+            await asyncio.to_thread(self._record, planned.page)
+
+    def _lookups(self, assets: list[Asset]) -> None:
+        """Ask the state about the page's files, and the disk about every place they may be
+        (blocking: SQL through the indexes, and a ``stat`` per place)."""
+        state = self._state
+        planner = self.planner
+        real = [a for a in assets if not a.is_placeholder]
+        keys = [(a.id, kind) for a in real for kind in asset_kinds(a)]
+        known = state.lookup(keys) if state is not None else {}
+        md5s = [a.md5_hash for a in real if a.md5_hash]
+        recorded = state.md5_places(md5s) if state is not None and md5s else {}
+        names: dict[str, list[str]] = {}
+        places: set[str] = {info.relpath for info in known.values()}
+        for asset in real:
+            for kind in asset_kinds(asset):
+                planned = planner.layout.relpath(asset, kind, planner.frame)
+                name = planned.rsplit("/", 1)[-1]
+                found = names[name] = self._scan.places(name)
+                places.add(planned)
+                places.update(found)
+        for relpaths in recorded.values():
+            places.update(relpaths)
+        sizes = sizes_of(self._root, places)
+        where = {
+            name: here
+            for name, found in names.items()
+            if (here := [r for r in found if r in sizes])
+        }
+        md5_places = {
+            md5: here[0]
+            for md5, relpaths in recorded.items()
+            if (here := [r for r in relpaths if r in sizes])
+        }
+        planner.learn(known, md5_places, sizes, where)
+
+    def _inspect(self, suspects: list[tuple[Job, int | None]]) -> tuple[list[Job], list[str]]:
+        """Look at the page's suspect files (another size than recorded, empty, or adopted
+        by name): those damaged are fetched again, those edited are kept (blocking)."""
+        damaged: list[Job] = []
+        edited: list[str] = []
+        for job, recorded in suspects:
+            try:
+                verdict = inspect_file(self._root / job.relpath, recorded)
+            except StorageError:
+                continue  # unreadable now: left as it is, for --verify to report
+            if verdict is Verdict.DAMAGED:
+                damaged.append(job)
+            elif verdict is Verdict.EDITED:
+                edited.append(job.relpath)
+        return damaged, edited
+
+    def _record(self, page: Page) -> None:
+        state = self._state
+        assert state is not None
+        sizes = self.planner.sizes
+        state.record(
+            FileRecord.from_asset(job.asset, job.kind, here, now=self._now, size=sizes.get(here))
+            for job, here in page.adopt
+        )
+        state.note_listed(page.keys)
+
+
+class ListingFile:
+    """``--save-assets``: the raw listing written page by page to ``<path>.part`` (through
+    aiofiles: each page's write leaves the event loop), and renamed to ``path`` once every
+    page was read.
+
+    Args:
+        path: the JSON file to write.
+        disk: the disk operations (sync, rename).
+    """
+
+    def __init__(self, path: Path, disk: Disk) -> None:
+        self.path = path
+        self._disk = disk
+        self._part = path.with_name(path.name + PART_SUFFIX)
+        self._out: AsyncTextIOWrapper | None = None
+        self._first = True
+
+    async def add(self, raw: list[Any]) -> None:
+        """Append one page's raw assets.
+
+        Raises:
+            StorageError: the file cannot be written.
+        """
+        text = "".join(
+            ("\n" if self._first and i == 0 else ",\n") + json.dumps(item)
+            for i, item in enumerate(raw)
+        )
+        self._first = self._first and not raw
+        try:
+            if self._out is None:
+                self._out = await aiofiles.open(self._part, "w", encoding="utf-8")
+                text = "[" + text
+            await self._out.write(text)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self._part}: {exc.strerror or exc}") from exc
+
+    async def finish(self) -> None:
+        """Close the list, make it durable and give the file its name.
+
+        Raises:
+            StorageError: the file cannot be written or renamed.
+        """
+        try:
+            if self._out is None:
+                await self.add([])
+            assert self._out is not None
+            await self._out.write("\n]\n")
+            await self._out.close()
+            self._out = None
+            await asyncio.to_thread(self._sync_and_rename)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+
+    def _sync_and_rename(self) -> None:
+        try:
+            self._disk.sync(self._part)
+        except OSError as exc:  # unsupported: like any file on that file system
+            if not sync_unsupported(exc):
+                raise
+        self._disk.replace(self._part, self.path)
+
+    async def abandon(self) -> None:
+        """Close and leave the ``.part`` (the listing was not whole)."""
+        if self._out is not None:
+            out, self._out = self._out, None
+            with contextlib.suppress(OSError):
+                await out.close()
