@@ -7,7 +7,7 @@ import asyncio
 import errno
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +160,45 @@ class TestConcurrency:
             assert len(p.of(FileDone)) == len(p.plan.jobs) == 24
             assert emulator.counters.media_requests == 24
             assert files_on_disk(p.root) == expected_files(emulator)
+
+
+class TestQueue:
+    async def test_jobs_are_fetched_as_they_are_queued(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """Workers take jobs as the listing queues them (the first file arrives before the
+        rest is even queued) and stop once each has taken its None."""
+        async with pool(emulator, tmp_path, concurrency=2) as p:
+            queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=1)
+            fetching = asyncio.create_task(p.transfers.fetch_queued(p.to, queue))
+            first, *rest = p.plan.jobs
+            await queue.put(first)
+            await _until(lambda: bool(p.of(FileDone)))
+            assert [e.relpath for e in p.of(FileDone)] == [first.relpath]
+            for job in rest:
+                await queue.put(job)
+            for _ in range(p.transfers.workers):
+                await queue.put(None)
+            await asyncio.wait_for(fetching, 10)
+            assert len(p.of(FileDone)) == len(p.plan.jobs)
+            assert files_on_disk(p.root) == expected_files(emulator)
+
+    @pytest.mark.parametrize(("concurrency", "workers"), [(0, 1), (1, 1), (6, 6)])
+    async def test_workers(
+        self, emulator: Emulator, tmp_path: Path, concurrency: int, workers: int
+    ) -> None:
+        """The pool runs --concurrency workers, at least one."""
+        async with pool(emulator, tmp_path, concurrency=concurrency) as p:
+            assert p.transfers.workers == workers
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Until ``condition()`` holds (files arrive over loopback and worker threads)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not condition():
+        assert loop.time() < deadline, "never happened"
+        await asyncio.sleep(0.001)
 
 
 class TestFiles:
