@@ -27,7 +27,7 @@ from aiofiles.threadpool.text import AsyncTextIOWrapper
 
 from aura_async.exceptions import StorageError
 from aura_async.metadata.structure import Verdict
-from aura_async.models import Asset
+from aura_async.models import Asset, MediaKind
 from aura_async.plan.paths import PART_SUFFIX
 from aura_async.plan.planner import Job, Page, Planner, asset_kinds
 from aura_async.seams import Disk, sync_unsupported
@@ -126,35 +126,35 @@ class PagePlanner:
 
     def _lookups(self, assets: list[Asset]) -> None:
         """Ask the state about the page's files, and the disk about every place they may be
-        (blocking: SQL through the indexes, and a ``stat`` per place)."""
+        (blocking: SQL through the indexes, and a ``stat`` per place). A file found where
+        the state put it (a nightly run's every file) costs one ``stat`` and nothing else."""
         state = self._state
         planner = self.planner
         real = [a for a in assets if not a.is_placeholder]
-        keys = [(a.id, kind) for a in real for kind in asset_kinds(a)]
-        known = state.lookup(keys) if state is not None else {}
-        md5s = [a.md5_hash for a in real if a.md5_hash]
-        recorded = state.md5_places(md5s) if state is not None and md5s else {}
+        files = [(asset, kind) for asset in real for kind in asset_kinds(asset)]
+        known = state.lookup([(a.id, kind) for a, kind in files]) if state is not None else {}
+        sizes = sizes_of(self._root, {info.relpath for info in known.values()})
         names: dict[str, list[str]] = {}
-        places: set[str] = {info.relpath for info in known.values()}
-        for asset in real:
-            for kind in asset_kinds(asset):
-                planned = planner.layout.relpath(asset, kind, planner.frame)
-                name = planned.rsplit("/", 1)[-1]
-                found = names[name] = self._scan.places(name)
-                places.add(planned)
-                places.update(found)
+        places: set[str] = set()
+        md5s: list[str] = []
+        for asset, kind in files:
+            info = known.get((asset.id, kind))
+            if info is not None and info.relpath in sizes:
+                continue  # here, where we put it
+            planned = planner.layout.relpath(asset, kind, planner.frame)
+            name = planned.rsplit("/", 1)[-1]
+            found = names[name] = self._scan.places(name)
+            places.add(planned)
+            places.update(found)
+            if kind is MediaKind.PHOTO and asset.md5_hash:
+                md5s.append(asset.md5_hash)  # to be placed: perhaps a twin of one here
+        recorded = state.md5_places(md5s) if state is not None and md5s else {}
         for relpaths in recorded.values():
             places.update(relpaths)
-        sizes = sizes_of(self._root, places)
-        where = {
-            name: here
-            for name, found in names.items()
-            if (here := [r for r in found if r in sizes])
-        }
+        sizes.update(sizes_of(self._root, places - sizes.keys()))
+        where = {name: on_disk for name, found in names.items() if (on_disk := _in(found, sizes))}
         md5_places = {
-            md5: here[0]
-            for md5, relpaths in recorded.items()
-            if (here := [r for r in relpaths if r in sizes])
+            md5: on_disk[0] for md5, found in recorded.items() if (on_disk := _in(found, sizes))
         }
         planner.learn(known, md5_places, sizes, where)
 
@@ -183,6 +183,10 @@ class PagePlanner:
             for job, here in page.adopt
         )
         state.note_listed(page.keys)
+
+
+def _in(relpaths: list[str], sizes: dict[str, int]) -> list[str]:
+    return [relpath for relpath in relpaths if relpath in sizes]
 
 
 class ListingFile:

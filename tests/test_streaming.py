@@ -1,0 +1,192 @@
+"""Memory bounded by a page, downloads from the first page: the state asked page by page,
+the compact folder scan, removals by one query, and duplicates across pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aura_async.download.session import Runner
+from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+from aura_async.models import MediaKind
+from aura_async.options import DownloadOptions, RunOptions
+from aura_async.plan.selection import Selection
+from aura_async.report import Event, FileDone, FrameReport, JobsQueued, PlanReady
+from aura_async.store.records import FileRecord, Indexed
+from aura_async.store.scan import scan_folder, sizes_of
+from aura_async.store.state import State
+
+from .conftest import first_frame_id, settings_for, small_config
+from .test_downloader import expected_files, files_on_disk
+
+FRAME = FrameSpec(photos=300, videos=0, live_photos=0, placeholders=0, hidden=0)
+
+
+def rec(asset_id: str, relpath: str, **fields: object) -> FileRecord:
+    return FileRecord(asset_id, MediaKind.PHOTO, relpath, 1.0, 1.0, **fields)  # type: ignore[arg-type]
+
+
+class TestStateQueries:
+    def test_lookup_reads_only_the_files_asked_for(self, tmp_path: Path) -> None:
+        """lookup returns the rows of the given keys (any kind of the asset), nothing else."""
+        with State.open(tmp_path) as state:
+            state.record([rec("a", "a.jpg", size=3, md5_hash="m"), rec("b", "b.jpg")])
+            found = state.lookup([("a", MediaKind.PHOTO), ("zz", MediaKind.PHOTO)])
+        assert found == {("a", "photo"): Indexed("a.jpg", "m", None, 3)}
+
+    def test_lookup_of_more_ids_than_one_query_takes(self, tmp_path: Path) -> None:
+        """A page larger than one IN (...) query is read in several."""
+        with State.open(tmp_path) as state:
+            state.record([rec(f"id{i}", f"{i}.jpg") for i in range(1200)])
+            found = state.lookup([(f"id{i}", MediaKind.PHOTO) for i in range(0, 1200, 2)])
+        assert len(found) == 600
+
+    def test_md5_places(self, tmp_path: Path) -> None:
+        """md5_places gives every recorded photo of each md5, in relpath order."""
+        with State.open(tmp_path) as state:
+            state.record(
+                [rec("a", "z.jpg", md5_hash="m"), rec("b", "a.jpg", md5_hash="m"), rec("c", "c")]
+            )
+            assert state.md5_places(["m", "x"]) == {"m": ["a.jpg", "z.jpg"]}
+
+    @pytest.mark.parametrize("complete", [True, False])
+    def test_a_listing_is_recorded_by_one_query(self, tmp_path: Path, complete: bool) -> None:
+        """What a listing offered is seen; after a complete one, what it did not offer is
+        removed (and comes back when listed again); an incomplete one removes nothing."""
+        with State.open(tmp_path) as state:
+            state.record([rec("a", "a.jpg"), rec("b", "b.jpg"), rec("c", "c.jpg", removed_at=5.0)])
+            state.begin_listing()
+            state.note_listed([("a", MediaKind.PHOTO)])
+            state.note_listed([("c", MediaKind.PHOTO), ("new", MediaKind.PHOTO)])
+            gone = state.end_listing(9.0, complete=complete)
+            files = state.files()
+        assert gone == (["b.jpg"] if complete else [])
+        assert files[("a", "photo")].last_seen == 9.0
+        assert files[("c", "photo")].removed_at is None  # listed again
+        assert files[("b", "photo")].removed_at == (9.0 if complete else None)
+        assert files[("b", "photo")].last_seen == 1.0
+
+    def test_a_new_listing_forgets_the_last_one(self, tmp_path: Path) -> None:
+        """begin_listing starts afresh: keys noted by an earlier listing do not count."""
+        with State.open(tmp_path) as state:
+            state.record([rec("a", "a.jpg")])
+            state.begin_listing()
+            state.note_listed([("a", MediaKind.PHOTO)])
+            state.begin_listing()
+            assert state.end_listing(2.0, complete=True) == ["a.jpg"]
+
+
+class TestFolderScan:
+    def test_places_of_a_name_at_any_depth(self, tmp_path: Path) -> None:
+        """A name is found at the top and in sub-folders, shallower first; .part files and
+        the state's folder are apart."""
+        (tmp_path / "2023").mkdir()
+        (tmp_path / "2023" / "x.jpg").write_bytes(b"12")
+        (tmp_path / "x.jpg").write_bytes(b"1")
+        (tmp_path / "y.jpg.part").write_bytes(b"")
+        (tmp_path / ".aura-async").mkdir()
+        (tmp_path / ".aura-async" / "x.jpg").write_bytes(b"")
+        scan = scan_folder(tmp_path)
+        assert scan.places("x.jpg") == ["x.jpg", "2023/x.jpg"]
+        assert scan.places("nothing.jpg") == []
+        assert scan.parts == {"y.jpg"}
+        assert len(scan) == 2
+        assert sizes_of(tmp_path, ["x.jpg", "2023/x.jpg", "gone.jpg"]) == {
+            "x.jpg": 1,
+            "2023/x.jpg": 2,
+        }
+
+    def test_a_missing_folder_holds_nothing(self, tmp_path: Path) -> None:
+        """Scanning a folder that does not exist yet finds nothing."""
+        scan = scan_folder(tmp_path / "new")
+        assert (len(scan), scan.parts) == (0, set())
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return small_config(frames=[FRAME], photo_size=1024, api_latency=0.01)
+
+
+async def _run(emu: Emulator, tmp_path: Path, **options: object) -> tuple[FrameReport, list[Event]]:
+    settings = settings_for(emu, tmp_path)
+    events: list[Event] = []
+    run_options = RunOptions(download=DownloadOptions(**options), rate=None)  # type: ignore[arg-type]
+    report = FrameReport("myframe")
+    async with Runner(settings, run_options, on_event=events.append) as run:
+        await run.download(settings.frame("myframe"), report)
+    return report, events
+
+
+class TestDownloadsFromTheFirstPage:
+    async def test_files_arrive_before_the_listing_ends(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """With six pages of 50, the first file is complete before the last page is read;
+        the plan's totals come once the listing is read."""
+        pages_at_first_file: list[int] = []
+        settings = settings_for(emulator, tmp_path)
+        options = RunOptions(download=DownloadOptions(page_size=50, concurrency=2), rate=None)
+        events: list[Event] = []
+
+        def on_event(event: Event) -> None:
+            events.append(event)
+            if isinstance(event, FileDone) and not pages_at_first_file:
+                pages_at_first_file.append(emulator.counters.count("assets"))
+
+        async with Runner(settings, options, on_event=on_event) as run:
+            await run.download(settings.frame("myframe"), FrameReport("myframe"))
+        assert pages_at_first_file[0] < 6
+        queued = sum(e.count for e in events if isinstance(e, JobsQueued))
+        ready = [e for e in events if isinstance(e, PlanReady)]
+        assert queued == ready[0].to_fetch == 300
+        first_done = next(i for i, e in enumerate(events) if isinstance(e, FileDone))
+        assert first_done < events.index(ready[0])
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emulator)
+
+    async def test_a_twin_on_a_later_page_is_linked_to_its_first_copy(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """The same photo on the first and the last page: fetched once, the later one
+        linked once its partner is complete."""
+        frame = emulator.library.frames[first_frame_id(emulator)]
+        first = frame.assets[0]
+        twin = emulator.library.add_asset(frame, "photo", md5_of=first["id"])
+        frame.assets.remove(twin)
+        frame.assets.append(twin)  # listed last: on the last page
+        report, _ = await _run(emulator, tmp_path, page_size=50)
+        assert report.linked == 1
+        assert emulator.counters.files[first["file_name"]] == 1
+        assert emulator.counters.files[twin["file_name"]] == 0
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emulator)
+
+    async def test_a_twin_of_a_file_recorded_long_ago_is_found_in_the_state(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A new upload of a photo downloaded by an earlier run links to it through the
+        state's md5 index."""
+        await _run(emulator, tmp_path, page_size=50)
+        frame = emulator.library.frames[first_frame_id(emulator)]
+        source = frame.assets[-1]  # the oldest: far down the listing
+        twin = emulator.library.add_asset(frame, "photo", md5_of=source["id"])
+        emulator.counters.reset()
+        report, _ = await _run(emulator, tmp_path, page_size=50)
+        assert (report.linked, report.downloaded) == (1, 0)
+        assert emulator.counters.media_requests == 0
+        assert twin["id"] in "".join(files_on_disk(tmp_path / "myframe"))
+
+
+class TestCount:
+    async def test_count_follows_the_selection(self, emulator: Emulator, tmp_path: Path) -> None:
+        """--count streams the listing and counts what the selection flags want."""
+        settings = settings_for(emulator, tmp_path)
+        since = sorted(
+            a["taken_at"] for a in emulator.library.frames[first_frame_id(emulator)].assets
+        )[150][:10]
+        options = RunOptions(download=DownloadOptions(selection=Selection(since=since)), rate=None)
+        async with Runner(settings, options) as run:
+            counted = await run.count(settings.frame("myframe"))
+        assert counted.assets == counted.photos == 300
+        assert counted.files + counted.excluded == 300
+        assert 0 < counted.excluded < 300
+        assert emulator.counters.media_requests == 0
