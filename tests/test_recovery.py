@@ -103,3 +103,40 @@ def test_other_storage_errors_are_raised(tmp_path: Path) -> None:
     folder.write_bytes(b"a file, not a folder")
     with pytest.raises(StorageError, match="cannot create"):
         open_state(folder, NOW)
+
+
+def test_a_database_that_fails_its_check_is_moved_aside(tmp_path: Path) -> None:
+    """A database that opens but whose pages are damaged (a cut write) fails the check
+    and is set aside like one that does not open."""
+    with State.open(tmp_path) as state:
+        state.record(
+            [
+                FileRecord(f"a{i}", MediaKind.PHOTO, f"{'x' * 200}{i}.jpg", 1.0, 2.0)
+                for i in range(2000)
+            ]
+        )
+    path = state_path(tmp_path)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    data[5 * page : 7 * page] = b"\xff" * (2 * page)  # two pages of the table, overwritten
+    path.write_bytes(bytes(data))
+    opened = open_state(tmp_path, NOW)
+    with opened.state as state:
+        assert state.files() == {}
+    assert opened.moved_to is not None
+    assert opened.reason is not None
+    assert "damaged" in opened.reason
+
+
+def test_a_database_a_vanished_client_keeps_locked_is_moved_aside(tmp_path: Path) -> None:
+    """A database whose write lock never comes free (a client that is gone, on NFS) is set
+    aside rather than stopping every nightly run."""
+    State.open(tmp_path).close()
+    with closing(sqlite3.connect(state_path(tmp_path), isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        opened = open_state(tmp_path, NOW, timeout=0)
+        opened.state.close()
+    assert opened.moved_to is not None
+    assert opened.reason is not None
+    assert "locked" in opened.reason
