@@ -9,7 +9,7 @@ from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, Faults, FrameSpec
 from aura_async.options import DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
-from aura_async.report import Event, FrameReport, PlanReady
+from aura_async.report import Event, FrameReport, JobsQueued
 from aura_async.seams import Seams
 
 from .conftest import no_wait, settings_for, small_config
@@ -89,8 +89,10 @@ class TestVideoUrls:
         async with Emulator(config) as emu:
 
             def renew(event: Event) -> None:
-                if isinstance(event, PlanReady):
-                    emu.config.video_url_ttl = 3600.0  # the re-listing signs good URLs
+                # The first page is listed and its jobs not yet queued (downloads start
+                # with the first page, before PlanReady): from now on listings sign good URLs.
+                if isinstance(event, JobsQueued):
+                    emu.config.video_url_ttl = 3600.0
 
             report = await run(emu, tmp_path, on_event=renew)
             clips = sum(n.endswith((".mov", ".mp4")) for n in expected_files(emu))
