@@ -10,18 +10,23 @@ The caller passes the environment in; this module never reads ``os.environ`` its
 from __future__ import annotations
 
 import configparser
+import difflib
 import ipaddress
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from aura_async.exceptions import ConfigError
 
 DEFAULT_API_URL = "https://api.pushd.com/v5"
 DEFAULT_IMAGE_URL = "https://imgproxy.pushd.com"
 LOGIN_SECTION = "login"
+LOGIN_KEYS = ("email", "password", "api_url", "image_url")
+"""The keys ``[login]`` may hold."""
+FRAME_KEYS = ("frame_id", "file_path")
+"""The keys a frame section holds."""
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -59,9 +64,14 @@ class Settings:
         password: its password (never shown in ``repr``).
         api_url: base of the JSON API, without a trailing slash.
         image_url: base of the image server, without a trailing slash.
-        config_path: the file the settings came from (named in errors).
+        config_path: the file the settings came from (named in errors); a relative
+            ``file_path`` is taken from its folder.
         frame_sections: raw key/value pairs of every frame section, by name.
         warnings: non-fatal problems the CLI should show (such as file permissions).
+        config_found: the file exists (without it, the login came from ``AURA_EMAIL``
+            and ``AURA_PASSWORD``, and there are no frames).
+        login_from: the environment variables that override ``[login]``, for messages
+            (such as ``"AURA_PASSWORD"``); empty when none do.
     """
 
     email: str
@@ -71,6 +81,8 @@ class Settings:
     config_path: Path = Path("credentials.ini")
     frame_sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    config_found: bool = True
+    login_from: str = ""
 
     @property
     def frame_names(self) -> list[str]:
@@ -84,15 +96,41 @@ class Settings:
             ConfigError: the section or one of its keys is missing or empty.
         """
         where = f"config file {self.config_path}"
+        if not self.config_found:
+            raise ConfigError(
+                f"{where} not found: frame [{name}] must be a section there "
+                "(AURA_EMAIL and AURA_PASSWORD give only the login); aura-async --setup "
+                "writes the file"
+            )
+        known = ", ".join(self.frame_names) or "none"
+        if name == LOGIN_SECTION:
+            raise ConfigError(
+                f"{where}: [{LOGIN_SECTION}] holds the email and password, not a frame; "
+                f"name a frame section (frames in the file: {known})"
+            )
         if name not in self.frame_sections:
-            known = ", ".join(self.frame_names) or "none"
             raise ConfigError(f"{where}: no section [{name}] (frames in the file: {known})")
         section = self.frame_sections[name]
-        values = {key: _required(section, key, where, name) for key in ("frame_id", "file_path")}
+        values = {key: _required(section, key, where, name) for key in FRAME_KEYS}
+        folder = Path(values["file_path"]).expanduser()
         return FrameConfig(
             name=name,
             frame_id=values["frame_id"],
-            file_path=Path(values["file_path"]).expanduser(),
+            file_path=folder if folder.is_absolute() else self.config_path.parent / folder,
+        )
+
+    def no_frames(self) -> ConfigError:
+        """The error for ``--all`` when the config names no frame."""
+        where = f"config file {self.config_path}"
+        if not self.config_found:
+            return ConfigError(
+                f"{where} not found: --all downloads the frame sections of that file "
+                "(AURA_EMAIL and AURA_PASSWORD give only the login); aura-async --setup "
+                "writes it"
+            )
+        return ConfigError(
+            f"{where}: no frame sections (add one per frame with frame_id and file_path, "
+            "or run aura-async --setup)"
         )
 
 
@@ -105,12 +143,16 @@ def _required(section: Mapping[str, str], key: str, where: str, name: str) -> st
 
 def hide_userinfo(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``: such a URL must never show
-    its password in an error, a log line or a debug line."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    its password in an error, a log line or a debug line.
+
+    Everything up to the last ``@`` goes, even past a ``/``, ``?`` or ``#``: a password typed
+    without percent-encoding may hold them, and hiding too much beats showing a password.
+    """
+    head, at, host = url.rpartition("@")
+    if not at:
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    scheme, sep, _ = head.partition("://")
+    return f"{scheme}://***@{host}" if sep else f"***@{host}"
 
 
 def check_url(url: str, what: str) -> str:
@@ -189,6 +231,9 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         return value
 
     frames = {name: dict(parser[name]) for name in parser.sections() if name != LOGIN_SECTION}
+    warnings += unknown_keys(where, LOGIN_SECTION, login, LOGIN_KEYS)
+    for name, section in frames.items():
+        warnings += unknown_keys(where, name, section, FRAME_KEYS)
     folders: dict[str, str] = {}
     for name, section in frames.items():
         folder = section.get("file_path", "").strip()
@@ -206,4 +251,21 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         config_path=path,
         frame_sections=frames,
         warnings=tuple(warnings),
+        config_found=path.is_file(),
+        login_from=" and ".join(key for key in ("AURA_EMAIL", "AURA_PASSWORD") if env.get(key)),
     )
+
+
+def unknown_keys(
+    where: str, section: str, values: Mapping[str, str], known: tuple[str, ...]
+) -> list[str]:
+    """A warning for each key of ``section`` that nothing reads, with the nearest known
+    key when one is close (``file_pth`` -> ``file_path``)."""
+    warnings = []
+    for key in values:
+        if key in known:
+            continue
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{near[0]}'?" if near else f"known keys: {', '.join(known)}"
+        warnings.append(f"{where}: [{section}] has an unknown key '{key}', ignored ({hint})")
+    return warnings

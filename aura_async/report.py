@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,17 @@ __all__ = [
     "FrameReport",
     "JobsQueued",
     "ListingRecorded",
+    "LoggedIn",
     "Notice",
+    "PageListed",
     "PlanReady",
     "Recorder",
     "Retrying",
     "Throttled",
     "WouldDownload",
     "human_bytes",
+    "local_time",
+    "plural",
 ]
 
 
@@ -52,6 +57,8 @@ class PlanReady:
     """Files downloaded once, since moved or deleted locally."""
     duplicates_skipped: int = 0
     """Duplicate photos skipped (``--dedupe skip``)."""
+    uploaders: tuple[str, ...] = ()
+    """The uploaders' names in the listing read, sorted."""
     damaged: int = 0
     """Files found empty or cut short on disk (a power cut, a copy that stopped): among
     ``to_fetch``, fetched again."""
@@ -93,6 +100,9 @@ class FileDone:
 
     relpath: str
     size: int
+    """Bytes received for it by this run."""
+    resumed_from: int = 0
+    """Bytes a ``.part`` already held when this run resumed it (the file is both)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,12 @@ class FrameEnded:
     seconds: float
     interrupted: bool = False
     error: str | None = None
+    started_at: float | None = None
+    """Unix time the frame's run began (from the run's injected wall clock)."""
+    finished_at: float | None = None
+    """Unix time it ended."""
+    exit_code: int | None = None
+    """The exit code the frame gives (:class:`~aura_async.exceptions.ExitCode`)."""
     dry_run: bool = False
     """Nothing was meant to be fetched: no file counts as not attempted."""
 
@@ -161,6 +177,26 @@ class Throttled:
     status: int | None
     wait: float
     rate: float
+    relpath: str = ""
+    """The file whose request was throttled."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """The client logged in; ``relogin``: again, after the server refused its token."""
+
+    relogin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PageListed:
+    """A page of a frame's listing arrived: ``assets`` rows, ``total`` so far."""
+
+    frame_id: str
+    page: int
+    assets: int
+    total: int
+    more: bool
 
 
 Event = (
@@ -177,6 +213,8 @@ Event = (
     | Notice
     | ListingRecorded
     | FrameEnded
+    | LoggedIn
+    | PageListed
 )
 EventHandler = Callable[[Event], None]
 
@@ -197,6 +235,12 @@ class FrameReport:
 
     frame: str
     frame_id: str = ""
+    started_at: float | None = None
+    """Unix time the frame's run began; ``None`` before it did."""
+    finished_at: float | None = None
+    """Unix time it ended; ``None`` while it runs."""
+    exit_code: int | None = None
+    """The exit code the frame gives; ``None`` while it runs."""
     listed: int = 0
     downloaded: int = 0
     skipped: int = 0
@@ -232,15 +276,15 @@ class FrameReport:
         )
         extras = []
         if self.placeholders:
-            extras.append(f"{self.placeholders} placeholders")
+            extras.append(plural(self.placeholders, "placeholder"))
         if self.excluded:
             extras.append(f"{self.excluded} excluded")
         if self.missing:
             extras.append(f"{self.missing} missing locally")
         if self.linked:
-            extras.append(f"{self.linked} duplicates linked")
+            extras.append(f"{plural(self.linked, 'duplicate')} linked")
         if self.duplicates:
-            extras.append(f"{self.duplicates} duplicates skipped")
+            extras.append(f"{plural(self.duplicates, 'duplicate')} skipped")
         if self.removed:
             extras.append(f"{len(self.removed)} removed from the frame")
         if self.damaged:
@@ -250,7 +294,7 @@ class FrameReport:
         if not self.listing_complete:
             extras.append("listing stopped early by --until-found")
         if self.not_ready:
-            extras.append(f"{self.not_ready} videos not ready on Aura yet, fetched later")
+            extras.append(f"{plural(self.not_ready, 'video')} not ready on Aura yet, fetched later")
         if self.not_attempted:
             extras.append(f"{self.not_attempted} not attempted: the next run fetches them")
         if self.interrupted:
@@ -262,6 +306,9 @@ class FrameReport:
         return {
             "frame": self.frame,
             "frame_id": self.frame_id,
+            "started_at": local_time(self.started_at),
+            "finished_at": local_time(self.finished_at),
+            "exit_code": self.exit_code,
             "listed": self.listed,
             "downloaded": self.downloaded,
             "skipped": self.skipped,
@@ -334,6 +381,10 @@ class Recorder:
             report.seconds = event.seconds
             report.interrupted = report.interrupted or event.interrupted
             report.error = event.error if event.error is not None else report.error
+            report.started_at = report.started_at or event.started_at
+            report.finished_at = event.finished_at or report.finished_at
+            if event.exit_code is not None:
+                report.exit_code = event.exit_code
             if not event.dry_run:
                 done = report.downloaded + report.failed
                 report.not_attempted = max(0, self._to_fetch - done)
@@ -351,3 +402,16 @@ def human_bytes(count: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def local_time(when: float | None) -> str | None:
+    """Unix time as ISO 8601 local time with its UTC offset, to the second
+    (``2026-11-27T03:00:04+01:00``): which night a line of a log is, at a glance."""
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 placeholder``, ``3 placeholders`` (``words``: the plural when not word + s)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
+from aura_async.cli.command import LOG_ROTATE_AT, rotate_log
 from aura_async.emulator import Emulator, EmulatorConfig
+from aura_async.store.state import State
 
 from .conftest import first_frame_id, small_config, write_config
 
@@ -111,7 +115,7 @@ class TestAgainstEmulator:
         config.write_text(text)
         code, out, err = invoke("--config", str(config), "myframe")
         assert code == ExitCode.LOGIN
-        assert "email or password incorrect" in err
+        assert "wrong email or password" in err
         assert "Wr0ng" not in err + out
         assert threaded_emulator.counters.count("login") == 1
 
@@ -128,18 +132,24 @@ class TestAgainstEmulator:
         config = write_config(threaded_emulator, tmp_path)
         code, out, _ = invoke("--config", str(config), "myframe", "--count")
         assert code == ExitCode.OK
-        assert out.startswith("myframe: 33 photos (2 videos, 2 Live Photos; 2 unfinished")
+        assert out == (
+            "myframe: 33 assets (29 photos, 2 videos, 2 Live Photos): 37 files; "
+            "2 placeholders (unfinished uploads) not counted\n"
+        )
         assert threaded_emulator.counters.media_requests == 0
         code, out, _ = invoke("--config", str(config), "myframe", "--count", "--json")
-        assert json.loads(out) == {
+        counted = json.loads(out)
+        assert iso(counted.pop("started_at")) <= iso(counted.pop("finished_at"))
+        assert counted == {
             "frame": "myframe",
+            "exit_code": 0,
             "assets": 33,
             "photos": 29,
             "videos": 2,
             "live_photos": 2,
-            "placeholders": 2,
             "files": 37,
             "excluded": 0,
+            "placeholders": 2,
         }
 
     def test_list_frames_needs_only_login(
@@ -257,6 +267,27 @@ class TestMoreActions:
         assert code == ExitCode.NOT_FOUND
         assert "not found" in err
 
+    def test_count_and_verify_json_say_when_and_how(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--count --json and --verify --json objects carry started_at, finished_at and
+        exit_code too; a frame --count cannot find gets its object, exit 4."""
+        config = write_config(threaded_emulator, tmp_path)
+        invoke("--config", str(config), "myframe", "--rate", "0")
+        victim = sorted(p for p in (tmp_path / "photos").iterdir() if p.is_file())[0]
+        victim.unlink()
+        code, out, _ = invoke("--config", str(config), "myframe", "--verify", "--json")
+        assert code == ExitCode.FAILED
+        (verified,) = [json.loads(line) for line in out.splitlines()]
+        assert (verified["exit_code"], len(verified["missing"])) == (1, 1)
+        iso(verified["started_at"])
+        config.write_text(config.read_text().replace(first_frame_id(threaded_emulator), "bad"))
+        code, out, _ = invoke("--config", str(config), "myframe", "--count", "--json")
+        assert code == ExitCode.NOT_FOUND
+        (counted,) = [json.loads(line) for line in out.splitlines()]
+        assert (counted["frame"], counted["exit_code"]) == ("myframe", 4)
+        assert "not found" in counted["error"]
+
     def test_verify_before_any_download(self, tmp_path: Path) -> None:
         """--verify on a folder never downloaded says so and exits 0, with no network."""
         path = tmp_path / "c.ini"
@@ -280,3 +311,307 @@ class TestMoreActions:
         code, _, err = invoke("--config", str(config), "myframe")
         assert code == ExitCode.FAILED
         assert f"cannot create {tmp_path / 'blocker' / 'photos'}" in err
+
+
+def iso(text: str) -> datetime:
+    """An ``--json`` timestamp, which must carry its UTC offset."""
+    when = datetime.fromisoformat(text)
+    assert when.tzinfo is not None
+    return when
+
+
+class TestJsonLog:
+    def test_every_frame_object_says_when_and_how_it_ended(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A frame's JSON has started_at, finished_at (ISO 8601 with offset) and exit_code,
+        and the run recorded in the folder's state has them too."""
+        config = write_config(threaded_emulator, tmp_path)
+        before = datetime.now().astimezone().replace(microsecond=0)
+        code, out, _ = invoke("--config", str(config), "myframe", "--json", "--rate", "0")
+        assert code == ExitCode.OK
+        (summary,) = [json.loads(line) for line in out.splitlines()]
+        assert before <= iso(summary["started_at"]) <= iso(summary["finished_at"])
+        assert summary["exit_code"] == 0
+        with State.open(tmp_path / "photos") as state:
+            (run,) = state.runs()
+        assert run.summary["exit_code"] == 0
+        assert run.summary["started_at"] == summary["started_at"]
+
+    def test_wrong_password_still_writes_one_object(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A refused login with --json prints one object for the run: no frame, exit 3, why."""
+        config = write_config(threaded_emulator, tmp_path)
+        config.write_text(config.read_text().replace("demo-password", "wrong"))
+        code, out, _ = invoke("--config", str(config), "--all", "--json")
+        assert code == ExitCode.LOGIN
+        (run,) = [json.loads(line) for line in out.splitlines()]
+        assert run["frame"] is None
+        assert run["exit_code"] == 3
+        assert "login refused (HTTP 475)" in run["error"]
+        iso(run["started_at"])
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["kitchen"],  # no such section
+            ["--concurrency", "0", "kitchen"],  # refused by the option parser
+            ["--no-videos", "--videos-only", "kitchen"],
+        ],
+    )
+    def test_usage_and_config_errors_write_one_object(
+        self, tmp_path: Path, args: list[str]
+    ) -> None:
+        """A usage or config error with --json prints one object for the run, exit 2."""
+        path = tmp_path / "c.ini"
+        path.write_text("[login]\nemail = a\npassword = b\n", encoding="utf-8")
+        path.chmod(0o600)
+        code, out, err = invoke("--config", str(path), "--json", *args)
+        assert code == ExitCode.USAGE
+        (run,) = [json.loads(line) for line in out.splitlines()]
+        assert (run["frame"], run["exit_code"]) == (None, 2)
+        assert run["error"] in err
+
+    def test_a_frame_stopped_by_an_error_is_an_error_to_the_end(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A folder that cannot be made: the last line is an ERROR, the JSON says exit 1."""
+        config = write_config(threaded_emulator, tmp_path)
+        (tmp_path / "blocker").write_text("a file, not a folder")
+        blocked = str(tmp_path / "blocker" / "photos")
+        config.write_text(config.read_text().replace(str(tmp_path / "photos"), blocked, 1))
+        code, out, err = invoke("--config", str(config), "myframe", "--json")
+        assert code == ExitCode.FAILED
+        assert " ERROR   myframe: 0 downloaded" in err.strip().splitlines()[-1]
+        (summary,) = [json.loads(line) for line in out.splitlines()]
+        assert summary["exit_code"] == 1
+        assert f"cannot create {blocked}" in summary["error"]
+        assert (
+            f"check that this user can write to {blocked} (file_path of [myframe] in {config})"
+        ) in err
+
+
+class TestOneErrorStyle:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--concurrency", "0", "x"], "Invalid value for '--concurrency'"),
+            (["--bogus"], "No such option: --bogus"),
+            (["--since", "2025", "--until", "2024", "x"], "--since 2025 is after --until 2024"),
+        ],
+    )
+    def test_command_line_errors_read_like_every_other(self, args: list[str], message: str) -> None:
+        """Errors of the option parser are one 'aura-async: error:' line, exit 2."""
+        code, _, err = invoke(*args)
+        assert code == ExitCode.USAGE
+        assert err.startswith(f"aura-async: error: {message}")
+        assert len(err.strip().splitlines()) == 1
+        assert "Usage:" not in err
+
+    def test_login_is_not_a_frame(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """'aura-async login' says that [login] holds the credentials, not a frame."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, _, err = invoke("--config", str(config), "login")
+        assert code == ExitCode.USAGE
+        assert "[login] holds the email and password, not a frame" in err
+
+    def test_env_login_only_names_the_missing_file(self, tmp_path: Path) -> None:
+        """With AURA_EMAIL/AURA_PASSWORD and no file, --count --all names the missing file."""
+        env = {"AURA_EMAIL": "a@b", "AURA_PASSWORD": "pw", "AURA_CONFIG": str(tmp_path / "x")}
+        code, _, err = invoke("--count", "--all", env=env)
+        assert code == ExitCode.USAGE
+        assert f"config file {tmp_path / 'x'} not found: --all" in err
+
+    def test_refused_login_says_what_to_check(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """A 475 names the config file's [login] and what may be wrong."""
+        config = write_config(threaded_emulator, tmp_path)
+        config.write_text(config.read_text().replace("demo-password", "wrong"))
+        code, _, err = invoke("--config", str(config), "myframe")
+        assert code == ExitCode.LOGIN
+        assert f"check the email and password in [login] of {config}" in err
+        code, _, err = invoke("--config", str(config), "myframe", env={"AURA_PASSWORD": "nope"})
+        assert "AURA_PASSWORD (set, so they override [login] of" in err
+
+    def test_list_frames_is_a_table(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
+        """--list-frames prints a header and aligned columns."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, out, _ = invoke("--config", str(config), "--list-frames")
+        assert code == ExitCode.OK
+        header, row = out.splitlines()
+        assert header.split() == ["FRAME", "ID", "NAME", "ASSETS", "CONFIG", "SECTION"]
+        assert header.index("NAME") == row.index("Family Frame")
+        assert header.index("ASSETS") + len("ASSETS") == row.index("33") + 2  # right-aligned
+        assert header.index("CONFIG SECTION") == row.index("[myframe]")
+
+
+class TestHelp:
+    def test_options_are_grouped_with_examples(self) -> None:
+        """--help shows examples, then the options in panels, and points at no README."""
+        code, out, _ = invoke("--help")
+        assert code == 0
+        order = [
+            "Examples:",
+            "Frames and actions:",
+            "Selection:",
+            "Layout:",
+            "Metadata:",
+            "Network and throttling:",
+            "Scripting:",
+            "Maintenance:",
+        ]
+        places = [out.index(f"\n{title}\n") for title in order]
+        assert places == sorted(places)
+        assert "aura-async --setup" in out
+        assert "README" not in out
+        selection = out.split("\nSelection:\n")[1].split("\n\n")[0]
+        assert "--since" in selection
+        assert "--rate" not in selection
+
+    def test_shell_completion(self) -> None:
+        """--show-completion prints a script, and the completion it wires up knows options."""
+        shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="aura-async")
+        assert shown.exit_code == 0
+        assert "_AURA_ASYNC_COMPLETE=complete_bash" in shown.stdout
+        result = runner.invoke(
+            app,
+            [],
+            prog_name="aura-async",
+            env={
+                "_AURA_ASYNC_COMPLETE": "complete_bash",
+                "COMP_WORDS": "aura-async --lis",
+                "COMP_CWORD": "1",
+            },
+        )
+        assert "--list-frames" in result.stdout
+        result = runner.invoke(
+            app,
+            [],
+            prog_name="aura-async",
+            env={
+                "_AURA_ASYNC_COMPLETE": "complete_bash",
+                "COMP_WORDS": "aura-async --show-c",
+                "COMP_CWORD": "1",
+            },
+        )
+        assert result.stdout.split() == ["--show-completion"]
+
+    def test_completion_options_are_built_only_when_used(self) -> None:
+        """A run that names no completion option does not build them (they cost ~1 ms of
+        every start); --help lists them."""
+        command = typer.main.get_command(app)
+        assert not any(p.name == "show_completion" for p in command.params)
+        code, out, _ = invoke("--help")
+        assert code == 0
+        assert "--install-completion" in out
+
+
+class TestSelectionMistakes:
+    def test_count_follows_the_selection_and_says_files(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--count applies --no-videos like a download would, and counts the same files as
+        --dry-run."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, out, _ = invoke("--config", str(config), "myframe", "--count", "--no-videos")
+        assert code == ExitCode.OK
+        assert "33 assets (29 photos, 2 videos, 2 Live Photos): 33 files selected, " in out
+        assert "4 left out by the selection" in out
+        code, out, err = invoke("--config", str(config), "myframe", "--dry-run", "--no-videos")
+        assert len(out.splitlines()) == 33
+        assert "dry run: 33 files would be downloaded, 0 already here, 4 left out" in err
+
+    def test_unknown_uploader_names_the_known_ones(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--uploader matching nobody is an error (exit 2) that lists the frame's uploaders,
+        for a download and for --count."""
+        config = write_config(threaded_emulator, tmp_path)
+        for action in ("--count", "--dry-run"):
+            code, _, err = invoke(
+                "--config", str(config), "myframe", action, "--uploader", "Nobody"
+            )
+            assert code == ExitCode.USAGE
+            assert (
+                "--uploader 'Nobody' matches no uploader of this frame, so it selected nothing "
+                "(uploaders: Aunt Mia, Dad, Grandma Rose)"
+            ) in err
+        code, _, err = invoke("--config", str(config), "myframe", "--count", "--uploader", "dad")
+        assert code == ExitCode.OK
+        assert "--uploader" not in err
+
+    def test_dry_run_says_what_it_would_fetch(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--dry-run ends with what a download would fetch, and its JSON says how many."""
+        config = write_config(threaded_emulator, tmp_path)
+        code, _, err = invoke("--config", str(config), "myframe", "--dry-run")
+        assert code == ExitCode.OK
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .endswith(
+                "myframe: dry run: 37 files would be downloaded, 0 already here, 2 placeholders; "
+                "nothing was written"
+            )
+        )
+        code, out, _ = invoke("--config", str(config), "myframe", "--dry-run", "--json")
+        assert json.loads(out)["would_download"] == 37
+
+    def test_demo_dry_run_points_at_no_folder(self, tmp_path: Path) -> None:
+        """--demo --dry-run does not send the user to a folder it never made."""
+        folder = tmp_path / "demo"
+        code, _, err = invoke("--demo", "--dry-run", "--demo-dir", str(folder))
+        assert code == ExitCode.OK
+        assert "Files are in" not in err
+        assert err.strip().splitlines()[-1].endswith("demo: dry run done; nothing was written")
+        assert not folder.exists()
+
+
+def test_write_exif_on_an_old_folder_says_it_applies_to_new_files(
+    threaded_emulator: Emulator, tmp_path: Path
+) -> None:
+    """--write-exif on a folder downloaded without it says, once, that the files already
+    there are left as they are."""
+    config = write_config(threaded_emulator, tmp_path)
+    invoke("--config", str(config), "myframe", "--rate", "0")
+    code, _, err = invoke("--config", str(config), "myframe", "--write-exif")
+    assert code == ExitCode.OK
+    note = "--write-exif applies to new downloads only: the 37 files already in the folder"
+    assert err.count(note) == 1
+    code, _, err = invoke("--config", str(config), "myframe")
+    assert "--write-exif" not in err
+
+
+class TestLogRotation:
+    def test_rotate_keeps_three(self, tmp_path: Path) -> None:
+        """A full log becomes FILE.1, older ones shift up, the oldest beyond three goes."""
+        log = tmp_path / "n.log"
+        for n, text in enumerate(["one", "two", "three", "four"]):
+            log.write_text(text * 10)
+            assert rotate_log(log, limit=10)
+            assert not log.exists()
+            assert (tmp_path / "n.log.1").read_text() == text * 10
+            assert sorted(p.name for p in tmp_path.iterdir())[-1] == f"n.log.{min(n + 1, 3)}"
+        assert (tmp_path / "n.log.3").read_text() == "two" * 10
+        log.write_text("small")
+        assert not rotate_log(log, limit=10)
+        assert not rotate_log(tmp_path / "none.log", limit=10)
+
+    def test_a_big_log_file_is_rotated_when_a_run_starts(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """--log-file at 10 MiB: the run starts a fresh file and keeps the old as FILE.1."""
+        config = write_config(threaded_emulator, tmp_path)
+        log = tmp_path / "nightly.log"
+        with log.open("wb") as handle:
+            handle.truncate(LOG_ROTATE_AT)  # sparse: big without writing 10 MiB
+        args = ["--config", str(config), "myframe", "-q", "--rate", "0"]  # no pacing to wait
+        code, _, _ = invoke(*args, "--log-file", str(log))
+        assert code == ExitCode.OK
+        assert (tmp_path / "nightly.log.1").stat().st_size == LOG_ROTATE_AT
+        lines = log.read_text().splitlines()
+        assert "myframe: 37 downloaded" in lines[-1]
+        assert len(lines) == 37 + 3  # this run's lines only: listing, plan, files, summary

@@ -118,6 +118,12 @@ class TestLogin:
         """The client's repr shows no password."""
         assert "s3cret" not in repr(client)
 
+    async def test_repr_hides_a_password_in_the_url(self, session: aiohttp.ClientSession) -> None:
+        """Nor the password of an api_url with user:password@."""
+        client = AuraClient(session, "http://mom:S3cr3t@127.0.0.1:1/v5", "me@example.com", "pw")
+        assert "S3cr3t" not in repr(client)
+        assert "127.0.0.1:1/v5" in repr(client)
+
 
 class TestReads:
     async def test_frames_logs_in_lazily(self, client: AuraClient, mocked: aioresponses) -> None:

@@ -11,6 +11,7 @@ from aura_async.config import (
     DEFAULT_IMAGE_URL,
     check_url,
     default_config_path,
+    hide_userinfo,
     load_settings,
 )
 from aura_async.exceptions import ConfigError
@@ -49,7 +50,7 @@ class TestLoad:
         assert settings.frame_names == ["frame_1", "frame_2"]
         frame = settings.frame("frame_1")
         assert frame.frame_id == "abf53be3-b73d-4de3-98cd-cfd289bd82df"
-        assert frame.file_path == Path("images")
+        assert frame.file_path == tmp_path / "images"  # beside the config file
         assert settings.warnings == ()
 
     def test_home_is_expanded_in_file_path(self, tmp_path: Path) -> None:
@@ -191,9 +192,103 @@ class TestPaths:
                 check_url(url, "api_url")
 
 
+class TestHideUserinfo:
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("http://mom:S3cr3t@127.0.0.1:1/v5", "http://***@127.0.0.1:1/v5"),
+            ("https://mom@api.example/v5", "https://***@api.example/v5"),
+            ("ftp://mom:S3cr3t@host", "ftp://***@host"),
+            ("http://mom:p@ss@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3:cr3t@[::1]:8080/v5?x=1#f", "http://***@[::1]:8080/v5?x=1#f"),
+            ("http://mom:S3%2Fcr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3/cr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3#cr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("http://mom:S3?cr3t@127.0.0.1/v5", "http://***@127.0.0.1/v5"),
+            ("mom:S3cr3t@127.0.0.1/v5", "***@127.0.0.1/v5"),
+            ("https://api.pushd.com/v5", "https://api.pushd.com/v5"),
+            ("http://127.0.0.1:8080/v5?Signature=s", "http://127.0.0.1:8080/v5?Signature=s"),
+            ("not a url", "not a url"),
+            ("https://host/v5?to=a@b", "https://***@b"),  # too much hidden, never too little
+        ],
+    )
+    def test_table(self, url: str, shown: str) -> None:
+        """Whatever comes before the host's '@' (user, password, even one typed with '/',
+        '#' or '?' unescaped) is hidden; a URL without one is unchanged."""
+        assert hide_userinfo(url) == shown
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "ftp://mom:S3cr3t@host",
+            "http://mom:S3cr3t@api.example/v5",
+            "http://mom:S3/cr3t@127.0.0.1/v5",
+            "http://mom:S3#cr3t@127.0.0.1/v5",
+            "mom:S3cr3t@127.0.0.1",
+        ],
+    )
+    def test_url_errors_hide_it(self, url: str) -> None:
+        """A URL refused by validation is quoted in the error without its user:password@."""
+        with pytest.raises(ConfigError) as caught:
+            check_url(url, "api_url")
+        assert "S3" not in str(caught.value)
+        assert "mom" not in str(caught.value)
+        assert "***@" in str(caught.value)
+
+
 def test_frames_sharing_a_folder_warn(tmp_path: Path) -> None:
     """Two frames with one file_path get a warning: a folder keeps one frame's state."""
     text = GOOD.replace("~/images-frame_2", "./images")
     settings = load_settings(write(tmp_path, text), {})
     (warning,) = settings.warnings
     assert "[frame_1] and [frame_2] share file_path ./images" in warning
+
+
+class TestMistakes:
+    def test_relative_file_path_is_beside_the_config_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A relative file_path is taken from the config file's folder, not from the current
+        directory (cron starts in $HOME)."""
+        folder = tmp_path / "etc"
+        folder.mkdir()
+        elsewhere = tmp_path / "cwd"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        settings = load_settings(write(folder, GOOD), {})
+        assert settings.frame("frame_1").file_path == folder / "images"
+
+    @pytest.mark.parametrize(
+        ("section", "key", "hint"),
+        [
+            ("frame_1", "file_pth", "did you mean 'file_path'?"),
+            ("frame_1", "frameid", "did you mean 'frame_id'?"),
+            ("login", "pasword", "did you mean 'password'?"),
+            ("frame_1", "colour", "known keys: frame_id, file_path"),
+        ],
+    )
+    def test_unknown_key_warns_with_a_suggestion(
+        self, tmp_path: Path, section: str, key: str, hint: str
+    ) -> None:
+        """A key nothing reads is named in a warning, with the nearest known key."""
+        text = GOOD.replace(f"[{section}]\n", f"[{section}]\n{key} = x\n")
+        settings = load_settings(write(tmp_path, text), {})
+        assert settings.warnings == (
+            f"config file {tmp_path / 'credentials.ini'}: [{section}] has an unknown key "
+            f"'{key}', ignored ({hint})",
+        )
+
+    def test_login_is_not_a_frame(self, tmp_path: Path) -> None:
+        """Asking for [login] as a frame says what [login] is for."""
+        settings = load_settings(write(tmp_path, GOOD), {})
+        with pytest.raises(ConfigError, match=r"\[login\] holds the email and password, not a "):
+            settings.frame("login")
+
+    def test_env_login_without_file_names_the_file(self, tmp_path: Path) -> None:
+        """With only AURA_EMAIL/AURA_PASSWORD, a frame or --all points at the missing file."""
+        path = tmp_path / "none.ini"
+        settings = load_settings(path, {"AURA_EMAIL": "a@b", "AURA_PASSWORD": "pw"})
+        with pytest.raises(ConfigError, match=rf"{path} not found: frame \[kitchen\] must be"):
+            settings.frame("kitchen")
+        assert f"{path} not found: --all" in str(settings.no_frames())
+        assert settings.login_from == "AURA_EMAIL and AURA_PASSWORD"

@@ -32,30 +32,35 @@ ALL = [PHOTO, VIDEO, LIVE, PLACEHOLDER]
 
 
 @pytest.mark.parametrize(
-    ("selection", "files", "excluded"),
+    ("selection", "kinds", "files", "excluded"),
     [
-        (Selection(), 5, 0),
-        (Selection(clips=False), 3, 2),
-        (Selection(stills=False), 2, 3),
-        (Selection(since="2024"), 4, 1),
-        (Selection(uploaders=frozenset({"gran"})), 2, 3),
+        (Selection(), (1, 1, 1), 5, 0),
+        (Selection(clips=False), (1, 1, 1), 3, 2),
+        (Selection(stills=False), (0, 1, 1), 2, 3),
+        (Selection(since="2024"), (0, 1, 1), 4, 1),
+        (Selection(uploaders=frozenset({"gran"})), (0, 0, 1), 2, 3),
     ],
     ids=["all", "no-videos", "videos-only", "since", "uploader"],
 )
-def test_counts(selection: Selection, files: int, excluded: int) -> None:
-    """Assets by kind, placeholders apart, and the files the selection wants or leaves."""
+def test_counts(
+    selection: Selection, kinds: tuple[int, int, int], files: int, excluded: int
+) -> None:
+    """Assets with a file the selection wants, by kind (photos, videos, Live Photos), the
+    placeholders apart, and the files the selection wants or leaves out."""
     count = AssetCount("home")
     count.add(ALL, selection)
+    photos, videos, live_photos = kinds
     assert count.to_json() == {
         "frame": "home",
-        "assets": 3,
-        "photos": 1,
-        "videos": 1,
-        "live_photos": 1,
+        "assets": sum(kinds),
+        "photos": photos,
+        "videos": videos,
+        "live_photos": live_photos,
         "placeholders": 1,
         "files": files,
         "excluded": excluded,
     }
+    assert count.uploaders == {"Gran"}
 
 
 def test_pages_add_up() -> None:

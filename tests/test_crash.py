@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
+from aura_async.emulator import Emulator, EmulatorConfig, Faults, FrameSpec
+from aura_async.emulator.thread import emulator_in_thread
 from aura_async.models import MediaKind
 from aura_async.store.records import FileRecord
 from aura_async.store.state import State
@@ -48,6 +51,16 @@ def start(config: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None:
+    """Poll the files ``ready`` looks at until it says so (or the process ends)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready():
+            return
+        time.sleep(0.02)
+    raise AssertionError("the download never got where the test needs it")
 
 
 def wait_for_files(root: Path, count: int, proc: subprocess.Popen[bytes]) -> None:
@@ -264,5 +277,97 @@ def test_a_reader_going_away_never_stops_the_download(
     os.close(write_end)
     os.read(read_end, 100)
     os.close(read_end)  # the reader is gone, like `head` after one line
+    assert proc.wait(timeout=60) == 0
+    assert files_on_disk(tmp_path / "photos") == expected_files(threaded_emulator)
+
+
+def test_sighup_stops_like_ctrl_c(tmp_path: Path) -> None:
+    """SIGHUP (the SSH session closed) ends the run as Ctrl-C does: the summary, exit 130,
+    finished files complete under their names and unfinished ones only as .part."""
+    # Seed 12 stalls the 4th to 7th media requests half-way (1.5 of 3 MiB): three photos
+    # finish, then all four workers hang in a body, each with 1 MiB in its .part.
+    config = small_config(
+        frames=[FrameSpec(photos=12, videos=0, live_photos=0, placeholders=0, hidden=0)],
+        photo_size=3 * 1024 * 1024,
+        faults=Faults(seed=12, stall=0.4, stall_seconds=30),
+    )
+    with emulator_in_thread(config) as emu:
+        root = tmp_path / "photos"
+        proc = start(write_config(emu, tmp_path))
+
+        def hung() -> bool:
+            sizes = {p.name: p.stat().st_size for p in root.glob("*") if p.is_file()}
+            parts = [size for name, size in sizes.items() if name.endswith(".part")]
+            return len(sizes) - len(parts) == 3 and len(parts) == 4 and min(parts) >= 2**20
+
+        wait_until(hung, proc)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=20)
+        expected = expected_files(emu)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert "interrupted: finished files are kept" in lines[-1]
+    assert "myframe: 3 downloaded" in lines[-2]
+    assert lines[-2].endswith("interrupted)")
+    on_disk = files_on_disk(root)
+    finished = {name for name in on_disk if not name.endswith(".part")}
+    assert len(finished) == 3
+    for name in finished:  # a final name only ever holds the whole file
+        assert on_disk[name] == expected[name]
+    parts = set(on_disk) - finished
+    assert len(parts) == 4
+    for name in parts:  # the others only as .part, each a start of its file
+        final = name.removesuffix(".part")
+        assert final in expected
+        assert len(on_disk[name]) >= 2**20
+        assert expected[final].startswith(on_disk[name])
+
+
+NOHUP = shutil.which("nohup")
+
+
+@pytest.mark.skipif(NOHUP is None, reason="needs the nohup command")
+def test_a_run_under_nohup_ignores_sighup(threaded_emulator: Emulator, tmp_path: Path) -> None:
+    """A run started with SIGHUP ignored (nohup) keeps ignoring it: the session closing
+    mid-download changes nothing, every file arrives, exit 0."""
+    config = write_config(threaded_emulator, tmp_path)
+    root = tmp_path / "photos"
+    command = [sys.executable, "-m", "aura_async", "--config", str(config), "myframe"]
+    proc = subprocess.Popen(
+        [str(NOHUP), *command, "--rate", "0", "-j", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_for_files(root, 5, proc)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert "interrupted" not in err.decode()
+    assert files_on_disk(root) == expected_files(threaded_emulator)
+
+
+@pytest.mark.parametrize("json_out", [[], ["--json"]], ids=["progress bar", "json"])
+def test_a_closed_terminal_never_stops_the_download(
+    threaded_emulator: Emulator, tmp_path: Path, json_out: list[str]
+) -> None:
+    """A run whose terminal went away without a SIGHUP (a job left running in the
+    background: stdout and stderr a pty whose other end is closed, every write fails with
+    EIO) still fetches every file and exits 0, progress bar or --json."""
+    config = write_config(threaded_emulator, tmp_path)
+    master, slave = os.openpty()
+    command = [sys.executable, "-m", "aura_async", "--config", str(config), "myframe"]
+    proc = subprocess.Popen(
+        [*command, "--rate", "0", *json_out],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    try:
+        assert os.read(master, 100)  # the run has begun writing to its terminal
+    finally:
+        os.close(master)  # the terminal is gone: every later write fails with EIO
     assert proc.wait(timeout=60) == 0
     assert files_on_disk(tmp_path / "photos") == expected_files(threaded_emulator)

@@ -37,3 +37,36 @@ def test_quick_start_is_two_commands() -> None:
     assert len(commands) == 2
     assert "--demo" in commands[0]
     assert "pytest" in commands[1]
+
+
+EXAMPLES = README.parent / "examples"
+INSTALLED = re.compile(
+    r"(?:\$HOME|~|%h|/Users/you)/\.local/bin/aura-async\b|%USERPROFILE%\\\.local\\bin\\aura-async"
+)
+
+
+def recipe_texts() -> dict[str, str]:
+    """The README's sections from Configuration to Nightly runs, and every example (the
+    quick start, Install, the benchmarks and Development run other builds on purpose)."""
+    text = README.read_text(encoding="utf-8")
+    recipes = {"README": text.split("\n## Configuration", 1)[1].split("\n## Performance")[0]}
+    for path in sorted(EXAMPLES.rglob("*")):
+        if path.is_file() and path.suffix != ".py":
+            recipes[str(path.relative_to(README.parent))] = path.read_text(encoding="utf-8")
+    return recipes
+
+
+def test_every_recipe_runs_the_recommended_install() -> None:
+    """Each scheduler recipe runs aura-async from ~/.local/bin, where Install puts it, and
+    logs where a normal user may write."""
+    for name, text in recipe_texts().items():
+        for line in text.splitlines():
+            # A path to the command (not to a unit file such as aura-async.service).
+            paths = re.findall(r"\S*[/\\]aura-async(?:\.exe)?(?![\w.-])", line)
+            for path in paths:
+                assert INSTALLED.search(path), f"{name}: {line}"
+        assert "/var/log" not in text, name
+        assert "/opt/" not in text, name
+    install = README.read_text(encoding="utf-8").split("\n## Install\n", 1)[1].split("\n## ")[0]
+    assert "pipx install ." in install
+    assert "ln -sf ~/.local/share/aura-async/bin/aura-async ~/.local/bin/" in install

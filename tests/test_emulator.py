@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,17 @@ def test_frames_are_deterministic() -> None:
     assert fa == fb
     still = next(x for x in fa if x["file_name"])
     assert a.library.expected_bytes(still) == b.library.expected_bytes(still)
+
+
+def test_every_command_line_option_says_what_it_does() -> None:
+    """python -m aura_async.emulator --help describes every option, in plain English."""
+    from aura_async.emulator.__main__ import _parser
+
+    parser = _parser()
+    bare = [a.option_strings[0] for a in parser._actions if not a.help]
+    assert bare == []
+    text = parser.format_help()
+    assert re.search(r"\ba [aeiouh]", text) is None  # "a expire", "a html"
 
 
 def test_emulator_config_roundtrip(tmp_path: Path) -> None:

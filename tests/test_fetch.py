@@ -33,7 +33,7 @@ from aura_async.exceptions import (
 from aura_async.models import Asset, MediaKind
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.planner import Job
-from aura_async.report import BytesReceived, Event
+from aura_async.report import BytesReceived, Event, FileDone
 from aura_async.seams import Disk, File, Mode
 
 from .conftest import first_frame_id, small_config
@@ -428,7 +428,9 @@ class TestThroughARun:
         half = len(expected[name]) // 2
         (root / (name + ".part")).write_bytes(expected[name][:half])
         emulator.counters.reset()
-        await download(emulator, tmp_path)
+        _, events = await download(emulator, tmp_path)
+        (done,) = [e for e in events if isinstance(e, FileDone) and e.relpath == name]
+        assert (done.size, done.resumed_from) == (len(expected[name]) - half, half)
         assert emulator.counters.count("video", 206) == 1
         assert (
             emulator.counters.count("video", 200)

@@ -84,22 +84,49 @@ class TestErrorMapping:
         assert error.retry_after == 3.0
 
 
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        (
-            "https://cdn.example/v/a.mov?Expires=1&Signature=s&Key-Pair-Id=K",
-            "https://cdn.example/v/a.mov",
-        ),
-        ("https://x/a.jpg", "https://x/a.jpg"),
-        ("https://x/a.jpg#frag", "https://x/a.jpg"),
-        ("http://127.0.0.1:8080/u/p.jpg?w=10", "http://127.0.0.1:8080/u/p.jpg"),
-        ("", ""),
-    ],
-)
-def test_redact(url: str, shown: str) -> None:
-    """A URL is shown without its query (signed URLs' signatures) or fragment."""
-    assert redact(url) == shown
+class TestRedact:
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("https://api.example/v5/frames.json", "https://api.example/v5/frames.json"),
+            (
+                "https://cdn.example/v/a.mp4?Expires=1&Signature=s&Key-Pair-Id=K",
+                "https://cdn.example/v/a.mp4",
+            ),
+            ("http://mom:S3cr3t@127.0.0.1:1/v5/login.json", "http://***@127.0.0.1:1/v5/login.json"),
+            ("http://mom:S3cr3t@127.0.0.1:1/v.mp4?Signature=s#t", "http://***@127.0.0.1:1/v.mp4"),
+            (
+                "http://mom:S3#cr3t@127.0.0.1:1/v5/login.json",
+                "http://***@127.0.0.1:1/v5/login.json",
+            ),
+            ("https://img.example/u1/a.jpg#frag", "https://img.example/u1/a.jpg"),
+            ("http://127.0.0.1:8080/u/p.jpg?w=10", "http://127.0.0.1:8080/u/p.jpg"),
+            ("", ""),
+        ],
+    )
+    def test_table(self, url: str, shown: str) -> None:
+        """A URL in a message keeps scheme, host and path: no query (signed video URLs), no
+        fragment, no user:password@."""
+        assert redact(url) == shown
+
+    @pytest.mark.parametrize("status", [401, 403, 404, 429, 500, 418])
+    def test_status_errors_hide_userinfo(self, status: int) -> None:
+        """An HTTP error about a URL with user:password@ never shows them."""
+        error = error_for_status(status, "http://mom:S3cr3t@127.0.0.1:1/v5/a?Signature=s", {}, 0.0)
+        assert "S3cr3t" not in str(error)
+        assert "S3cr3t" not in str(error.url)
+        assert "127.0.0.1:1/v5/a" in str(error)
+
+    def test_transport_errors_hide_userinfo(self) -> None:
+        """Nor does an error translated at the boundary (here connection refused)."""
+        refused = aiohttp.ClientConnectorError(
+            aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
+            OSError(111, "refused"),
+        )
+        url = "http://mom:S3cr3t@127.0.0.1:1/v5/login.json"
+        with pytest.raises(TransportError) as info, translate_errors(url):
+            raise refused
+        assert str(info.value) == "cannot connect to http://***@127.0.0.1:1/v5/login.json: refused"
 
 
 def test_no_error_passes_through_untouched() -> None:

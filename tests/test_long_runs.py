@@ -108,7 +108,9 @@ def test_dry_run_knows_what_the_state_knows(threaded_emulator: Emulator, tmp_pat
     result = runner.invoke(app, ["--config", str(config), "myframe", "--dry-run"])
     assert result.exit_code == ExitCode.OK
     assert result.stdout == ""
-    assert "0 to download" in result.stderr
+    assert "0 files to download" in result.stderr
+    assert "0 files would be downloaded" in result.stderr
+    assert "1 missing locally" in result.stderr
     assert [p.stat().st_mtime_ns for p in state_files] == before  # nothing written
 
 

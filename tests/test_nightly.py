@@ -254,6 +254,7 @@ class TestCli:
             assert key in summary
 
 
+@pytest.mark.timeout(120)  # 365 real runs against the emulator: ~25 s on a busy 2-core VM
 async def test_a_year_of_nightly_runs(tmp_path: Path) -> None:
     """365 simulated nights of uploads, removals, duplicates and user moves and deletions:
     the folder, the state and every summary stay exactly as expected."""

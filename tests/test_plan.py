@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from aura_async.models import Asset, MediaKind
@@ -121,6 +123,15 @@ class TestBuckets:
         p = plan(PHOTO, known=known, found={COPY_NAME: [f"x/{COPY_NAME}"]}).plan
         assert [(j.asset.id, s) for j, s in p.duplicates] == [("p1", f"x/{COPY_NAME}")]
 
+    def test_video_not_ready_is_left_for_later(self) -> None:
+        """A video without its video_url yet gives no job at all, not even its still (which
+        the image server would answer with a JPEG), and is counted as not ready."""
+        waiting = replace(VIDEO, video_url=None, data_uti="public.movie")
+        p = plan(PHOTO, waiting).plan
+        assert [j.asset.id for j in p.jobs] == ["p1"]
+        assert (p.present, p.adopt, p.duplicates) == ([], [], [])
+        assert (p.not_ready, p.listed) == (1, 2)
+
     def test_listed_twice(self) -> None:
         """An asset repeated across pages is planned once."""
         p = plan(PHOTO, PHOTO).plan
@@ -161,3 +172,4 @@ class TestUntilFoundSignal:
         assert planner.add(PHOTO) is True
         assert planner.add(PLACEHOLDER) is True
         assert planner.add(COPY) is False
+        assert planner.add(replace(VIDEO, video_url=None)) is False  # not ready: work left

@@ -311,6 +311,10 @@ class BrokenDisk(Disk):
 
 
 class TestFatal:
+    @pytest.fixture
+    def emulator_config(self) -> EmulatorConfig:
+        return small_config(frames=[PHOTOS], media_latency=0.03)
+
     @pytest.mark.parametrize(
         ("step", "message"),
         [
@@ -323,7 +327,8 @@ class TestFatal:
         self, emulator: Emulator, tmp_path: Path, step: str, message: str
     ) -> None:
         """A disk error on one file (a write, the rename, a folder) is raised as itself,
-        told as a fatal failure, and stops every worker: no other file is started."""
+        told as a fatal failure, and stops every worker: at once for a write or a folder,
+        at each worker's next file for a rename (the committer's thread reports it)."""
         layout = YEARS if step == "make_folders" else Templates()
         disk = BrokenDisk(step)
         async with pool(emulator, tmp_path, disk=disk, concurrency=3, layout=layout) as p:
@@ -333,10 +338,11 @@ class TestFatal:
             assert failed
             assert all(e.fatal for e in failed)
             assert not p.of(FileDone)
-            # each worker ends at its first file (the rename: at most its second, which
-            # streamed while the first was committed)
             started = emulator.counters.media_requests
-            assert started <= 3 * (2 if step == "replace" else 1) < len(p.plan.jobs)
+            if step == "replace":  # 30 ms a request: the failed commit is back long before
+                assert started < len(p.plan.jobs)
+            else:  # each worker's first file raised it
+                assert started <= 3
             assert await p.records() == {}
         assert all(n.endswith(".part") for n in files_on_disk(tmp_path / "myframe"))
 

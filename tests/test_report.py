@@ -3,7 +3,9 @@ object and human_bytes."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,17 @@ from aura_async.report import (
     FrameReport,
     JobsQueued,
     ListingRecorded,
+    LoggedIn,
     Notice,
+    PageListed,
     PlanReady,
     Recorder,
     Retrying,
     Throttled,
     WouldDownload,
     human_bytes,
+    local_time,
+    plural,
 )
 
 PLAN = PlanReady(
@@ -51,6 +57,7 @@ class TestRecorder:
         ("events", "changed"),
         [
             ([FileDone("a.jpg", 100)], {"downloaded": 1, "bytes": 100}),
+            ([FileDone("v.mov", 100, resumed_from=300)], {"downloaded": 1, "bytes": 100}),
             (
                 [FileDone("a.jpg", 100), FileDone("b.mp4", 50)],
                 {"downloaded": 2, "bytes": 150},
@@ -112,6 +119,27 @@ class TestRecorder:
             ([FrameEnded(1.0, interrupted=True)], {"seconds": 1.0, "interrupted": True}),
             ([FrameEnded(1.0, error="locked")], {"seconds": 1.0, "error": "locked"}),
             (
+                [FrameEnded(2.0, started_at=100.0, finished_at=102.0, exit_code=1)],
+                {
+                    "seconds": 2.0,
+                    "started_at": local_time(100.0),
+                    "finished_at": local_time(102.0),
+                    "exit_code": 1,
+                },
+            ),
+            (  # the first start and the last end; an exit code stays until another comes
+                [
+                    FrameEnded(1.0, started_at=100.0, finished_at=101.0, exit_code=6),
+                    FrameEnded(2.0, started_at=200.0, finished_at=202.0),
+                ],
+                {
+                    "seconds": 2.0,
+                    "started_at": local_time(100.0),
+                    "finished_at": local_time(202.0),
+                    "exit_code": 6,
+                },
+            ),
+            (
                 [FrameEnded(1.0, interrupted=True, error="boom"), FrameEnded(3.0)],
                 {"seconds": 3.0, "interrupted": True, "error": "boom"},
             ),
@@ -126,6 +154,8 @@ class TestRecorder:
                     DiskWarning("no fsync"),
                     Notice("listing fully: the folder has not caught up"),
                     WouldDownload(Path("/photos"), "a.jpg"),
+                    LoggedIn(relogin=True),
+                    PageListed("f-1", 1, 500, 500, more=True),
                 ],
                 {},
             ),
@@ -184,7 +214,7 @@ class TestSummaryLine:
         )
 
     def test_summary_line_extras(self) -> None:
-        """The one-line summary names every unusual figure."""
+        """The one-line summary names every unusual figure, in the singular for one."""
         report = FrameReport(
             "f",
             placeholders=2,
@@ -198,6 +228,10 @@ class TestSummaryLine:
         )
         line = report.summary_line()
         assert "3.0 GiB" in line
+        assert "1 placeholder," in FrameReport("f", placeholders=1, excluded=1).summary_line()
+        assert "(1 duplicate linked, 1 duplicate skipped)" in (
+            FrameReport("f", linked=1, duplicates=1).summary_line()
+        )
         for part in (
             "2 placeholders",
             "3 excluded",
@@ -234,7 +268,7 @@ class TestSummaryLine:
         """The extras follow the figures in brackets, in a fixed order."""
         report = FrameReport("f", missing=2, placeholders=1, interrupted=True)
         assert report.summary_line().endswith(
-            "0 throttled (1 placeholders, 2 missing locally, interrupted)"
+            "0 throttled (1 placeholder, 2 missing locally, interrupted)"
         )
 
 
@@ -244,6 +278,9 @@ class TestJson:
         report = FrameReport(
             "home",
             "fid",
+            started_at=1_700_000_000.0,
+            finished_at=1_700_000_042.0,
+            exit_code=1,
             listed=30,
             downloaded=5,
             skipped=20,
@@ -269,6 +306,9 @@ class TestJson:
         assert report.to_json() == {
             "frame": "home",
             "frame_id": "fid",
+            "started_at": local_time(1_700_000_000.0),
+            "finished_at": local_time(1_700_000_042.0),
+            "exit_code": 1,
             "listed": 30,
             "downloaded": 5,
             "skipped": 20,
@@ -312,3 +352,29 @@ class TestJson:
 def test_human_bytes(count: int, text: str) -> None:
     """Binary multiples named as such (IEC), one decimal, GiB at most."""
     assert human_bytes(count) == text
+
+
+@pytest.mark.parametrize(
+    ("count", "word", "words", "text"),
+    [
+        (0, "file", None, "0 files"),
+        (1, "file", None, "1 file"),
+        (2, "file", None, "2 files"),
+        (1, "Live Photo", None, "1 Live Photo"),
+        (3, "copy", "copies", "3 copies"),
+        (1, "copy", "copies", "1 copy"),
+    ],
+)
+def test_plural(count: int, word: str, words: str | None, text: str) -> None:
+    """One word for one, the plural (word + s, or the one given) otherwise."""
+    assert plural(count, word, words) == text
+
+
+@pytest.mark.parametrize("when", [0.0, 1_700_000_000.0, 1_700_000_000.7])
+def test_local_time(when: float) -> None:
+    """Unix time as ISO 8601 local time with its offset, to the second; None stays None."""
+    text = local_time(when)
+    assert text is not None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", text)
+    assert datetime.fromisoformat(text).timestamp() == int(when)
+    assert local_time(None) is None

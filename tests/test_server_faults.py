@@ -9,7 +9,7 @@ from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, Faults, FrameSpec
 from aura_async.options import DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
-from aura_async.report import Event, FrameReport, JobsQueued
+from aura_async.report import Event, FrameReport, JobsQueued, LoggedIn, PageListed
 from aura_async.seams import Seams
 
 from .conftest import no_wait, settings_for, small_config
@@ -115,11 +115,21 @@ class TestVideoUrls:
 
 class TestTokens:
     async def test_dying_tokens_are_renewed(self, tmp_path: Path) -> None:
-        """Tokens that die after a few reads are renewed by logging in again."""
+        """Tokens that die after a few reads are renewed by logging in again, and each
+        login and listing page is told as an event (what --debug shows)."""
         config = small_config(token_requests=3)
+        events: list[Event] = []
         async with Emulator(config) as emu:
-            report = await run(emu, tmp_path, page_size=4)
+            report = await run(emu, tmp_path, page_size=4, on_event=events.append)
             assert emu.counters.count("assets", 401) > 0
             assert emu.counters.count("login") >= 3
             assert report.failed == 0
             assert files_on_disk(tmp_path / "myframe") == expected_files(emu)
+        logins = [e for e in events if isinstance(e, LoggedIn)]
+        assert logins[0] == LoggedIn(relogin=False)
+        assert len(logins) == emu.counters.count("login")
+        assert all(e.relogin for e in logins[1:])
+        pages = [e for e in events if isinstance(e, PageListed)]
+        assert [e.page for e in pages] == list(range(1, len(pages) + 1))
+        assert pages[-1].total == 29 + 2 + 2 + 2  # every row but the hidden one, placeholders too
+        assert [e.more for e in pages] == [True] * (len(pages) - 1) + [False]

@@ -26,6 +26,7 @@ from aura_async.exceptions import (
 from aura_async.models import Asset, AssetPage, Frame
 from aura_async.pacing import retry
 from aura_async.pacing.retry import RetryPolicy
+from aura_async.report import EventHandler, LoggedIn, PageListed
 
 __all__ = ["AuraClient"]
 
@@ -41,6 +42,7 @@ class AuraClient:
         policy: retry policy for reads.
         sleep: injected sleep for retry waits.
         wallclock: Unix time, for Retry-After dates.
+        on_event: told of each login and listing page (``--debug`` shows them).
 
     A 401 on a read triggers exactly one re-login shared by every concurrent caller; a
     second 401 raises :class:`AuthError`. Login itself is never retried.
@@ -56,8 +58,10 @@ class AuraClient:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         wallclock: Callable[[], float] = time.time,
+        on_event: EventHandler | None = None,
     ) -> None:
         self.session = session
+        self._emit: EventHandler = on_event or (lambda event: None)
         self.api_url = api_url.rstrip("/")
         self._email = email
         self._password = password
@@ -70,7 +74,7 @@ class AuraClient:
         self.logins = 0
 
     def __repr__(self) -> str:
-        return f"AuraClient(api_url={self.api_url!r}, email={self._email!r})"
+        return f"AuraClient(api_url={redact(self.api_url)!r}, email={self._email!r})"
 
     def secrets(self) -> tuple[str, ...]:
         """The password and current token: what output must never show."""
@@ -104,6 +108,7 @@ class AuraClient:
                 payload = await response.json(content_type=None)
         self._auth = parse_login(payload)
         self._generation += 1
+        self._emit(LoggedIn(relogin=self.logins > 0))
         self.logins += 1
 
     async def _relogin(self, generation: int) -> None:
@@ -212,10 +217,14 @@ class AuraClient:
 
         seen: set[str] = set()
         pending = fetch(None)
+        listed = 0
         try:
             while True:
                 page = await pending
                 cursor = page.next_cursor
+                listed += len(page.assets)
+                more = bool(cursor and page.assets and cursor not in seen)
+                self._emit(PageListed(frame_id, len(seen) + 1, len(page.assets), listed, more))
                 if not cursor or not page.assets or cursor in seen:
                     yield page
                     return  # the end, an empty page, or a server repeating itself

@@ -9,25 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aura_async.cli.console import Display
+from aura_async.cli.console import Display, Stdout
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, ExitCode, LockHeld, NotFound, RateLimited
+from aura_async.exceptions import (
+    AuraError,
+    AuthError,
+    ExitCode,
+    LockHeld,
+    NotFound,
+    RateLimited,
+    StorageError,
+)
 from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
-from aura_async.report import Event, FrameReport, WouldDownload
+from aura_async.plan.planner import Plan
+from aura_async.plan.selection import unmatched_uploaders
+from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, local_time, plural
 from aura_async.seams import Seams
 from aura_async.store.verify import set_aside, verify_frame
 
@@ -42,14 +52,72 @@ class Invocation:
     names: list[str]
     options: RunOptions
     display: Display
+    out: Stdout
     list_frames: bool = False
     count: bool = False
     verify: bool = False
     repair: bool = False
     keep_changed: bool = True
     json_out: bool = False
+    uploaders: tuple[str, ...] = ()
+    """The ``--uploader`` names as given."""
+    seen_uploaders: set[str] = field(default_factory=set)
+    """The uploaders of the frames listed so far."""
+    exif_note_said: bool = False
     seams: Seams | None = None
     """Sleep, clocks and disk for the run (``None``: the real ones; tests inject theirs)."""
+
+    def on_event(self, event: Event) -> None:
+        """The run's progress callback: the display, after a look at each listing;
+        ``--dry-run``'s files on stdout."""
+        if isinstance(event, WouldDownload):
+            if not self.json_out:
+                self.out.write(f"would download {event.folder / event.relpath}\n")
+            return
+        if isinstance(event, PlanReady):
+            self.note_uploaders(event.frame, event.uploaders)
+            self.display.handle(event)
+            self.note_exif(event)
+            return
+        self.display.handle(event)
+
+    def note_exif(self, plan: PlanReady) -> None:
+        """``--write-exif`` on a folder with files: say, once, that they stay as they are."""
+        if self.exif_note_said or not (self.options.download.write_exif and plan.present):
+            return
+        self.exif_note_said = True
+        self.display.info(
+            f"--write-exif applies to new downloads only: the {plural(plan.present, 'file')} "
+            f"already in the folder of [{plan.frame}] are left as they are"
+        )
+
+    def note_uploaders(self, frame: str, names: Iterable[str]) -> None:
+        """Remember a frame's uploaders; with several frames, warn of ``--uploader`` names
+        that are not among them."""
+        names = set(names)
+        self.seen_uploaders |= names
+        unknown = unmatched_uploaders(self.uploaders, names)
+        if unknown and len(self.names) > 1:
+            self.display.warning(
+                f"{frame}: no uploader {_quoted(unknown)} in this frame (its uploaders: "
+                f"{', '.join(sorted(names)) or 'none named'})"
+            )
+
+    def unmatched_uploaders(self) -> ExitCode:
+        """After the frames: an ``--uploader`` name that matched nobody is a mistake."""
+        unknown = unmatched_uploaders(self.uploaders, self.seen_uploaders)
+        if not unknown:
+            return ExitCode.OK
+        where = "this frame" if len(self.names) == 1 else "these frames"
+        self.display.error(
+            f"--uploader {_quoted(unknown)} matches no uploader of {where}, so it selected "
+            f"nothing (uploaders: {', '.join(sorted(self.seen_uploaders)) or 'none named'})"
+        )
+        return ExitCode.USAGE
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(repr(name) for name in names)
 
 
 def execute(job: Invocation) -> ExitCode:
@@ -68,12 +136,12 @@ def execute(job: Invocation) -> ExitCode:
         job = replace(
             job, names=damaged, verify=False, options=replace(job.options, download=download)
         )
-    return _guarded(job.display, job.json_out, lambda unreported: _main(job, unreported))
+    return _guarded(job.display, job.out if job.json_out else None, lambda u: _main(job, u))
 
 
 def _guarded(
     display: Display,
-    json_out: bool,
+    json_out: Stdout | None,
     start: Callable[[list[FrameReport]], Coroutine[Any, Any, ExitCode]],
 ) -> ExitCode:
     """Run ``start`` in an event loop; Ctrl-C, SIGTERM and bugs end in one clear way.
@@ -90,9 +158,11 @@ def _guarded(
         display.stop()
         for report in unreported:
             report.interrupted = True
+            report.exit_code = ExitCode.INTERRUPTED
+            report.finished_at = report.finished_at or time.time()
             display.summary(report)
-            if json_out:
-                _print_json(report)
+            if json_out is not None:
+                json_out.json(report.to_json())
         display.error(
             "interrupted: finished files are kept, unfinished ones stay as "
             ".part and are fetched again next run"
@@ -150,14 +220,15 @@ def _overall(codes: list[ExitCode]) -> ExitCode:
 
 def _stop_on_sigterm() -> None:
     """Let SIGTERM (systemctl stop, timeout, shutdown) and SIGHUP (the SSH session or the
-    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept."""
+    terminal closed) stop the run as Ctrl-C does: a summary, exit 130, ``.part`` kept. A
+    signal the run was started ignoring stays ignored (``nohup`` ignores SIGHUP)."""
     task = asyncio.current_task()
     if task is None:
         return
     loop = asyncio.get_running_loop()
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)  # Windows has no SIGHUP
-        if number is not None:
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # nor such handlers
                 loop.add_signal_handler(number, task.cancel)
 
@@ -166,15 +237,7 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
-
-        def on_event(event: Event) -> None:
-            if isinstance(event, WouldDownload):
-                if not job.json_out:
-                    _out(f"would download {event.folder / event.relpath}\n")
-                return
-            display.handle(event)
-
-        async with Runner(job.settings, job.options, on_event=on_event, seams=job.seams) as run:
+        async with Runner(job.settings, job.options, on_event=job.on_event, seams=job.seams) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)
@@ -185,10 +248,25 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
                 codes.append(code)
                 if stop:
                     break  # the account or the server, not this frame: the others would fail too
+            else:
+                codes.append(job.unmatched_uploaders())
             return _overall(codes)
     except AuraError as exc:  # logging in, or listing the account's frames
-        display.error(str(exc))
+        display.error(_login_hint(exc, job.settings))
         return exc.exit_code
+
+
+def _login_hint(exc: AuraError, settings: Settings) -> str:
+    """A refused login says what to check, and where the credentials came from."""
+    if not (isinstance(exc, AuthError) and exc.status == 475):
+        return str(exc)
+    where = f"[login] of {settings.config_path}"
+    if settings.login_from:
+        where = f"{settings.login_from} (set, so they override {where})"
+    return (
+        "login refused (HTTP 475): wrong email or password, or Aura locked the account for "
+        f"a while after refused logins; check the email and password in {where}"
+    )
 
 
 async def _frame(
@@ -197,20 +275,26 @@ async def _frame(
     """Do one frame; returns its exit code and whether the error stops the run."""
     display = job.display
     if job.count:
+        started = time.time()
         try:
             counted = await run.count(frame)
         except NotFound:
             display.error(_not_found(frame))
+            if job.json_out:
+                failed = {"frame": frame.name, "error": _not_found(frame)}
+                job.out.json(_stamped(failed, started, ExitCode.NOT_FOUND))
             return ExitCode.NOT_FOUND, False
-        _print_count(counted, job.json_out)
+        _print_count(counted, job, started)
         return ExitCode.OK, False
     report = FrameReport(frame.name, frame.frame_id)
+    started = time.time()
     unreported.append(report)  # until its summary below: an interruption prints it
     display.info(f"{frame.name}: listing frame {frame.frame_id} into {frame.file_path}")
     code = ExitCode.OK
     stop = False
+    plan: Plan | None = None
     try:
-        await run.download(frame, report)
+        plan = await run.download(frame, report)
     except AuraError as exc:
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
         # (see _main); anything else lets the other frames of an --all run go on.
@@ -219,18 +303,52 @@ async def _frame(
             report.error = (
                 f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
             )
+        elif isinstance(exc, NotFound):
+            report.error = _not_found(frame)
+        elif isinstance(exc, StorageError):
+            report.error = (
+                f"{exc}: check that this user can write to {frame.file_path} (file_path of "
+                f"[{frame.name}] in {job.settings.config_path}), and that its disk has room"
+            )
         else:
-            report.error = _not_found(frame) if isinstance(exc, NotFound) else str(exc)
+            report.error = str(exc)
         display.error(report.error)
         code, stop = exc.exit_code, exc.stops_run
     unreported.remove(report)
     display.stop()
     display.secrets.update(run.client.secrets())  # a token renewed during the frame
-    if code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
+    dry_run = plan is not None and job.options.download.dry_run
+    code = max(code, ExitCode.FAILED if report.failed else ExitCode.OK)
+    report.exit_code = code
+    report.started_at = report.started_at or started
+    report.finished_at = report.finished_at or time.time()
+    if plan is not None and dry_run:
+        display.info(_dry_run_line(report, plan))
+    elif code in (ExitCode.OK, ExitCode.FAILED, ExitCode.THROTTLED):
         display.summary(report)
     if job.json_out:
-        _print_json(report)
-    return max(code, ExitCode.FAILED if report.failed else ExitCode.OK), stop
+        summary = report.to_json()
+        if plan is not None and dry_run:
+            summary["would_download"] = plan.job_count
+        job.out.json(summary)
+    return code, stop
+
+
+def _dry_run_line(report: FrameReport, plan: Plan) -> str:
+    """The last line of a ``--dry-run``: what a download would fetch (the listing has no
+    sizes, so files, not bytes)."""
+    line = (
+        f"{report.frame}: dry run: {plural(plan.job_count, 'file')} would be downloaded, "
+        f"{report.skipped} already here"
+    )
+    for count, what in (
+        (report.missing, "missing locally (not fetched without --restore-missing)"),
+        (report.excluded, "left out by the selection"),
+        (report.placeholders, "placeholders"),
+    ):
+        if count:
+            line += f", {count} {what}"
+    return line + "; nothing was written"
 
 
 def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
@@ -240,6 +358,7 @@ def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
     display = job.display
     damaged: list[str] = []
     for name in job.names:
+        started = time.time()
         try:
             frame = job.settings.frame(name)
             display.info(f"{name}: verifying the files recorded in {frame.file_path}")
@@ -267,7 +386,8 @@ def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
                     "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
                 )
         if job.json_out:
-            _out(json.dumps(report.to_json()) + "\n")
+            frame_code = ExitCode.OK if report.ok else ExitCode.FAILED
+            job.out.json(_stamped(report.to_json(), started, frame_code))
         if job.repair and not report.ok:
             try:
                 kept = set_aside(
@@ -293,32 +413,33 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
-def _out(text: str) -> None:
-    """Write to stdout; a reader that went away (``| head``) never stops a download."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Point stdout at /dev/null so later writes, and Python's own flush at exit, are
-        # silent: the files still matter even if nobody reads the listing.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+def _stamped(value: dict[str, Any], started: float, code: ExitCode) -> dict[str, Any]:
+    """A ``--count`` or ``--verify`` object with when it ran and its exit code, as every
+    ``--json`` object has."""
+    return {
+        "frame": value.get("frame"),
+        "started_at": local_time(started),
+        "finished_at": local_time(time.time()),
+        "exit_code": int(code),
+        **value,
+    }
 
 
-def _print_json(report: FrameReport) -> None:
-    _out(json.dumps(report.to_json()) + "\n")
-
-
-def _print_count(counted: AssetCount, json_out: bool) -> None:
-    if json_out:
-        _out(json.dumps(counted.to_json()) + "\n")
-    else:
-        _out(
-            f"{counted.frame}: {counted.assets} photos ({counted.videos} videos, "
-            f"{counted.live_photos} Live Photos; {counted.placeholders} unfinished "
-            "uploads not counted)\n"
-        )
+def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
+    job.note_uploaders(counted.frame, counted.uploaders)
+    if job.json_out:
+        job.out.json(_stamped(counted.to_json(), started, ExitCode.OK))
+        return
+    line = (
+        f"{counted.frame}: {plural(counted.assets, 'asset')} "
+        f"({plural(counted.photos, 'photo')}, {plural(counted.videos, 'video')}, "
+        f"{plural(counted.live_photos, 'Live Photo')}): {plural(counted.files, 'file')}"
+    )
+    if counted.excluded:
+        line += f" selected, {counted.excluded} left out by the selection"
+    if counted.placeholders:
+        line += f"; {plural(counted.placeholders, 'placeholder')} (unfinished uploads) not counted"
+    job.out.write(line + "\n")
 
 
 async def _list_frames(run: Runner, job: Invocation) -> None:
@@ -328,27 +449,50 @@ async def _list_frames(run: Runner, job: Invocation) -> None:
     }
     if job.json_out:
         for frame in frames:
-            _out(
-                json.dumps(
-                    {
-                        "id": frame.id,
-                        "name": frame.name,
-                        "num_assets": frame.num_assets,
-                        "section": by_id.get(frame.id),
-                    }
-                )
-                + "\n"
+            job.out.json(
+                {
+                    "id": frame.id,
+                    "name": frame.name,
+                    "num_assets": frame.num_assets,
+                    "section": by_id.get(frame.id),
+                }
             )
         return
     if not frames:
         job.display.warning("this account has no frames")
+        return
+    rows = [("FRAME ID", "NAME", "ASSETS", "CONFIG SECTION")]
     for frame in frames:
-        section = f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)"
-        photos = "?" if frame.num_assets is None else str(frame.num_assets)
-        _out(f"{frame.id}  {frame.name or '(unnamed)'}  {photos} photos  {section}\n")
+        rows.append(
+            (
+                frame.id,
+                frame.name or "(unnamed)",
+                "?" if frame.num_assets is None else str(frame.num_assets),
+                f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)",
+            )
+        )
+    job.out.write(table(rows))
 
 
-def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bool) -> ExitCode:
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as aligned columns, two spaces apart (numbers right-aligned), one per line."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = [
+        all(row[i].isdigit() or row[i] == "?" for row in rows[1:]) for i in range(len(widths))
+    ]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(row, widths, numeric, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(
+    demo_dir: Path, options: RunOptions, display: Display, out: Stdout, json_out: bool
+) -> ExitCode:
     # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
     from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 
@@ -382,11 +526,14 @@ def run_demo(demo_dir: Path, options: RunOptions, display: Display, json_out: bo
                 f"demo: an emulated Aura is serving on {emulator.base_url}; "
                 f"downloading its frame into {demo_dir}/"
             )
-            job = Invocation(settings, ["demo"], options, display, json_out=json_out)
+            job = Invocation(settings, ["demo"], options, display, out, json_out=json_out)
             code = await _main(job, unreported)
-        display.info(
-            f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
-        )
+        if options.download.dry_run:
+            display.info("demo: dry run done; nothing was written")
+        else:
+            display.info(
+                f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
+            )
         return code
 
-    return _guarded(display, json_out, run)
+    return _guarded(display, out if json_out else None, run)

@@ -1,7 +1,8 @@
 """The ``aura-async`` command: its options, checked, then handed to :mod:`aura_async.actions`.
 
-The CLI layer (this module, :mod:`~aura_async.actions` and :mod:`~aura_async.console`) is
-the only code that prints, exits or reads the environment.
+The CLI layer (this module, :mod:`~aura_async.cli.actions`, :mod:`~aura_async.cli.console`
+and :mod:`~aura_async.cli.help`) is the only code that prints, exits or reads the
+environment.
 
 Exit codes (DESIGN.md): 0 nothing failed; 1 some files failed; 2 usage or config error;
 3 login failed; 4 frame not found; 5 gave up because the server kept throttling; 6 another
@@ -13,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +25,20 @@ import typer
 
 from aura_async._version import __version__
 from aura_async.cli.actions import Invocation, execute, run_demo
-from aura_async.cli.console import Display
+from aura_async.cli.console import Display, Stdout, run_object
+from aura_async.cli.help import (
+    ACTIONS,
+    LAYOUT,
+    MAINTENANCE,
+    METADATA,
+    NETWORK,
+    SCRIPTING,
+    SELECTION,
+    AuraCommand,
+    error_line,
+)
+from aura_async.cli.setup import run_setup, terminal_prompts
+from aura_async.cli.status import show_status
 from aura_async.config import Settings, default_config_path, load_settings
 from aura_async.exceptions import ConfigError, ExitCode
 from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
@@ -36,16 +51,11 @@ __all__ = ["ExitCode", "app", "main"]
 
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=False,  # AuraCommand adds them only when they are used
     rich_markup_mode=None,
     pretty_exceptions_enable=False,  # never print locals (they hold the password)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def _fail(message: str, code: ExitCode) -> typer.Exit:
-    typer.echo(f"aura-async: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -55,8 +65,11 @@ def _version(value: bool) -> None:
 
 
 @app.command(
-    help="Download every photo, video and Live Photo of your Aura frames, and keep the copy "
-    "up to date. FRAME is a section of the config file; see README.md for the config format.",
+    cls=AuraCommand,
+    help="Download every photo, video and Live Photo of your Aura frames into local folders, "
+    "and keep them up to date. FRAME is a section of the config file, an INI file with "
+    "[login] (email, password) and one section per frame (frame_id, file_path); "
+    "aura-async --setup writes it for you.",
     epilog="Exit codes: 0 ok, 1 some files failed, 2 usage/config error, 3 login failed, "
     "4 frame not found, 5 server kept throttling, 6 folder locked by another run, "
     "130 interrupted.",
@@ -75,33 +88,49 @@ def command(
         Path | None,
         typer.Option(
             "--config",
+            rich_help_panel=ACTIONS,
+            metavar="FILE",
             help="Config file [default: $AURA_CONFIG or ~/etc/aura/credentials.ini].",
             show_default=False,
         ),
     ] = None,
     all_frames: Annotated[
-        bool, typer.Option("--all", help="Download every frame in the config file, with one login.")
+        bool,
+        typer.Option(
+            "--all",
+            rich_help_panel=ACTIONS,
+            help="Download every frame in the config file, with one login.",
+        ),
     ] = False,
     list_frames: Annotated[
         bool,
         typer.Option(
             "--list-frames",
+            rich_help_panel=ACTIONS,
             help="Print the account's frames (name, id, photos) and exit; needs only [login].",
         ),
     ] = False,
     count: Annotated[
-        bool, typer.Option("--count", help="Print the number of photos in each frame, then exit.")
+        bool,
+        typer.Option(
+            "--count",
+            rich_help_panel=ACTIONS,
+            help="Print the number of photos in each frame, then exit.",
+        ),
     ] = False,
     years: Annotated[
         bool,
         typer.Option(
-            "--years", help="Save files under FILE_PATH/YYYY/ by the year they were taken."
+            "--years",
+            help="Save files under FILE_PATH/YYYY/ by the year they were taken.",
+            rich_help_panel=LAYOUT,
         ),
     ] = False,
     folder_template: Annotated[
         str | None,
         typer.Option(
             "--folder-template",
+            rich_help_panel=LAYOUT,
             help="Sub-folders from tokens {year} {month} {day} {taken_at} {uploader} {frame} "
             "{id}, '/'-separated; --years is \"{year}\".",
             show_default=False,
@@ -111,19 +140,27 @@ def command(
         str,
         typer.Option(
             "--name-template",
+            rich_help_panel=LAYOUT,
             help="File names from tokens, also {taken_at} and {ext}; must keep {id} and {ext}.",
         ),
     ] = DEFAULT_NAME,
     concurrency: Annotated[
         int,
         typer.Option(
-            "--concurrency", "-j", min=1, max=64, metavar="N", help="Files downloaded at once."
+            "--concurrency",
+            "-j",
+            min=1,
+            max=64,
+            metavar="N",
+            help="Files downloaded at once.",
+            rich_help_panel=NETWORK,
         ),
     ] = 4,
     rate: Annotated[
         float,
         typer.Option(
             "--rate",
+            rich_help_panel=NETWORK,
             min=0.0,
             metavar="PER_SECOND",
             help="Most media requests per second (0: no ceiling); lowered automatically "
@@ -132,19 +169,31 @@ def command(
     ] = DEFAULT_RATE,
     include_hidden: Annotated[
         bool,
-        typer.Option("--include-hidden", help="Also download photos hidden from the slideshow."),
+        typer.Option(
+            "--include-hidden",
+            rich_help_panel=SELECTION,
+            help="Also download photos hidden from the slideshow.",
+        ),
     ] = False,
     no_videos: Annotated[
-        bool, typer.Option("--no-videos", help="Skip video clips and Live Photo motion.")
+        bool,
+        typer.Option(
+            "--no-videos", rich_help_panel=SELECTION, help="Skip video clips and Live Photo motion."
+        ),
     ] = False,
     videos_only: Annotated[
         bool,
-        typer.Option("--videos-only", help="Only video clips and Live Photo motion, no stills."),
+        typer.Option(
+            "--videos-only",
+            rich_help_panel=SELECTION,
+            help="Only video clips and Live Photo motion, no stills.",
+        ),
     ] = False,
     since: Annotated[
         str | None,
         typer.Option(
             "--since",
+            rich_help_panel=SELECTION,
             help="Only photos taken on or after DATE (YYYY[-MM[-DD]]).",
             metavar="DATE",
             show_default=False,
@@ -154,6 +203,7 @@ def command(
         str | None,
         typer.Option(
             "--until",
+            rich_help_panel=SELECTION,
             help="Only photos taken on or before DATE (YYYY[-MM[-DD]]).",
             metavar="DATE",
             show_default=False,
@@ -163,6 +213,7 @@ def command(
         list[str] | None,
         typer.Option(
             "--uploader",
+            rich_help_panel=SELECTION,
             help="Only photos uploaded by NAME (repeatable).",
             metavar="NAME",
             show_default=False,
@@ -172,6 +223,7 @@ def command(
         int | None,
         typer.Option(
             "--until-found",
+            rich_help_panel=SELECTION,
             min=1,
             metavar="N",
             help="Stop listing after N photos in a row that are already here (fast nightly "
@@ -183,6 +235,7 @@ def command(
         bool,
         typer.Option(
             "--restore-missing",
+            rich_help_panel=SELECTION,
             help="Download again files you moved away or deleted after a download.",
         ),
     ] = False,
@@ -190,6 +243,7 @@ def command(
         Dedupe,
         typer.Option(
             "--dedupe",
+            rich_help_panel=SELECTION,
             help="The same photo uploaded twice: hard-link the second "
             "name to the first copy, skip it, or download it (off).",
         ),
@@ -198,6 +252,7 @@ def command(
         str,
         typer.Option(
             "--sidecars",
+            rich_help_panel=METADATA,
             metavar="<json|xmp|off>",
             help="Write a sidecar beside each file: json, xmp or off.",
         ),
@@ -206,6 +261,7 @@ def command(
         bool,
         typer.Option(
             "--write-exif",
+            rich_help_panel=METADATA,
             help="Add date, place, uploader and caption to "
             "downloaded JPEGs without EXIF (no re-encoding).",
         ),
@@ -214,6 +270,7 @@ def command(
         Path | None,
         typer.Option(
             "--save-assets",
+            rich_help_panel=METADATA,
             metavar="FILE",
             help="Save the frame's raw listing as JSON to FILE.",
             show_default=False,
@@ -223,14 +280,36 @@ def command(
         bool,
         typer.Option(
             "--verify",
+            rich_help_panel=MAINTENANCE,
             help="Re-hash local files against the state and report "
             "missing or changed ones (no network); exit 1 if any.",
+        ),
+    ] = False,
+    setup: Annotated[
+        bool,
+        typer.Option(
+            "--setup",
+            rich_help_panel=ACTIONS,
+            help="Write the config file: log in, list the account's frames, pick a folder "
+            "for each; run again to add frames. Asks nothing with AURA_EMAIL and "
+            "AURA_PASSWORD set. With --config -, print the file instead.",
+        ),
+    ] = False,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            rich_help_panel=ACTIONS,
+            help="Print each frame's last run, last complete listing, files recorded and "
+            "missing, and whether a run holds its folder now (no network; all frames "
+            "without FRAME).",
         ),
     ] = False,
     repair: Annotated[
         bool,
         typer.Option(
             "--repair",
+            rich_help_panel=MAINTENANCE,
             help="With --verify: download again every missing or changed file; a changed "
             "file is kept beside it as NAME.changed-DATE.",
         ),
@@ -239,34 +318,49 @@ def command(
         bool,
         typer.Option(
             "--no-keep",
+            rich_help_panel=MAINTENANCE,
             help="With --verify --repair: delete changed files instead of keeping them.",
         ),
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be downloaded; write nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            rich_help_panel=ACTIONS,
+            help="Print what would be downloaded; write nothing.",
+        ),
     ] = False,
     json_out: Annotated[
         bool,
         typer.Option(
-            "--json", help="Print one JSON summary per frame on stdout (logs go to stderr)."
+            "--json",
+            help="Print one JSON summary per frame on stdout (logs go to stderr).",
+            rich_help_panel=SCRIPTING,
         ),
     ] = False,
     quiet: Annotated[
         bool,
         typer.Option(
-            "--quiet", "-q", help="Only warnings, errors, and the summary of a run that failed."
+            "--quiet",
+            "-q",
+            help="Only warnings, errors, and the summary of a run that failed.",
+            rich_help_panel=SCRIPTING,
         ),
     ] = False,
     log_file: Annotated[
         Path | None,
         typer.Option(
-            "--log-file", help="Also append plain log lines to this file.", show_default=False
+            "--log-file",
+            help="Also append plain log lines to this file.",
+            show_default=False,
+            rich_help_panel=SCRIPTING,
         ),
     ] = None,
     connect_timeout: Annotated[
         float,
         typer.Option(
             "--connect-timeout",
+            rich_help_panel=NETWORK,
             min=1.0,
             metavar="SECONDS",
             help="Seconds to wait for a connection.",
@@ -276,6 +370,7 @@ def command(
         float,
         typer.Option(
             "--timeout",
+            rich_help_panel=NETWORK,
             min=1.0,
             metavar="SECONDS",
             help="Seconds of network silence before a retry.",
@@ -284,131 +379,272 @@ def command(
     retries: Annotated[
         int,
         typer.Option(
-            "--retries", min=1, max=100, metavar="N", help="Attempts per file before it fails."
+            "--retries",
+            min=1,
+            max=100,
+            metavar="N",
+            help="Attempts per file before it fails.",
+            rich_help_panel=NETWORK,
         ),
     ] = 8,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show per-file detail and retries.")
+        bool,
+        typer.Option(
+            "--debug", rich_help_panel=SCRIPTING, help="Show per-file detail and retries."
+        ),
     ] = False,
     demo: Annotated[
         bool,
         typer.Option(
-            "--demo", help="Run against a built-in emulated Aura: no account, no network."
+            "--demo",
+            help="Run against a built-in emulated Aura: no account, no network.",
+            rich_help_panel=ACTIONS,
         ),
     ] = False,
     demo_dir: Annotated[
-        Path, typer.Option("--demo-dir", help="Where --demo saves its files.")
+        Path,
+        typer.Option("--demo-dir", rich_help_panel=ACTIONS, help="Where --demo saves its files."),
     ] = Path("aura-demo"),
     version: Annotated[
         bool | None,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit.",
+            rich_help_panel=MAINTENANCE,
         ),
     ] = None,
 ) -> None:
-    names = list(frames or [])
-    if no_videos and videos_only:
-        raise _fail("--no-videos and --videos-only exclude each other", ExitCode.USAGE)
-    if years and folder_template is not None:
-        raise _fail('--years is --folder-template "{year}": give one of them', ExitCode.USAGE)
-    if sidecars not in ("json", "xmp", "off"):
-        raise _fail(f"--sidecars takes json, xmp or off, not {sidecars!r}", ExitCode.USAGE)
-    layout = Templates(folder="{year}" if years else folder_template or "", name=name_template)
-    try:
-        layout.validate()
-        selection = Selection(
-            stills=not videos_only,
-            clips=not no_videos,
-            since=_date(since, "--since"),
-            until=_date(until, "--until"),
-            uploaders=frozenset(n.casefold() for n in uploader or []),
-        )
-    except ConfigError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
-    if repair and not verify:
-        raise _fail(
-            "--repair goes with --verify: aura-async FRAME --verify --repair", ExitCode.USAGE
-        )
-    if no_keep and not repair:
-        raise _fail("--no-keep goes with --verify --repair", ExitCode.USAGE)
-    if demo and (names or all_frames or list_frames or count or verify):
-        raise _fail(
-            "--demo runs on its own; drop the frame names and other actions", ExitCode.USAGE
-        )
-    if list_frames and (names or all_frames or count or verify):
-        raise _fail("--list-frames takes no frame names and no other action", ExitCode.USAGE)
-    if all_frames and names:
-        raise _fail("give frame names or --all, not both", ExitCode.USAGE)
-    if not (demo or names or all_frames or list_frames):
-        raise _fail(
-            "name a frame from the config file (or use --all, --list-frames, --demo); see --help",
-            ExitCode.USAGE,
-        )
-
-    interactive = sys.stderr.isatty() and not json_out and not debug
+    out = Stdout()
+    started = time.time()
+    display: Display | None = None
     log_handle: TextIO | None = None
-    if log_file is not None:
-        log_file = log_file.expanduser()
-        try:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            log_handle = log_file.open("a", encoding="utf-8")
-        except OSError as exc:
-            raise _fail(f"cannot open log file {log_file}: {exc.strerror}", ExitCode.USAGE) from exc
-    display = Display(
-        sys.stderr, interactive=interactive, quiet=quiet, debug=debug, log_file=log_handle
-    )
-    options = RunOptions(
-        download=DownloadOptions(
-            concurrency=concurrency,
-            layout=layout,
-            selection=selection,
-            include_hidden=include_hidden,
-            until_found=until_found,
-            restore_missing=restore_missing,
-            dedupe=dedupe,
-            sidecars=None if sidecars == "off" else sidecars,
-            write_exif=write_exif,
-            save_assets=save_assets,
-            dry_run=dry_run,
-            policy=RetryPolicy(attempts=retries),
-        ),
-        rate=rate,
-        timeouts=Timeouts(connect=connect_timeout, read=timeout),
-    )
+    error: str | None = None
     try:
-        if demo:
-            code = run_demo(demo_dir, options, display, json_out)
+        names = list(frames or [])
+        layout = Templates(folder="{year}" if years else folder_template or "", name=name_template)
+        selection = _selection(videos_only, no_videos, since, until, uploader)
+        _check_flags(
+            names,
+            no_videos=no_videos,
+            videos_only=videos_only,
+            years=years,
+            folder_template=folder_template,
+            sidecars=sidecars,
+            demo=demo,
+            all_frames=all_frames,
+            list_frames=list_frames,
+            count=count,
+            verify=verify,
+            status=status,
+            dry_run=dry_run,
+            setup=setup,
+            repair=repair,
+            no_keep=no_keep,
+        )
+        layout.validate()
+        log_handle = _open_log(log_file)
+        display = Display(
+            sys.stderr,
+            interactive=sys.stderr.isatty(),
+            quiet=quiet,
+            debug=debug,
+            log_file=log_handle,
+        )
+        options = RunOptions(
+            download=DownloadOptions(
+                concurrency=concurrency,
+                layout=layout,
+                selection=selection,
+                include_hidden=include_hidden,
+                until_found=until_found,
+                restore_missing=restore_missing,
+                dedupe=dedupe,
+                sidecars=None if sidecars == "off" else sidecars,
+                write_exif=write_exif,
+                save_assets=save_assets,
+                dry_run=dry_run,
+                policy=RetryPolicy(attempts=retries),
+            ),
+            rate=rate,
+            timeouts=Timeouts(connect=connect_timeout, read=timeout),
+        )
+        if setup:
+            try:
+                code = run_setup(config, os.environ, display, out, terminal_prompts())
+            except KeyboardInterrupt:
+                typer.echo(err=True)  # off the line of the question
+                display.error("interrupted: nothing was written")
+                code = ExitCode.INTERRUPTED
+        elif demo:
+            code = run_demo(demo_dir, options, display, out, json_out)
         else:
             settings = _settings(config, display)
-            if all_frames:
+            if all_frames or (status and not names):  # --status alone: every frame
                 names = settings.frame_names
                 if not names:
-                    raise ConfigError(f"config file {settings.config_path}: no frame sections")
+                    raise settings.no_frames()
             for name in names:
                 settings.frame(name)  # every name checked before any request
             options = _one_listing_per_frame(options, len(names))
-            code = execute(
-                Invocation(
-                    settings,
-                    names,
-                    options,
-                    display,
-                    list_frames=list_frames,
-                    count=count,
-                    verify=verify,
-                    repair=repair,
-                    keep_changed=not no_keep,
-                    json_out=json_out,
-                    seams=_seams(ctx),
+            if status:
+                code = show_status(settings, names, display, out, json_out=json_out)
+            else:
+                code = execute(
+                    Invocation(
+                        settings,
+                        names,
+                        options,
+                        display,
+                        out,
+                        list_frames=list_frames,
+                        count=count,
+                        verify=verify,
+                        repair=repair,
+                        keep_changed=not no_keep,
+                        json_out=json_out,
+                        uploaders=tuple(uploader or ()),
+                        seams=_seams(ctx),
+                    )
                 )
-            )
     except ConfigError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        error, code = str(exc), exc.exit_code
+        if display is not None:
+            display.stop()
+            display.log_only("ERROR", error)
+        typer.echo(error_line(error), err=True)
     finally:
-        display.stop()
+        if display is not None:
+            display.stop()
         if log_handle is not None:
             log_handle.close()
+    if json_out and not out.json_lines:  # nothing got started: one object for the run
+        last = error or (display.last_error if display is not None else None)
+        out.json(run_object(started, time.time(), code, last))
     raise typer.Exit(code)
+
+
+def _check_flags(
+    names: list[str],
+    *,
+    no_videos: bool,
+    videos_only: bool,
+    years: bool,
+    folder_template: str | None,
+    sidecars: str,
+    demo: bool,
+    all_frames: bool,
+    list_frames: bool,
+    count: bool,
+    verify: bool,
+    status: bool,
+    dry_run: bool,
+    setup: bool,
+    repair: bool,
+    no_keep: bool,
+) -> None:
+    """Flags that exclude each other, or nothing to do.
+
+    Raises:
+        ConfigError: the usage error to show.
+    """
+    if no_videos and videos_only:
+        raise ConfigError("--no-videos and --videos-only exclude each other")
+    if years and folder_template is not None:
+        raise ConfigError('--years is --folder-template "{year}": give one of them')
+    if sidecars not in ("json", "xmp", "off"):
+        raise ConfigError(f"--sidecars takes json, xmp or off, not {sidecars!r}")
+    if repair and not verify:
+        raise ConfigError("--repair goes with --verify: aura-async FRAME --verify --repair")
+    if no_keep and not repair:
+        raise ConfigError("--no-keep goes with --verify --repair")
+    if setup and (names or all_frames or list_frames or count or verify or status or demo):
+        raise ConfigError("--setup runs on its own (with --config FILE, or --config - to print)")
+    if demo and (names or all_frames or list_frames or count or verify or status):
+        raise ConfigError("--demo runs on its own; drop the frame names and other actions")
+    if list_frames and (names or all_frames or count or verify or status):
+        raise ConfigError("--list-frames takes no frame names and no other action")
+    if status and (count or verify or dry_run):
+        raise ConfigError("--status runs on its own: give it frame names, or none for all")
+    if all_frames and names:
+        raise ConfigError("give frame names or --all, not both")
+    if not (demo or names or all_frames or list_frames or status or setup):
+        raise ConfigError(
+            "name a frame from the config file (or use --all, --list-frames, --setup, "
+            "--demo); see --help"
+        )
+
+
+def _selection(
+    videos_only: bool,
+    no_videos: bool,
+    since: str | None,
+    until: str | None,
+    uploaders: list[str] | None,
+) -> Selection:
+    """The selection flags, checked.
+
+    Raises:
+        ConfigError: a date is malformed, or ``--since`` comes after ``--until``.
+    """
+    first, last = _date(since, "--since"), _date(until, "--until")
+    if first is not None and last is not None:
+        common = min(len(first), len(last))
+        if first[:common] > last[:common]:
+            raise ConfigError(
+                f"--since {first} is after --until {last}: no photo can match; "
+                "swap them, or drop one"
+            )
+    return Selection(
+        stills=not videos_only,
+        clips=not no_videos,
+        since=first,
+        until=last,
+        uploaders=frozenset(n.casefold() for n in uploaders or []),
+    )
+
+
+LOG_ROTATE_AT = 10 * 1024 * 1024
+"""A ``--log-file`` this big when a run starts is rotated first."""
+LOG_KEEP = 3
+"""Rotated log files kept: ``FILE.1`` (the newest) to ``FILE.3``."""
+
+
+def _open_log(log_file: Path | None) -> TextIO | None:
+    """The ``--log-file`` opened for appending (its folder created), rotated first when it
+    has grown past :data:`LOG_ROTATE_AT`.
+
+    Raises:
+        ConfigError: it cannot be opened.
+    """
+    if log_file is None:
+        return None
+    log_file = log_file.expanduser()
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        rotate_log(log_file)
+        return log_file.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot open log file {log_file}: {exc.strerror}") from exc
+
+
+def rotate_log(path: Path, limit: int = LOG_ROTATE_AT, keep: int = LOG_KEEP) -> bool:
+    """``FILE`` becomes ``FILE.1``, ``FILE.1`` becomes ``FILE.2``... (the oldest goes) when
+    ``FILE`` holds ``limit`` bytes or more; returns whether it did. A rename that fails
+    (another program has the file open, on Windows) leaves the log growing, and the next
+    run tries again."""
+    try:
+        if path.stat().st_size < limit:
+            return False
+        for n in range(keep - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{n}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{n + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))
+    except OSError:
+        return False
+    return True
 
 
 def _seams(ctx: typer.Context) -> Seams | None:

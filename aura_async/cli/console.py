@@ -7,10 +7,13 @@ rich is imported only for a terminal: plain runs (cron, ``| cat``) start 25 ms s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aura_async.report import (
     BytesReceived,
@@ -20,18 +23,22 @@ from aura_async.report import (
     FileFailed,
     FrameReport,
     JobsQueued,
+    LoggedIn,
     Notice,
+    PageListed,
     PlanReady,
     Retrying,
     Throttled,
     human_bytes,
+    local_time,
+    plural,
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-__all__ = ["Display"]
+__all__ = ["Display", "Stdout", "run_object"]
 
 
 def _silence(stream: TextIO) -> None:
@@ -44,15 +51,58 @@ def _silence(stream: TextIO) -> None:
         os.close(devnull)
 
 
+class Stdout:
+    """What the command prints on stdout (listings, ``--json`` lines); a reader that went
+    away (``| head``), or a terminal (EIO), never stops a download."""
+
+    def __init__(self) -> None:
+        self.json_lines = 0
+        """JSON objects printed so far."""
+
+    def write(self, text: str) -> None:
+        """Print ``text`` as it is."""
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError:
+            # Point stdout at /dev/null so later writes, and Python's own flush at exit,
+            # are silent: the files still matter even if nobody reads the listing.
+            _silence(sys.stdout)
+
+    def json(self, value: dict[str, Any]) -> None:
+        """Print one JSON object on a line of its own."""
+        self.write(json.dumps(value) + "\n")
+        self.json_lines += 1
+
+
+def run_object(started: float, finished: float, code: int, error: str | None) -> dict[str, Any]:
+    """The ``--json`` object of a run in which no frame got started (a config error, a
+    refused login): so a ``--json >> log`` still shows which night failed, and why."""
+    return {
+        "frame": None,
+        "started_at": local_time(started),
+        "finished_at": local_time(finished),
+        "exit_code": int(code),
+        "error": error,
+    }
+
+
 def _terminal(stream: TextIO, width: int | None) -> Console:
     """rich's console on ``stream``, except that a reader going away only silences it:
-    rich's default exits the program, which would stop a download."""
+    rich's default exits the program, which would stop a download. A terminal that went
+    away (EIO: a job left running after its terminal closed) is treated the same."""
     from rich.console import Console
 
     class Terminal(Console):
         def on_broken_pipe(self) -> None:
             self.quiet = True
             _silence(stream)
+
+        def _check_buffer(self) -> None:  # where rich writes, handling only BrokenPipeError
+            try:
+                super()._check_buffer()
+            except OSError:
+                self.on_broken_pipe()
 
     return Terminal(file=stream, force_terminal=True, width=width)
 
@@ -67,7 +117,12 @@ class Display:
         debug: also per-file detail (skips, retries).
         log_file: an open file that receives every plain line too.
         width: the terminal's width for the bar (default: as rich finds it).
+        clock: seconds, for the bar's speed and how often throttle lines repeat.
     """
+
+    THROTTLE_LINES_EVERY = 1.0
+    """Seconds between two ``--debug`` lines about throttling; the ones between are
+    counted in the next."""
 
     def __init__(
         self,
@@ -78,8 +133,10 @@ class Display:
         debug: bool = False,
         log_file: TextIO | None = None,
         width: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
+        self._clock = clock
         self.interactive = interactive and not quiet
         self.quiet = quiet
         self.debug_enabled = debug
@@ -91,10 +148,15 @@ class Display:
         self._task: TaskID | None = None
         self._bytes = 0
         self._throttled = 0
+        self._failed = 0
         self._rate = 0.0
         self._waited = 0.0
-        self._started = time.monotonic()
+        self._started = clock()
+        self._throttle_line_at: float | None = None
+        self._unsaid_throttles = 0
         self.secrets: set[str] = set()
+        self.last_error: str | None = None
+        """The last error line shown (redacted): the ``error`` of a run's JSON object."""
 
     @property
     def console(self) -> Console:
@@ -148,17 +210,30 @@ class Display:
             "INFO", message, show=not self.quiet and (self.debug_enabled or not self.interactive)
         )
 
+    def log_only(self, level: str, message: str) -> None:
+        """A line for the ``--log-file`` only (stderr has it already, in another form)."""
+        self._line(level, message, show=False)
+
     def warning(self, message: str) -> None:
         """A line always shown."""
         self._line("WARNING", message, show=True)
 
     def error(self, message: str) -> None:
         """A line always shown."""
+        self.last_error = self.redact(message)
         self._line("ERROR", message, show=True)
 
     def summary(self, report: FrameReport) -> None:
-        """The last line of a frame: shown unless quiet and all went well."""
-        failed = report.failed > 0 or report.interrupted or report.not_attempted > 0
+        """The last line of a frame: an error when the frame did not end well (files failed
+        or not attempted, interrupted, or stopped by an error), shown unless quiet and all
+        went well."""
+        failed = (
+            report.failed > 0
+            or report.interrupted
+            or report.not_attempted > 0
+            or report.error is not None
+            or bool(report.exit_code)
+        )
         self._line(
             "ERROR" if failed else "INFO", report.summary_line(), show=not self.quiet or failed
         )
@@ -170,12 +245,16 @@ class Display:
             self._bytes += event.count
             self._refresh()
         elif isinstance(event, FileDone):
-            self.detail(f"downloaded {event.relpath} ({human_bytes(event.size)})")
+            size = human_bytes(event.size + event.resumed_from)
+            if event.resumed_from:
+                size += f", resumed after {human_bytes(event.resumed_from)}"
+            self.detail(f"downloaded {event.relpath} ({size})")
             self._advance()
         elif isinstance(event, FileFailed):
             if not event.fatal:  # a fatal one is the frame's error, said once by the CLI
                 self.warning(f"failed {event.relpath}: {event.reason}")
-                self._advance()
+                self._failed += 1  # not done: the bar stops short of its total
+                self._refresh()
         elif isinstance(event, DiskWarning):
             self.warning(event.message)
         elif isinstance(event, Notice):
@@ -186,17 +265,25 @@ class Display:
             self._throttled += 1
             self._rate = event.rate
             self._waited += event.wait
-            self.debug(
-                f"throttled (HTTP {event.status}); waiting {event.wait:.1f}s, "
-                f"rate now {event.rate:.1f}/s"
-            )
+            self._throttle_line(event)
             self._refresh()
+        elif isinstance(event, LoggedIn):
+            self.debug(
+                "token refused (HTTP 401): logged in again" if event.relogin else "logged in"
+            )
+        elif isinstance(event, PageListed):
+            more = ", more to come" if event.more else ", the last"
+            self.debug(
+                f"listing of frame {event.frame_id}: page {event.page}, "
+                f"{plural(event.assets, 'asset')} ({event.total} so far{more})"
+            )
         elif isinstance(event, JobsQueued):  # downloads begin with the first page
             self._queued(event.frame, event.count)
         elif isinstance(event, PlanReady):
             self.info(
-                f"{event.frame}: {event.to_fetch} to download, {event.present} already "
-                f"present, {event.placeholders} placeholders skipped"
+                f"{event.frame}: {plural(event.to_fetch, 'file')} to download, "
+                f"{event.present} already here, {plural(event.placeholders, 'placeholder')} "
+                "skipped"
             )
             self._rate = event.rate
             if self._task is None:
@@ -211,8 +298,28 @@ class Display:
             total = self._progress.tasks[self._task].total or 0
             self._progress.update(self._task, total=total + count)
 
+    def _throttle_line(self, event: Throttled) -> None:
+        """A ``--debug`` line for a throttled request, at most one a second: every worker
+        meets the same throttle at once."""
+        if not self.debug_enabled:
+            return
+        now = self._clock()
+        last = self._throttle_line_at
+        if last is not None and now - last < self.THROTTLE_LINES_EVERY:
+            self._unsaid_throttles += 1
+            return
+        since = ""
+        if self._unsaid_throttles:
+            since = f" ({self._unsaid_throttles} more throttled since the last such line)"
+        self._throttle_line_at, self._unsaid_throttles = now, 0
+        where = f" on {event.relpath}" if event.relpath else ""
+        self.debug(
+            f"throttled (HTTP {event.status}){where}; every worker waits {event.wait:.1f}s, "
+            f"rate now {event.rate:.1f}/s{since}"
+        )
+
     def _start(self, frame: str, total: int) -> None:
-        self._bytes, self._started = 0, time.monotonic()
+        self._bytes, self._failed, self._started = 0, 0, self._clock()
         if not self.interactive or total == 0:
             return
         if self._progress is None:
@@ -247,12 +354,14 @@ class Display:
     def _refresh(self) -> None:
         if self._progress is None or self._task is None:
             return
-        elapsed = max(time.monotonic() - self._started, 1e-6)
+        elapsed = max(self._clock() - self._started, 1e-6)
         info = f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s"
         if self._rate != float("inf"):
             info += f" · limit {self._rate:.1f} req/s"
         if self._throttled:
             info += f" · {self._throttled} throttled, waited {self._waited:.0f}s"
+        if self._failed:
+            info += f" · [red]{self._failed} failed[/]"
         self._progress.update(self._task, info=info)
 
     def stop(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
 from aura_async.download.listing import ListingFile, PagePlanner
 from aura_async.download.pool import Destination, Transfers
-from aura_async.exceptions import AuraError, StateUnreadable, StorageError
+from aura_async.exceptions import AuraError, ExitCode, StateUnreadable, StorageError
 from aura_async.models import Asset, AssetPage
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
@@ -100,21 +100,43 @@ async def _together(
 class _FrameRun:
     """One frame's run under way: its recorder, and its end, told once."""
 
-    def __init__(self, emit: Recorder, started: float, *, dry_run: bool) -> None:
+    def __init__(
+        self, emit: Recorder, started: float, *, dry_run: bool, wallclock: Callable[[], float]
+    ) -> None:
         self.emit = emit
         self._started = started
         self._dry_run = dry_run
+        self._wallclock = wallclock
+        self._started_at = wallclock()
         self._ended = False
 
     def end(self, exc: BaseException | None) -> None:
-        """Tell the recorder the frame ended (its time, and why if it failed); once."""
+        """Tell the recorder the frame ended (its times, its exit code, and why if it
+        failed); once."""
         if self._ended:
             return
         self._ended = True
         seconds = asyncio.get_running_loop().time() - self._started
         interrupted = isinstance(exc, asyncio.CancelledError)
         error = str(exc) if isinstance(exc, AuraError) else None
-        self.emit(FrameEnded(seconds, interrupted=interrupted, error=error, dry_run=self._dry_run))
+        failed = ExitCode.FAILED if self.emit.report.failed else ExitCode.OK
+        if interrupted:
+            code = ExitCode.INTERRUPTED
+        elif isinstance(exc, AuraError):
+            code = max(exc.exit_code, failed)
+        else:
+            code = failed if exc is None else ExitCode.FAILED
+        self.emit(
+            FrameEnded(
+                seconds,
+                interrupted=interrupted,
+                error=error,
+                dry_run=self._dry_run,
+                started_at=self._started_at,
+                finished_at=self._wallclock(),
+                exit_code=code,
+            )
+        )
 
 
 class Downloader:
@@ -180,6 +202,7 @@ class Downloader:
             Recorder(report, self._emit),
             asyncio.get_running_loop().time(),
             dry_run=self.options.dry_run,
+            wallclock=self._seams.wallclock,
         )
         # The folder scan overlaps the first listing request.
         scanning = asyncio.ensure_future(asyncio.to_thread(scan_folder, frame.file_path))
@@ -263,7 +286,7 @@ class Downloader:
             )
             listing = self._page_planner(frame, await scanning, state, caught_up, job, False)
             complete, edited = True, []
-            async for assets in self._with_first(first, pages):
+            async for assets in self._raw_pages(first, pages, None):
                 planned = await listing.add(assets)
                 edited += planned.edited
                 for planned_job in planned.page.jobs:
@@ -296,8 +319,6 @@ class Downloader:
         plan = listing.plan
         await listing.begin()
         throttles_before = self.limiter.throttles
-        if caught_up:  # until this run's files are done (a SIGKILL, a power cut)
-            await asyncio.to_thread(state.set_value, CAUGHT_UP, False)
         transfers = self._transfers
         pace = self.pace_for(frame.file_path)
         complete = True
@@ -314,10 +335,15 @@ class Downloader:
                 async def list_and_plan() -> None:
                     nonlocal complete
                     edited: list[str] = []
+                    uncaught = not caught_up
                     try:
                         async for page in self._raw_pages(first, pages, saving):
                             planned = await listing.add(page)
                             edited += planned.edited
+                            if planned.page.jobs and not uncaught:
+                                # Not caught up until these are done (a SIGKILL, a power cut).
+                                uncaught = True
+                                await asyncio.to_thread(state.set_value, CAUGHT_UP, False)
                             if planned.page.jobs:
                                 emit(JobsQueued(frame.name, len(planned.page.jobs)))
                             for planned_job in planned.page.jobs:
@@ -426,16 +452,9 @@ class Downloader:
                 edited=tuple(edited),
                 listing_complete=complete,
                 not_ready=plan.not_ready,
+                uploaders=tuple(sorted(plan.uploaders)),
             )
         )
-
-    @staticmethod
-    async def _with_first(
-        first: AssetPage, pages: AsyncIterator[AssetPage]
-    ) -> AsyncIterator[list[Asset]]:
-        yield first.assets
-        async for page in pages:
-            yield page.assets
 
     @staticmethod
     async def _raw_pages(

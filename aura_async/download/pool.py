@@ -17,12 +17,13 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from aura_async.api.client import AuraClient
 from aura_async.config import FrameConfig
+from aura_async.download.commit import Committer, Outcome
 from aura_async.download.fetch import Fetcher, Streamed
 from aura_async.download.target import Finish, TargetFile, write_durably
 from aura_async.exceptions import ApiError, AuraError, ExpiredUrl, RateLimited, StorageError
@@ -177,28 +178,32 @@ class Transfers:
             AuraError: a fatal error (disk, auth, endless throttling) stopped every worker.
         """
 
+        committer = Committer(threads=min(4, self.workers))
+        errors: list[AuraError] = []  # from commits, told on the loop
+
+        def then(job: Job, target: TargetFile, streamed: Streamed) -> Callable[[Outcome], None]:
+            def done(outcome: Outcome) -> None:
+                try:
+                    self._committed(to, job, target, streamed, outcome)
+                except AuraError as exc:
+                    errors.append(exc)
+
+            return done
+
         async def worker() -> None:
-            # Each worker streams its next file while the last one is made durable in a
-            # worker thread (an fsync takes a disk milliseconds): one commit in flight each.
-            committing: asyncio.Task[None] | None = None
-            try:
-                while (job := await queue.get()) is not None:
-                    fetched = await self._download(to, job, job.relpath in parts)
-                    if committing is not None:
-                        await committing
-                        committing = None
-                    if fetched is not None:
-                        committing = asyncio.create_task(self._commit(to, job, *fetched))
-                if committing is not None:
-                    await committing
-            finally:
-                if committing is not None and not committing.done():
-                    committing.cancel()  # its thread ends on its own; the file stays a .part
-                    with contextlib.suppress(asyncio.CancelledError, AuraError):
-                        await committing
+            # Each worker streams its next file while the committer makes the last ones
+            # durable in its threads (an fsync takes a disk milliseconds).
+            while (job := await queue.get()) is not None:
+                if errors:
+                    raise errors[0]  # a commit failed: the disk, for every worker
+                fetched = await self._download(to, job, job.relpath in parts)
+                if fetched is not None:
+                    target, streamed = fetched
+                    written = (streamed.size, streamed.sha256)
+                    committer.submit(target, written, then(job, target, streamed))
 
         try:
-            async with asyncio.TaskGroup() as group:
+            async with committer, asyncio.TaskGroup() as group:
                 for _ in range(self.workers):
                     group.create_task(worker())
         except BaseExceptionGroup as group_error:
@@ -208,6 +213,8 @@ class Transfers:
             if fatal:
                 raise fatal[0] from None
             raise
+        if errors:
+            raise errors[0]
 
     async def _download(
         self, to: Destination, job: Job, maybe_part: bool
@@ -232,16 +239,15 @@ class Transfers:
             return None
         return target, streamed
 
-    async def _commit(
-        self, to: Destination, job: Job, target: TargetFile, streamed: Streamed
+    def _committed(
+        self, to: Destination, job: Job, target: TargetFile, streamed: Streamed, outcome: Outcome
     ) -> None:
-        try:
-            committed = await asyncio.to_thread(target.commit, (streamed.size, streamed.sha256))
-        except OSError as exc:
-            error = StorageError(f"cannot write {target.final}: {exc.strerror or exc}")
+        """Record a file the committer gave its name (on the loop), or report why not."""
+        if isinstance(outcome, OSError):
+            error = StorageError(f"cannot write {target.final}: {outcome.strerror or outcome}")
             to.emit(FileFailed(job.relpath, str(error), fatal=True))
-            raise error from exc
-        if not committed.synced and to.root not in self._unsynced:
+            raise error from outcome
+        if not outcome.synced and to.root not in self._unsynced:
             self._unsynced.add(to.root)
             to.emit(
                 DiskWarning(
@@ -256,12 +262,12 @@ class Transfers:
                 job.kind,
                 job.relpath,
                 now=now,
-                size=committed.size,
-                sha256=committed.sha256,
+                size=outcome.size,
+                sha256=outcome.sha256,
                 downloaded_at=now,
             )
         )
-        to.emit(FileDone(job.relpath, streamed.received))
+        to.emit(FileDone(job.relpath, streamed.received, streamed.size - streamed.received))
 
     async def _ensure_folder(self, folder: Path) -> None:
         if folder in self._folders:
@@ -282,7 +288,7 @@ class Transfers:
                 streamed = await self._fetcher.fetch(job, url, target)
             except ApiError as exc:
                 if isinstance(exc, RateLimited):
-                    self._throttled(exc, to)
+                    self._throttled(exc, to, job.relpath)
                 elif exc.retryable:
                     to.emit(Retrying(job.relpath, str(exc)))
                 raise
@@ -301,10 +307,10 @@ class Transfers:
                 refreshes += 1
                 url = fresh
 
-    def _throttled(self, exc: RateLimited, to: Destination) -> None:
+    def _throttled(self, exc: RateLimited, to: Destination, relpath: str) -> None:
         self.limiter.on_throttle(exc.retry_after)
         wait = exc.retry_after if exc.retry_after is not None else 0.0
-        to.emit(Throttled(exc.status, wait, self.limiter.rate))
+        to.emit(Throttled(exc.status, wait, self.limiter.rate, relpath))
 
     async def _fresh_url(self, frame: FrameConfig, asset_id: str, failed: str) -> str:
         """A newer signed URL for the asset's clip than ``failed``: from the last re-listing

@@ -71,6 +71,7 @@ class Runner:
             self.settings.password,
             sleep=self.seams.sleep,
             wallclock=self.seams.wallclock,
+            on_event=self._on_event,
         )
         self._downloader = Downloader(
             self._client,

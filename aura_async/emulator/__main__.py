@@ -28,8 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--photo-size", type=int, default=64 * 1024, help="bytes per photo (default 65536)")
     add("--video-size", type=int, default=512 * 1024, help="bytes per video (default 524288)")
     add("--seed", type=int, default=0, help="seed of all generated data (default 0)")
-    add("--email", default="demo@example.com")
-    add("--password", default="demo-password")
+    add("--email", default="demo@example.com", help="the account's email (default %(default)s)")
+    add(
+        "--password",
+        default="demo-password",
+        help="the account's password; any other gets HTTP 475 (default %(default)s)",
+    )
     add("--file-path", default="./aura-photos", help="file_path written into the printed config")
     add("--latency", type=float, default=0.0, help="seconds added to every media request")
     add(
@@ -44,26 +48,49 @@ def _parser() -> argparse.ArgumentParser:
     add("--no-range", action="store_true", help="ignore Range headers")
     add("--throttle-rate", type=float, default=None, help="media requests/s before 429s")
     add("--throttle-burst", type=int, default=5, help="token bucket capacity (default 5)")
-    add("--retry-after", choices=["seconds", "date", "none", "fractional"], default="seconds")
-    add("--throttle-status", type=int, choices=[429, 503], default=429)
-    for name in (
-        "http-500",
-        "reset",
-        "truncate",
-        "stall",
-        "html-error",
-        "malformed-listing",
-        "expire-video",
-    ):
+    add(
+        "--retry-after",
+        choices=["seconds", "date", "none", "fractional"],
+        default="seconds",
+        help="how a throttled answer says when to come back: Retry-After in whole seconds, "
+        "as an HTTP date, not at all, or in fractional seconds (default %(default)s)",
+    )
+    add(
+        "--throttle-status",
+        type=int,
+        choices=[429, 503],
+        default=429,
+        help="the status of a throttled answer (default %(default)s)",
+    )
+    faults = {
+        "http-500": "an HTTP 500 error page, per media request",
+        "reset": "a connection reset halfway through a media body",
+        "truncate": "a media body cut short (the connection closed halfway)",
+        "stall": "a media body that stops halfway for --stall-seconds, then is cut",
+        "html-error": "an HTML error page with status 200, per media request",
+        "malformed-listing": "a listing page cut in half (not valid JSON)",
+        "expire-video": "a signed video URL refused as expired (HTTP 403)",
+    }
+    for name, what in faults.items():
         add(
             f"--fault-{name}",
             type=float,
             default=0.0,
             metavar="P",
-            help=f"probability of a {name.replace('-', ' ')} fault (default 0)",
+            help=f"probability of {what} (default 0)",
         )
-    add("--stall-seconds", type=float, default=30.0)
-    add("--fault-seed", type=int, default=0)
+    add(
+        "--stall-seconds",
+        type=float,
+        default=30.0,
+        help="seconds a stalled body stops before it is cut (default %(default)s)",
+    )
+    add(
+        "--fault-seed",
+        type=int,
+        default=0,
+        help="seed of the fault draws, so a run's faults repeat (default %(default)s)",
+    )
     return p
 
 

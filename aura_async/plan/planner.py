@@ -108,6 +108,8 @@ class Plan:
     listed: int = 0
     keys: list[Key] = field(default_factory=list)
     """Every file the listing offers, selected or not (for the state's last_seen)."""
+    uploaders: set[str] = field(default_factory=set)
+    """The uploaders' names in the listing read (``--uploader`` names one of them)."""
     damaged: int = 0
     """Files here that were found empty or cut short, now among the jobs."""
     not_ready: int = 0
@@ -286,6 +288,8 @@ class Planner:
         if asset.is_placeholder:
             plan.placeholders += 1
             return True
+        if asset.uploader_name:
+            plan.uploaders.add(asset.uploader_name)
         if asset.video_not_ready:
             plan.not_ready += 1
             return False  # work left for a later run

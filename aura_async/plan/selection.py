@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from aura_async.models import Asset, MediaKind
 
-__all__ = ["Dedupe", "Selection"]
+__all__ = ["Dedupe", "Selection", "unmatched_uploaders"]
 
 
 class Dedupe(StrEnum):
@@ -49,3 +50,10 @@ class Selection:
         if self.until and taken[: len(self.until)] > self.until:
             return False
         return not self.uploaders or (asset.uploader_name or "").casefold() in self.uploaders
+
+
+def unmatched_uploaders(wanted: Iterable[str], seen: Iterable[str]) -> list[str]:
+    """The ``--uploader`` names (as given) that match none of the uploaders ``seen``,
+    compared as :meth:`Selection.wants` does (case-insensitively)."""
+    known = {name.casefold() for name in seen}
+    return [name for name in wanted if name.casefold() not in known]

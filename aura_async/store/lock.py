@@ -17,7 +17,7 @@ from types import TracebackType
 from aura_async.exceptions import LockHeld, StorageError
 from aura_async.store.state import STATE_DIR
 
-__all__ = ["FolderLock"]
+__all__ = ["FolderLock", "lock_holder"]
 
 
 class FolderLock:
@@ -73,6 +73,24 @@ class FolderLock:
         self.release()
 
 
+def lock_holder(folder: Path) -> str | None:
+    """Who holds the folder's lock (``pid 1234 on host``), or ``None`` when no run does.
+
+    It only looks: on Linux it reads ``/proc/locks``; elsewhere it tries a shared lock for
+    an instant (a run starting in that very instant would find the folder locked).
+    """
+    path = folder / STATE_DIR / "lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: no run has ever locked the folder
+    try:
+        held = _held_by_another(fd)
+        return (_read(fd) or "unknown process") if held else None
+    finally:
+        os.close(fd)
+
+
 def _read(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
     return os.read(fd, 200).decode("utf-8", "replace").strip()
@@ -92,6 +110,12 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
+    def _held_by_another(fd: int) -> bool:
+        if not _try_lock(fd):
+            return True
+        _unlock(fd)
+        return False
+
 else:
     import fcntl
 
@@ -104,3 +128,17 @@ else:
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _held_by_another(fd: int) -> bool:
+        info = os.fstat(fd)
+        key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        try:
+            with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+                return any(line.split()[1:2] == ["FLOCK"] and key in line.split() for line in locks)
+        except OSError:  # not Linux: try a shared lock, and let it go at once
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False

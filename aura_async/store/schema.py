@@ -6,7 +6,12 @@ time (:class:`aura_async.state.State` runs them when it opens a folder's databas
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "CURRENT_VERSION", "MIGRATIONS", "SELECT", "UPSERT"]
+from typing import Any
+
+from aura_async.models import MediaKind
+from aura_async.store.records import FileRecord
+
+__all__ = ["COLUMNS", "CURRENT_VERSION", "MIGRATIONS", "SELECT", "UPSERT", "record_from_row"]
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 0 -> 1: files and the key/value table.
@@ -75,3 +80,14 @@ UPSERT = (
     ", last_seen = MAX(files.last_seen, excluded.last_seen)"
 )
 """Insert a row, or update it keeping the earlier ``first_seen`` and the later ``last_seen``."""
+
+
+def record_from_row(row: tuple[Any, ...]) -> FileRecord:
+    """A ``files`` row read with :data:`SELECT`, as a :class:`FileRecord`.
+
+    Raises:
+        ValueError: the row's kind is not one this version knows.
+    """
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["kind"] = MediaKind(values["kind"])
+    return FileRecord(**values)

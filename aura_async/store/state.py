@@ -40,16 +40,23 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from aura_async.exceptions import StateUnreadable, StorageError
 from aura_async.models import Key, MediaKind
+from aura_async.store.queries import ListingQueries
 from aura_async.store.records import FileRecord, Indexed, RunRecord
-from aura_async.store.schema import COLUMNS, CURRENT_VERSION, MIGRATIONS, SELECT, UPSERT
+from aura_async.store.schema import (
+    COLUMNS,
+    CURRENT_VERSION,
+    MIGRATIONS,
+    SELECT,
+    UPSERT,
+    record_from_row,
+)
 
 __all__ = [
     "CAUGHT_UP",
@@ -76,12 +83,6 @@ def state_path(folder: Path) -> Path:
     return folder / STATE_DIR / STATE_FILE
 
 
-def _record(row: tuple[Any, ...]) -> FileRecord:
-    values = dict(zip(COLUMNS, row, strict=True))
-    values["kind"] = MediaKind(values["kind"])
-    return FileRecord(**values)
-
-
 def _index(conn: sqlite3.Connection) -> dict[Key, Indexed]:
     rows = conn.execute("SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files")
     return {(a, k): Indexed(relpath, md5, gone, size) for a, k, relpath, md5, gone, size in rows}
@@ -91,7 +92,7 @@ def _row(record: FileRecord) -> tuple[Any, ...]:
     return tuple(record.kind.value if c == "kind" else getattr(record, c) for c in COLUMNS)
 
 
-class State:
+class State(ListingQueries):
     """The open state database of one download folder.
 
     Use :meth:`open` (not the constructor) and close it, preferably with ``with``::
@@ -154,7 +155,8 @@ class State:
             The state, or ``None`` when there is none yet, or only one of another schema.
 
         Raises:
-            StateUnreadable: the file is there but damaged.
+            StateUnreadable: the file is there but damaged (every page is read once, as
+                :meth:`check` does, so damage shows here rather than half-way through).
             StorageError: it cannot be read for another reason.
         """
         path = state_path(folder)
@@ -170,29 +172,13 @@ class State:
         try:
             with state._locked("open"):
                 if conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION:
+                    state._quick_check()
                     return state
         except BaseException:
             conn.close()
             raise
         conn.close()
         return None
-
-    @staticmethod
-    def peek_caught_up(folder: Path) -> bool:
-        """:data:`CAUGHT_UP` of the folder's state, read without writing (``--dry-run``);
-        ``False`` when there is no readable state."""
-        path = state_path(folder)
-        if not path.is_file():
-            return False
-        try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                row = conn.execute("SELECT value FROM kv WHERE key = ?", (CAUGHT_UP,)).fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            return False
-        return row is not None and json.loads(row[0]) is True
 
     def _setup(self) -> None:
         with self._locked("open"):
@@ -202,6 +188,9 @@ class State:
             # the last checkpoint: issue 13). Commits are batched, so this costs a few
             # fsyncs per thousand files.
             self._conn.execute("PRAGMA synchronous = FULL")
+            # The listing's temporary table (store/queries.py) in memory: a 100,000-file
+            # listing is a few MB there, and a temporary file cost 15 us a row.
+            self._conn.execute("PRAGMA temp_store = MEMORY")
             if self._schema_version() == CURRENT_VERSION:
                 return
             # One transaction for every step: a database is either migrated or untouched,
@@ -230,11 +219,15 @@ class State:
             StorageError: it cannot be read for another reason.
         """
         with self._locked("check"):
-            result = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if result != "ok":
-                raise StateUnreadable(f"state database {self.path}: damaged: {result}")
+            self._quick_check()
             with self._transaction():
                 pass
+
+    def _quick_check(self) -> None:
+        result = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if result != "ok":  # its report may span lines; the warning says it in one
+            reason = " ".join(str(result).split())
+            raise StateUnreadable(f"state database {self.path}: damaged: {reason}")
 
     @property
     def version(self) -> int:
@@ -311,7 +304,7 @@ class State:
             row = self._conn.execute(
                 f"{SELECT} WHERE asset_id = ? AND kind = ?", (asset_id, str(kind))
             ).fetchone()
-            return None if row is None else _record(row)
+            return None if row is None else record_from_row(row)
 
     def files(self, *, include_removed: bool = True) -> dict[Key, FileRecord]:
         """Every recorded file, by key, in ``relpath`` order.
@@ -328,7 +321,7 @@ class State:
         where = "" if include_removed else " WHERE removed_at IS NULL"
         with self._locked("read files"):
             rows = self._conn.execute(f"{SELECT}{where} ORDER BY relpath").fetchall()
-            return {rec.key: rec for rec in map(_record, rows)}
+            return {rec.key: rec for rec in map(record_from_row, rows)}
 
     def index(self) -> dict[Key, Indexed]:
         """Where each recorded file is, its md5 and whether it left the frame: what a run
@@ -339,101 +332,6 @@ class State:
         """
         with self._locked("read files"):
             return _index(self._conn)
-
-    def lookup(self, keys: Collection[Key]) -> dict[Key, Indexed]:
-        """:meth:`index` of just these files (one page of a listing), through the primary
-        key: a nightly run never loads every record.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        ids = sorted({asset_id for asset_id, _ in keys})
-        found: dict[Key, Indexed] = {}
-        with self._locked("read files"):
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                query = f"{_BY_ID} ({marks})"
-                rows = self._conn.execute(query, chunk)
-                for a, k, relpath, md5, gone, size in rows:
-                    found[(a, k)] = Indexed(relpath, md5, gone, size)
-        return found
-
-    def md5_places(self, md5s: Collection[str]) -> dict[str, list[str]]:
-        """Where the state recorded photos of these md5s (for ``--dedupe``), by md5.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        wanted = sorted(set(md5s))
-        places: dict[str, list[str]] = {}
-        with self._locked("read files"):
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                query = f"{_BY_MD5} ({marks}) ORDER BY relpath"
-                rows = self._conn.execute(query, chunk)
-                for md5, relpath in rows:
-                    places.setdefault(md5, []).append(relpath)
-        return places
-
-    def begin_listing(self) -> None:
-        """Start noting what a listing offers (:meth:`note_listed`), in a temporary table of
-        this connection: nothing of it is kept in Python, nothing is written to the file.
-
-        Raises:
-            StorageError: the table cannot be made.
-        """
-        with self._locked("begin the listing"):
-            self._conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS listed (asset_id TEXT NOT NULL, "
-                "kind TEXT NOT NULL, PRIMARY KEY (asset_id, kind)) WITHOUT ROWID"
-            )
-            self._conn.execute("DELETE FROM temp.listed")
-
-    def note_listed(self, keys: Iterable[Key]) -> None:
-        """Note files a page of the listing offers (selected or not).
-
-        Raises:
-            StorageError: the write failed.
-        """
-        with self._locked("note the listing"):
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO temp.listed VALUES (?, ?)",
-                [(asset_id, str(kind)) for asset_id, kind in keys],
-            )
-
-    def end_listing(self, now: float, *, complete: bool) -> list[str]:
-        """Record the listing noted since :meth:`begin_listing`: every file it offered was
-        seen ``now`` (and is no longer removed); after a ``complete`` listing, every file it
-        did not offer is marked removed, by one query (a set difference in SQL).
-
-        Returns:
-            The relpaths of the files newly marked removed, in order.
-
-        Raises:
-            StorageError: the write failed; nothing was written.
-        """
-        listed = "EXISTS (SELECT 1 FROM temp.listed l WHERE l.asset_id = files.asset_id AND l.kind = files.kind)"  # noqa: E501
-        gone: list[str] = []
-        with self._locked("record the listing"), self._transaction():
-            if complete:
-                gone = [
-                    row[0]
-                    for row in self._conn.execute(
-                        f"SELECT relpath FROM files WHERE removed_at IS NULL AND NOT {listed} "  # noqa: S608
-                        "ORDER BY relpath"
-                    )
-                ]
-                self._conn.execute(
-                    f"UPDATE files SET removed_at = ? WHERE removed_at IS NULL AND NOT {listed}",  # noqa: S608
-                    (now,),
-                )
-            self._conn.execute(
-                f"UPDATE files SET last_seen = ?, removed_at = NULL WHERE {listed}",  # noqa: S608
-                (now,),
-            )
-        return gone
 
     def record(self, records: Iterable[FileRecord]) -> int:
         """Insert or replace records, all in one transaction.
@@ -456,91 +354,6 @@ class State:
         with self._locked("record files"), self._transaction():
             self._conn.executemany(UPSERT, rows)
         return len(rows)
-
-    def mark_seen(self, keys: Iterable[Key], now: float) -> int:
-        """Note that a listing offered these files: set ``last_seen``, clear ``removed_at``.
-
-        Keys without a row (files not fetched yet) are ignored.
-
-        Args:
-            keys: ``(asset_id, kind)`` of every file the listing offers.
-            now: unix time of the listing.
-
-        Returns:
-            How many rows were updated.
-
-        Raises:
-            StorageError: the write failed; nothing was written.
-        """
-        params = [(now, asset_id, str(kind)) for asset_id, kind in keys]
-        with self._locked("mark files seen"), self._transaction():
-            cursor = self._conn.executemany(
-                "UPDATE files SET last_seen = ?, removed_at = NULL WHERE asset_id = ? AND kind = ?",
-                params,
-            )
-            return cursor.rowcount
-
-    def mark_removed(self, listed: Collection[Key], now: float) -> list[FileRecord]:
-        """Set ``removed_at`` on every file a complete listing no longer offers.
-
-        Call it only after a full listing (every page, hidden assets included when the run
-        includes them, every kind even if excluded by flags): anything not in ``listed``
-        is marked. Rows are never deleted and files are never touched.
-
-        Args:
-            listed: ``(asset_id, kind)`` of every file the listing offers.
-            now: unix time of the listing.
-
-        Returns:
-            The records newly marked removed (with ``removed_at`` set to ``now``).
-
-        Raises:
-            StorageError: the write failed; nothing was written.
-        """
-        wanted = {(asset_id, str(kind)) for asset_id, kind in listed}
-        with self._locked("mark files removed"), self._transaction():
-            rows = self._conn.execute(f"{SELECT} WHERE removed_at IS NULL").fetchall()
-            gone = [rec for rec in map(_record, rows) if rec.key not in wanted]
-            self._conn.executemany(
-                "UPDATE files SET removed_at = ? WHERE asset_id = ? AND kind = ?",
-                [(now, rec.asset_id, rec.kind.value) for rec in gone],
-            )
-        return [replace(rec, removed_at=now) for rec in gone]
-
-    def mark_listing(
-        self, listed: Collection[Key], now: float, *, known: Mapping[Key, Indexed]
-    ) -> list[str]:
-        """:meth:`mark_removed` then :meth:`mark_seen` after a complete listing, in one
-        transaction and without an UPDATE per file (a nightly run of a 20,000-photo frame).
-
-        Args:
-            listed: ``(asset_id, kind)`` of every file the listing offers.
-            now: unix time of the listing.
-            known: :meth:`index` as read before this run (rows added since were listed, by
-                definition).
-
-        Returns:
-            The relpaths of the files newly marked removed.
-
-        Raises:
-            StorageError: the write failed; nothing was written.
-        """
-        wanted = {(asset_id, str(kind)) for asset_id, kind in listed}
-        gone = [k for k, r in known.items() if r.removed_at is None and k not in wanted]
-        back = [k for k, r in known.items() if r.removed_at is not None and k in wanted]
-        with self._locked("record the listing"), self._transaction():
-            self._conn.executemany(
-                "UPDATE files SET removed_at = ? WHERE asset_id = ? AND kind = ?",
-                [(now, asset_id, str(kind)) for asset_id, kind in gone],
-            )
-            self._conn.execute("UPDATE files SET last_seen = ? WHERE removed_at IS NULL", (now,))
-            self._conn.executemany(
-                "UPDATE files SET last_seen = ?, removed_at = NULL WHERE asset_id = ? AND kind = ?",
-                [(now, asset_id, str(kind)) for asset_id, kind in back],
-            )
-        return sorted(known[key].relpath for key in gone)
-
-    # -- runs and values -----------------------------------------------------------------
 
     def add_run(
         self,
@@ -646,12 +459,6 @@ _UNREADABLE = frozenset({5, 6, 11, 26})
 """SQLite's primary result codes of a database a run cannot use but may replace: BUSY and
 LOCKED (after the timeout, with the folder's own lock held: a holder that is gone),
 CORRUPT, NOTADB."""
-
-
-_BY_ID = "SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files WHERE asset_id IN"
-_BY_MD5 = "SELECT md5_hash, relpath FROM files WHERE kind = 'photo' AND md5_hash IN"
-_CHUNK = 500
-"""Values bound to one ``IN (...)`` query (SQLite allows 32,766 since 3.32; old builds 999)."""
 
 
 def _storage_error(path: Path, action: str, exc: Exception) -> StorageError:

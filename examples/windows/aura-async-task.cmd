@@ -5,8 +5,9 @@ rem Run this file once, as the user whose photos and config it is (no admin righ
 rem     examples\windows\aura-async-task.cmd
 rem The config is the default %USERPROFILE%\etc\aura\credentials.ini.
 rem
-rem AURA_EXE: where pip put aura-async.exe. `where aura-async` prints it; with a virtual
-rem environment it is <venv>\Scripts\aura-async.exe, with pipx %USERPROFILE%\.local\bin.
+rem AURA_EXE: where the recommended install (`pipx install .`, see the README's
+rem "Install") puts aura-async.exe: %USERPROFILE%\.local\bin. Installed elsewhere,
+rem `where aura-async` prints it.
 rem LOG: every log line is appended to it (--log-file creates its folder).
 rem
 rem --quiet keeps the console silent unless something failed; the Task Scheduler does not
