@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AURA_"):
             monkeypatch.delenv(key)
+
+
+async def no_wait(seconds: float) -> None:
+    """An injected sleep (``Seams(sleep=no_wait)``): retry waits pass at once."""
+    await asyncio.sleep(0)
 
 
 def small_config(**overrides: object) -> EmulatorConfig:

@@ -608,7 +608,8 @@ class TestLogRotation:
         log = tmp_path / "nightly.log"
         with log.open("wb") as handle:
             handle.truncate(LOG_ROTATE_AT)  # sparse: big without writing 10 MiB
-        code, _, _ = invoke("--config", str(config), "myframe", "-q", "--log-file", str(log))
+        args = ["--config", str(config), "myframe", "-q", "--rate", "0"]  # no pacing to wait
+        code, _, _ = invoke(*args, "--log-file", str(log))
         assert code == ExitCode.OK
         assert (tmp_path / "nightly.log.1").stat().st_size == LOG_ROTATE_AT
         lines = log.read_text().splitlines()

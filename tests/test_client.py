@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -15,16 +14,11 @@ from aioresponses import core as aioresponses_core
 from yarl import URL
 
 from aura_async.api.client import AuraClient
-from aura_async.api.http import error_for_status, redact, translate_errors
 from aura_async.exceptions import (
     AuthError,
-    ExpiredUrl,
     ManifestError,
     NotFound,
-    ProtocolError,
-    RateLimited,
     ServerError,
-    TransportError,
 )
 from aura_async.pacing.retry import RetryPolicy
 
@@ -274,109 +268,3 @@ class TestPaging:
 
         mocked.get(ASSETS, callback=assets)
         assert len([p async for p in client.asset_pages("f1", page_size=None)]) == 1
-
-
-class TestRedact:
-    @pytest.mark.parametrize(
-        ("url", "shown"),
-        [
-            ("https://api.example/v5/frames.json", "https://api.example/v5/frames.json"),
-            (
-                "https://cdn.example/v/a.mp4?Expires=1&Signature=s&Key-Pair-Id=K",
-                "https://cdn.example/v/a.mp4",
-            ),
-            ("http://mom:S3cr3t@127.0.0.1:1/v5/login.json", "http://***@127.0.0.1:1/v5/login.json"),
-            ("http://mom:S3cr3t@127.0.0.1:1/v.mp4?Signature=s#t", "http://***@127.0.0.1:1/v.mp4"),
-            (
-                "http://mom:S3#cr3t@127.0.0.1:1/v5/login.json",
-                "http://***@127.0.0.1:1/v5/login.json",
-            ),
-            ("https://img.example/u1/a.jpg#frag", "https://img.example/u1/a.jpg"),
-        ],
-    )
-    def test_table(self, url: str, shown: str) -> None:
-        """A URL in a message keeps scheme, host and path: no query (signed video URLs), no
-        fragment, no user:password@."""
-        assert redact(url) == shown
-
-    @pytest.mark.parametrize("status", [401, 403, 404, 429, 500, 418])
-    def test_status_errors_hide_userinfo(self, status: int) -> None:
-        """An HTTP error about a URL with user:password@ never shows them."""
-        error = error_for_status(status, "http://mom:S3cr3t@127.0.0.1:1/v5/a?Signature=s", {}, 0.0)
-        assert "S3cr3t" not in str(error)
-        assert "S3cr3t" not in str(error.url)
-        assert "127.0.0.1:1/v5/a" in str(error)
-
-    def test_transport_errors_hide_userinfo(self) -> None:
-        """Nor does an error translated at the boundary (here connection refused)."""
-        refused = aiohttp.ClientConnectorError(
-            aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
-            OSError(111, "refused"),
-        )
-        url = "http://mom:S3cr3t@127.0.0.1:1/v5/login.json"
-        with pytest.raises(TransportError) as info, translate_errors(url):
-            raise refused
-        assert str(info.value) == "cannot connect to http://***@127.0.0.1:1/v5/login.json: refused"
-
-
-class TestErrorMapping:
-    @pytest.mark.parametrize(
-        ("raised", "expected"),
-        [
-            (TimeoutError(), TransportError),
-            (aiohttp.ClientPayloadError("cut"), TransportError),
-            (aiohttp.ServerDisconnectedError(), TransportError),
-            (aiohttp.ClientConnectionResetError("reset"), TransportError),
-            (aiohttp.ClientOSError(104, "reset"), TransportError),
-            (
-                aiohttp.ClientConnectorError(
-                    aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
-                    OSError(111, "refused"),
-                ),
-                TransportError,
-            ),
-            (
-                aiohttp.ClientResponseError(None, (), status=400, message="bad"),  # type: ignore[arg-type]
-                ProtocolError,
-            ),
-            (aiohttp.InvalidURL("x"), ProtocolError),
-            (json.JSONDecodeError("x", "doc", 0), TransportError),
-            (aiohttp.ClientError("other"), TransportError),
-        ],
-    )
-    def test_every_third_party_error_is_mapped(
-        self, raised: BaseException, expected: type[Exception]
-    ) -> None:
-        """aiohttp, timeout and JSON errors leave the boundary as our own, chained."""
-        with pytest.raises(expected) as info, translate_errors("https://x/y?Signature=secret"):
-            raise raised
-        assert info.value.__cause__ is raised
-        assert "secret" not in str(info.value)
-
-    @pytest.mark.parametrize(
-        ("status", "url", "expected"),
-        [
-            (429, "https://x/a", RateLimited),
-            (503, "https://x/a", RateLimited),
-            (475, "https://x/login.json", AuthError),
-            (401, "https://x/a", AuthError),
-            (403, "https://x/v.mp4?Expires=1&Signature=s", ExpiredUrl),
-            (403, "https://x/a.jpg", ProtocolError),
-            (404, "https://x/a", NotFound),
-            (500, "https://x/a", ServerError),
-            (502, "https://x/a", ServerError),
-            (418, "https://x/a", ProtocolError),
-        ],
-    )
-    def test_status_table(self, status: int, url: str, expected: type[Exception]) -> None:
-        """Each HTTP status maps to one exception class."""
-        error = error_for_status(status, url, {}, 0.0)
-        assert type(error) is expected
-        assert error.status == status
-        assert "Signature" not in str(error)
-
-    def test_retry_after_is_parsed(self) -> None:
-        """429 carries the Retry-After in seconds."""
-        error = error_for_status(429, "https://x", {"Retry-After": "3"}, 0.0)
-        assert isinstance(error, RateLimited)
-        assert error.retry_after == 3.0

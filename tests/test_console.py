@@ -129,34 +129,3 @@ class TestPlain:
         display = Display(out, interactive=False)
         display.handle(FileDone("v.mov", 1024, resumed_from=3072))
         assert out.getvalue().endswith("downloaded v.mov (4.0 KiB, resumed after 3.0 KiB)\n")
-
-
-def test_summary_line_extras() -> None:
-    """The one-line summary names every unusual figure, in the singular for one."""
-    report = FrameReport(
-        "f",
-        placeholders=2,
-        excluded=3,
-        missing=1,
-        linked=4,
-        duplicates=5,
-        removed=["x.jpg"],
-        interrupted=True,
-        bytes=3 * 1024**3,
-    )
-    line = report.summary_line()
-    assert "3.0 GiB" in line
-    assert "1 placeholder," in FrameReport("f", placeholders=1, excluded=1).summary_line()
-    assert "(1 duplicate linked, 1 duplicate skipped)" in (
-        FrameReport("f", linked=1, duplicates=1).summary_line()
-    )
-    for part in (
-        "2 placeholders",
-        "3 excluded",
-        "1 missing locally",
-        "4 duplicates linked",
-        "5 duplicates skipped",
-        "1 removed from the frame",
-        "interrupted",
-    ):
-        assert part in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -156,11 +157,30 @@ def _read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float) -> s
     seen = b""
     deadline = time.monotonic() + timeout
     while needle.encode() not in seen:
-        if time.monotonic() > deadline or proc.poll() is not None:
+        left = deadline - time.monotonic()
+        if left <= 0 or proc.poll() is not None:
             raise AssertionError(f"no {needle!r} on stderr; got:\n{seen.decode()}")
+        select.select([proc.stderr], [], [], left)  # until it writes (or the deadline)
         seen += proc.stderr.read() or b""
-        time.sleep(0.05)
     return seen.decode()
+
+
+def _wait_until_reading(proc: subprocess.Popen[bytes], path: Path, timeout: float) -> None:
+    """Until ``proc`` has ``path`` open and has read some of it (Linux's /proc fdinfo);
+    elsewhere, at once."""
+    fds = Path(f"/proc/{proc.pid}/fd")
+    if not fds.is_dir():
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError):
+                if fd.readlink() == path.resolve():
+                    fdinfo = (fds.parent / "fdinfo" / fd.name).read_text()
+                    if int(fdinfo.split("pos:", 1)[1].split()[0]) > 0:
+                        return
+        time.sleep(0.01)
+    raise AssertionError(f"{path} was never read")
 
 
 def _wait_for_blocked_fifo_open(proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -226,7 +246,7 @@ def test_ctrl_c_during_verify(tmp_path: Path) -> None:
     proc = subprocess.Popen([*command, "--verify"], stderr=subprocess.PIPE)
     try:
         text = _read_until(proc, "myframe: verifying", timeout=30)
-        time.sleep(0.2)  # into the hashing, which takes far longer
+        _wait_until_reading(proc, big, timeout=30)  # into the hashing, which takes far longer
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
         assert proc.stderr is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -258,3 +259,28 @@ def test_every_command_line_option_says_what_it_does() -> None:
     assert bare == []
     text = parser.format_help()
     assert re.search(r"\ba [aeiouh]", text) is None  # "a expire", "a html"
+
+
+def test_emulator_config_roundtrip(tmp_path: Path) -> None:
+    """The emulator's CLI builds the same knobs as its Python API."""
+    from aura_async.emulator.__main__ import _parser, config_from_args
+
+    args = _parser().parse_args(
+        [
+            "--photos",
+            "3",
+            "--fault-reset",
+            "0.1",
+            "--throttle-rate",
+            "5",
+            "--retry-after",
+            "date",
+            "--no-range",
+        ]
+    )
+    config: EmulatorConfig = config_from_args(args)
+    assert config.frames[0].photos == 3
+    assert config.faults.reset == 0.1
+    assert config.throttle.rate == 5
+    assert config.throttle.retry_after == "date"
+    assert config.range_support is False

@@ -1,10 +1,9 @@
-"""Edge cases of long and unlucky runs: copied duplicates, URLs expiring twice, runs that
-give up, dry runs over a state, complete .part files."""
+"""Edge cases of long and unlucky runs: URLs expiring twice, runs that give up, dry runs
+over a state, a listing per frame."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ from aura_async.options import DownloadOptions, RunOptions
 from aura_async.pacing.memory import RATE_KEY
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
+from aura_async.seams import Seams
 from aura_async.store.state import State
 
-from .conftest import first_frame_id, settings_for, small_config, write_config
+from .conftest import no_wait, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
 
 
@@ -34,34 +34,6 @@ async def sync(emu: Emulator, tmp_path: Path, on_event: Any = None, **options: A
     ) as run:
         await run.download(settings.frame("myframe"), report)
     return report
-
-
-async def test_duplicates_are_copied_atomically_without_hard_links(
-    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where hard links fail (FAT, many NAS shares), the duplicate is a complete copy made
-    through a temporary name."""
-    frame = emulator.library.frames[first_frame_id(emulator)]
-    first = next(
-        a
-        for a in frame.assets
-        if a["file_name"] and not a["video_url"] and a["id"] not in frame.hidden_ids
-    )
-    copy = emulator.library.add_asset(frame, "photo", md5_of=first["id"])
-
-    def no_links(src: object, dst: object) -> None:
-        raise OSError(1, "Operation not permitted")
-
-    monkeypatch.setattr(os, "link", no_links)  # the OS refuses, as a FAT drive would
-    report = await sync(emulator, tmp_path)
-    assert report.linked == 1
-    on_disk = files_on_disk(tmp_path / "myframe")
-    assert on_disk == expected_files(emulator)
-    names = [n for n in on_disk if first["id"] in n or copy["id"] in n]
-    assert (tmp_path / "myframe" / names[0]).stat().st_ino != (
-        tmp_path / "myframe" / names[1]
-    ).stat().st_ino
-    assert not any(n.endswith(".part") for n in on_disk)
 
 
 async def test_urls_that_expire_twice_are_refreshed_twice(tmp_path: Path) -> None:
@@ -113,7 +85,11 @@ def test_all_goes_on_past_a_broken_listing(tmp_path: Path) -> None:
     )
     with emulator_in_thread(config) as emu:
         path = write_config(emu, tmp_path)
-        result = CliRunner().invoke(app, ["--config", str(path), "--all", "--json", "--rate", "0"])
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(path), "--all", "--json", "--rate", "0"],
+            obj=Seams(sleep=no_wait),  # the listing's retries wait for nothing
+        )
     assert result.exit_code == ExitCode.FAILED
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["frame"] for line in lines] == ["myframe", "frame2"]
@@ -154,17 +130,3 @@ def test_save_assets_per_frame(tmp_path: Path, name: str) -> None:
     assert result.exit_code == ExitCode.OK
     assert len(json.loads((tmp_path / "listing-frame2.json").read_text())) == 2
     assert len(json.loads((tmp_path / "listing-myframe.json").read_text())) == 35  # rows
-
-
-async def test_a_complete_part_is_finished_not_fetched_again(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    """A .part holding the whole file (killed before the rename) costs only the overlap."""
-    root = tmp_path / "myframe"
-    root.mkdir()
-    expected = expected_files(emulator)
-    name = next(n for n in sorted(expected) if n.endswith(".mov"))
-    (root / (name + ".part")).write_bytes(expected[name])
-    await sync(emulator, tmp_path)
-    assert files_on_disk(root) == expected
-    assert emulator.counters.count("video", 206) == 1

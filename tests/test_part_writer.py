@@ -13,6 +13,7 @@ import gc
 import hashlib
 import os
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -168,14 +169,55 @@ async def _resume(part: Path, disk: _Disk) -> None:
         await out.write(b"more")
 
 
-async def _cancel_while_held(disk: _Disk, work: Coroutine[Any, Any, object]) -> None:
-    """Run ``work`` until the disk holds it, cancel it, then let the disk go on: the
-    held step finishes in its thread after the cancel. The cancel must propagate."""
+def _awaiting(task: asyncio.Task[Any]) -> list[str]:
+    """The coroutines ``task`` is suspended in, outermost first (read from each
+    coroutine's ``cr_await``: what a debugger shows)."""
+    names = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        code = getattr(awaited, "cr_code", None) or getattr(awaited, "gi_code", None)
+        if code is None:  # a future's iterator: the chain waits on that future
+            break
+        names.append(code.co_name)
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return names
+
+
+async def _until_awaiting(task: asyncio.Task[Any], *tail: str) -> None:
+    """Let the loop run until ``task`` is suspended in the coroutines ``tail`` (innermost
+    last)."""
+    for _ in range(1000):
+        if tuple(_awaiting(task)[-len(tail) :]) == tail:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never suspended in {tail}: {_awaiting(task)}")
+
+
+async def _until_collected(ref: weakref.ref[Any]) -> None:
+    """Until the object behind ``ref`` is garbage (once the worker threads that used it
+    have let go of it), collecting as it goes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        gc.collect()
+        if ref() is None:
+            return
+        assert loop.time() < deadline, "never collected"
+        await asyncio.sleep(0.001)
+
+
+async def _cancel_while_held(
+    disk: _Disk, work: Coroutine[Any, Any, object], *waiting_in: str
+) -> None:
+    """Run ``work`` until the disk holds it and the download waits in ``waiting_in`` (for
+    the held step, or for the network), cancel it, and once the cancelled download is
+    closing its file, let the disk go on: the held step finishes in its thread after the
+    cancel. The cancel must propagate."""
     task = asyncio.create_task(work)
     await asyncio.to_thread(disk.entered.wait, 10)
-    await asyncio.sleep(0.05)  # whatever waits for the held step is waiting now
+    await _until_awaiting(task, *waiting_in)
     task.cancel()
-    await asyncio.sleep(0.05)
+    await _until_awaiting(task, "_close_quietly", "to_thread")  # behind the held step
     disk.release.set()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -340,7 +382,7 @@ class TestErrors:
         disk = _Disk(hold=("write", 1))
         data = os.urandom(3 * CHUNK_SIZE)
         part = tmp_path / "v.part"
-        await _cancel_while_held(disk, _write_all(part, data, disk))
+        await _cancel_while_held(disk, _write_all(part, data, disk), "write", "_settle")
         kept = part.read_bytes()
         assert kept
         assert data.startswith(kept)
@@ -355,9 +397,12 @@ class TestErrors:
         disk = _Disk(hold=("write", 1), fail=("write", 1))
         data = os.urandom(BATCH + 5 * CHUNK)
         part = tmp_path / "v.part"
-        await _cancel_while_held(disk, _write_all(part, data, disk, stall=asyncio.Event()))
-        await asyncio.sleep(0.05)
-        gc.collect()  # an unretrieved exception is logged when its task is collected
+        made: list[PartWriter] = []
+        stalled = _write_all(part, data, disk, made=made, stall=asyncio.Event())
+        await _cancel_while_held(disk, stalled, "_write_all", "wait")
+        # An unretrieved exception is logged when its task is collected: with the writer
+        # that holds the batch's task.
+        await _until_collected(weakref.ref(made.pop()))
         assert part.read_bytes() == b""  # the one batch failed, the held bytes were dropped
         assert disk.open_files == 0
         assert "never retrieved" not in caplog.text
@@ -371,7 +416,10 @@ class TestErrors:
         part = tmp_path / "v.part"
         # __aexit__ waits for the held batch when the cancel comes
         await _cancel_while_held(
-            disk, _write_all(part, data, disk, then_raise=ConnectionResetError())
+            disk,
+            _write_all(part, data, disk, then_raise=ConnectionResetError()),
+            "__aexit__",
+            "_settle",
         )
         assert disk.open_files == 0
         assert data.startswith(part.read_bytes())
@@ -383,7 +431,7 @@ class TestErrors:
         old = os.urandom(CHUNK_SIZE)
         part = tmp_path / "v.part"
         part.write_bytes(old)
-        await _cancel_while_held(disk, _resume(part, disk))
+        await _cancel_while_held(disk, _resume(part, disk), "__aenter__", "to_thread")
         assert disk.open_files == 0
         assert part.read_bytes() == old
 

@@ -1,4 +1,4 @@
-"""The retry policy: Retry-After parsing, the classification table, waits and stops."""
+"""The retry policy: Retry-After parsing, waits and stops (what is retryable: test_exceptions)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from aura_async.exceptions import (
-    AuthError,
-    ExpiredUrl,
-    ManifestError,
-    NotFound,
-    ProtocolError,
-    RateLimited,
-    ServerError,
-    StorageError,
-    TransportError,
-    is_retryable,
-)
+from aura_async.exceptions import NotFound, RateLimited, ServerError, TransportError
 from aura_async.pacing.retry import (
     MAX_RETRY_AFTER,
     RetryPolicy,
@@ -49,27 +38,6 @@ NOW = 1_700_000_000.0
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     """Seconds and HTTP dates parse (RFC 9110 10.2.3); garbage and negatives do not."""
     assert parse_retry_after(value, NOW) == expected
-
-
-@pytest.mark.parametrize(
-    ("error", "retry"),
-    [
-        (RateLimited("429", status=429), True),
-        (RateLimited("503", status=503), True),
-        (ServerError("500", status=500), True),
-        (TransportError("reset"), True),
-        (NotFound("404", status=404), False),
-        (AuthError("475", status=475), False),
-        (ExpiredUrl("403", status=403), False),
-        (ProtocolError("418", status=418), False),
-        (ManifestError("shape"), False),
-        (StorageError("disk full"), False),
-        (ValueError("bug"), False),
-    ],
-)
-def test_classification(error: BaseException, retry: bool) -> None:
-    """Throttling, 5xx and transport trouble are retried; the rest fail at once."""
-    assert is_retryable(error) is retry
 
 
 class Sleeps:

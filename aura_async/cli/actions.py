@@ -38,6 +38,7 @@ from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
 from aura_async.plan.selection import unmatched_uploaders
 from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, local_time, plural
+from aura_async.seams import Seams
 from aura_async.store.verify import set_aside, verify_frame
 
 __all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
@@ -63,6 +64,8 @@ class Invocation:
     seen_uploaders: set[str] = field(default_factory=set)
     """The uploaders of the frames listed so far."""
     exif_note_said: bool = False
+    seams: Seams | None = None
+    """Sleep, clocks and disk for the run (``None``: the real ones; tests inject theirs)."""
 
     def on_event(self, event: Event) -> None:
         """The run's progress callback: the display, after a look at each listing;
@@ -234,7 +237,7 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
-        async with Runner(job.settings, job.options, on_event=job.on_event) as run:
+        async with Runner(job.settings, job.options, on_event=job.on_event, seams=job.seams) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
                 await _list_frames(run, job)

@@ -45,6 +45,7 @@ from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeou
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe, Selection
 from aura_async.plan.templates import DEFAULT_NAME, Templates
+from aura_async.seams import Seams
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -74,6 +75,7 @@ def _version(value: bool) -> None:
     "130 interrupted.",
 )
 def command(
+    ctx: typer.Context,
     frames: Annotated[
         list[str] | None,
         typer.Argument(
@@ -503,6 +505,7 @@ def command(
                         keep_changed=not no_keep,
                         json_out=json_out,
                         uploaders=tuple(uploader or ()),
+                        seams=_seams(ctx),
                     )
                 )
     except ConfigError as exc:
@@ -642,6 +645,12 @@ def rotate_log(path: Path, limit: int = LOG_ROTATE_AT, keep: int = LOG_KEEP) -> 
     except OSError:
         return False
     return True
+
+
+def _seams(ctx: typer.Context) -> Seams | None:
+    """The run's seams when the caller gave some as Click's context object (tests:
+    ``CliRunner().invoke(app, args, obj=Seams(sleep=...))``), else ``None`` (the real ones)."""
+    return ctx.obj if isinstance(ctx.obj, Seams) else None
 
 
 def _one_listing_per_frame(options: RunOptions, frames: int) -> RunOptions:
