@@ -10,6 +10,7 @@ is noted in a temporary table so that the files it no longer offers are found by
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
@@ -26,6 +27,12 @@ _BY_ID = "SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files 
 _BY_MD5 = "SELECT md5_hash, relpath FROM files WHERE kind = 'photo' AND md5_hash IN"
 _CHUNK = 500
 """Values bound to one ``IN (...)`` query (SQLite allows 32,766 since 3.32; old builds 999)."""
+
+
+def listed_key(asset_id: str, kind: str) -> int:
+    """A file's key as a signed 64-bit integer, for the listing's temporary table."""
+    digest = hashlib.blake2b(f"{asset_id}\0{kind}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class ListingQueries:
@@ -80,16 +87,16 @@ class ListingQueries:
 
     def begin_listing(self) -> None:
         """Start noting what a listing offers (:meth:`note_listed`), in a temporary table of
-        this connection: nothing of it is kept in Python, nothing is written to the file.
+        this connection: 8 bytes a file (a hash of its key), nothing kept in Python, nothing
+        written to the database file. A hash shared by two keys (2**-64) would at worst keep
+        one unlisted file from being marked removed.
 
         Raises:
             StorageError: the table cannot be made.
         """
         with self._locked("begin the listing"):
-            self._conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS listed (asset_id TEXT NOT NULL, "
-                "kind TEXT NOT NULL, PRIMARY KEY (asset_id, kind)) WITHOUT ROWID"
-            )
+            self._conn.create_function("listed_key", 2, listed_key, deterministic=True)
+            self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS listed (key INTEGER PRIMARY KEY)")
             self._conn.execute("DELETE FROM temp.listed")
 
     def note_listed(self, keys: Iterable[Key]) -> None:
@@ -100,8 +107,8 @@ class ListingQueries:
         """
         with self._locked("note the listing"):
             self._conn.executemany(
-                "INSERT OR IGNORE INTO temp.listed VALUES (?, ?)",
-                [(asset_id, str(kind)) for asset_id, kind in keys],
+                "INSERT OR IGNORE INTO temp.listed VALUES (?)",
+                [(listed_key(asset_id, str(kind)),) for asset_id, kind in keys],
             )
 
     def end_listing(self, now: float, *, complete: bool) -> list[str]:
@@ -115,7 +122,7 @@ class ListingQueries:
         Raises:
             StorageError: the write failed; nothing was written.
         """
-        listed = "EXISTS (SELECT 1 FROM temp.listed l WHERE l.asset_id = files.asset_id AND l.kind = files.kind)"  # noqa: E501
+        listed = "listed_key(files.asset_id, files.kind) IN temp.listed"
         gone: list[str] = []
         with self._locked("record the listing"), self._transaction():
             if complete:

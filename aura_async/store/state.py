@@ -188,8 +188,8 @@ class State(ListingQueries):
             # the last checkpoint: issue 13). Commits are batched, so this costs a few
             # fsyncs per thousand files.
             self._conn.execute("PRAGMA synchronous = FULL")
-            # The listing's temporary table (store/queries.py) in memory: a 100,000-file
-            # listing is a few MB there, and a temporary file cost 15 us a row.
+            # The listing's temporary table (store/queries.py) in memory: 8 bytes a file,
+            # where a temporary file cost 15 us a row.
             self._conn.execute("PRAGMA temp_store = MEMORY")
             if self._schema_version() == CURRENT_VERSION:
                 return
