@@ -293,7 +293,13 @@ def test_sighup_stops_like_ctrl_c(tmp_path: Path) -> None:
     )
     with emulator_in_thread(config) as emu:
         root = tmp_path / "photos"
-        proc = start(write_config(emu, tmp_path))
+        # A run started as usual: SIGHUP at its default, even when the tests themselves run
+        # under nohup (which the run would respect: see the test below).
+        previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        try:
+            proc = start(write_config(emu, tmp_path))
+        finally:
+            signal.signal(signal.SIGHUP, previous)
 
         def hung() -> bool:
             sizes = {p.name: p.stat().st_size for p in root.glob("*") if p.is_file()}
