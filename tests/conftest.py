@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -90,3 +91,21 @@ class PaceClock:
     def stall(self) -> None:
         """Make the step under way look slower than :attr:`DiskPace.LIMIT`."""
         self.now += 2 * DiskPace.LIMIT
+
+
+class FakeTime:
+    """Monotonic and wall clocks that move only when a run sleeps (Seams.sleep, clock and
+    wallclock; the emulator's clock and wallclock): throttle waits cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wallclock(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)

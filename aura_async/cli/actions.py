@@ -23,7 +23,7 @@ from typing import Any
 from aura_async.cli.console import Display
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
-from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited
+from aura_async.exceptions import AuraError, ExitCode, NotFound, RateLimited, WaitedTooLong
 from aura_async.models import Asset, MediaKind
 from aura_async.options import RunOptions
 from aura_async.report import FrameReport
@@ -188,7 +188,12 @@ async def _frame(
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
         # (see _main); anything else lets the other frames of an --all run go on.
         display.stop()
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, WaitedTooLong):
+            report.error = (
+                f"gave up: {exc}; files done are kept: run again later, or allow a longer "
+                "wait with --max-wait"
+            )
+        elif isinstance(exc, RateLimited):
             report.error = (
                 f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
             )

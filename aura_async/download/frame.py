@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from aura_async.exceptions import AuraError, StorageError
 from aura_async.models import Asset, Key
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
-from aura_async.pacing.memory import RATE_KEY, next_stored_rate, stored_rate
+from aura_async.pacing.memory import RATE_KEY, Learned, recall, remember
 from aura_async.plan.planner import Plan, Planner
 from aura_async.report import (
     EventHandler,
@@ -54,12 +54,12 @@ __all__ = ["Downloader"]
 @dataclass(frozen=True)
 class _Loaded:
     """What a run knows before the listing: the state's files, the disk (its files and
-    its ``.part`` files), the learned rate."""
+    its ``.part`` files), what earlier runs learned of the server's throttling."""
 
     records: Mapping[Key, Indexed]
     found: Mapping[str, Sequence[str]]
     parts: set[str]
-    learned_rate: object
+    learned: object
 
 
 class _FrameRun:
@@ -257,7 +257,9 @@ class Downloader:
             job.end(None)
             # A run that gave up (throttled, interrupted) still keeps what it learned.
             with contextlib.suppress(AuraError):  # never hide the first error
-                await asyncio.to_thread(self._remember_rate, state, throttles_before)
+                throttled = self.limiter.throttles > throttles_before
+                learned = replace(self.limiter.learned, throttled=throttled)
+                await asyncio.to_thread(self._remember_rate, state, learned)
                 await asyncio.to_thread(
                     state.add_run,
                     frame.name,
@@ -302,9 +304,10 @@ class Downloader:
         return planner or self._planner(frame, await self._loaded(loading)), True
 
     async def _loaded(self, loading: asyncio.Future[_Loaded]) -> _Loaded:
-        """What the folder and its state hold; the limiter resumes the rate it remembers."""
+        """What the folder and its state hold; the limiter resumes what it remembers of
+        the server's throttling."""
         loaded = await loading
-        self.limiter.resume(stored_rate(loaded.learned_rate))
+        self.limiter.resume(recall(loaded.learned))
         return loaded
 
     def _planner(self, frame: FrameConfig, loaded: _Loaded) -> Planner:
@@ -331,16 +334,10 @@ class Downloader:
             records.append(FileRecord.from_asset(job.asset, job.kind, relpath, now=now, size=size))
         state.record(records)
 
-    def _remember_rate(self, state: State, throttles_before: int) -> None:
-        """Keep what the run learned of the server's pace for tomorrow's run."""
+    def _remember_rate(self, state: State, learned: Learned) -> None:
+        """Keep what the run learned of the server's throttling for tomorrow's run."""
         stored = state.get_value(RATE_KEY)
-        limiter = self.limiter
-        value = next_stored_rate(
-            stored,
-            throttled=limiter.throttles > throttles_before,
-            learned=limiter.learned_rate,
-            ceiling=limiter.max_rate,
-        )
+        value = remember(stored, learned, ceiling=self.limiter.max_rate)
         if value != stored:
             state.set_value(RATE_KEY, value)
 
