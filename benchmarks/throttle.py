@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from aura_async.emulator import (
     EmulatorConfig,
@@ -161,7 +162,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     names = [n for n in args.policies.split(",") if n]
-    modes: list[RetryAfterMode] = [m for m in args.variants.split(",") if m]  # type: ignore[misc]
+    modes: list[RetryAfterMode] = [m for m in args.variants.split(",") if m]
+    unknown = set(names) - set(POLICIES) | set(modes) - set(get_args(RetryAfterMode))
+    if unknown:
+        parser.error(f"unknown policies or variants: {', '.join(sorted(unknown))}")
     plan: list[tuple[str, RetryAfterMode, bool]] = [(n, m, False) for n in names for m in modes]
     plan += [(n, "seconds", True) for n in args.rate0.split(",") if n in names]
     results: dict[tuple[str, str, bool], list[Run]] = {key: [] for key in plan}
