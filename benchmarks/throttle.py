@@ -19,7 +19,8 @@ same variants without a ceiling (``--rate0``) and prints its time over the defau
 Rounds alternate the order of the variants; ratios are the medians over rounds.
 
 Usage: python benchmarks/throttle.py [--rounds 2] [--photos 300] [--policies bucket,fixed]
-       [--variants seconds,date,none] [--rate0 bucket]
+       [--variants seconds,date,none] [--rate0 bucket,fixed,ban]
+       [--server-rate 20 --burst 5 --quota 100 --window 10 --ban 2 --long-quota 200 --period 60]
 """
 
 from __future__ import annotations
@@ -53,20 +54,36 @@ from aura_async.emulator.thread import emulator_in_thread
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine_line
 
-POLICIES: dict[str, Policy] = {
-    "bucket": TokenBucket(rate=20.0, burst=5),
-    "fixed": FixedWindow(quota=100, window=10.0),
-    "sliding": SlidingWindow(quota=100, window=10.0),
-    "ban": EscalatingBan(rate=20.0, burst=5, ban=2.0, repeat_within=10.0, forgive_after=60.0),
-    "long": LongWait(quota=200, period=60.0),
-}
-DESCRIPTION = {
-    "bucket": "token bucket 20/s, burst 5",
-    "fixed": "fixed window 100 per 10 s",
-    "sliding": "sliding window 100 per 10 s",
-    "ban": "ban 2 s (doubled within 10 s) over a bucket 20/s, burst 5",
-    "long": "long wait: 200 per 60 s",
-}
+NAMES = ("bucket", "fixed", "sliding", "ban", "long")
+
+
+def policies(args: argparse.Namespace) -> dict[str, Policy]:
+    """The policies of this run, from the flags (defaults: the benchmark's own)."""
+    return {
+        "bucket": TokenBucket(rate=args.server_rate, burst=args.burst),
+        "fixed": FixedWindow(quota=args.quota, window=args.window),
+        "sliding": SlidingWindow(quota=args.quota, window=args.window),
+        "ban": EscalatingBan(
+            rate=args.server_rate, burst=args.burst, ban=args.ban, repeat_within=10.0
+        ),
+        "long": LongWait(quota=args.long_quota, period=args.period),
+    }
+
+
+def describe(name: str, policy: Policy) -> str:
+    """One line for the legend under the table."""
+    if isinstance(policy, EscalatingBan):
+        return (
+            f"ban {policy.ban:g} s, doubled within {policy.repeat_within:g} s, forgiven after "
+            f"{policy.forgive_after:g} s, over a bucket {policy.rate:g}/s, burst {policy.burst}"
+        )
+    if isinstance(policy, TokenBucket):
+        return f"token bucket {policy.rate:g}/s, burst {policy.burst}"
+    if isinstance(policy, LongWait):
+        return f"long wait: {policy.quota} per {policy.period:g} s"
+    kind = "fixed" if isinstance(policy, FixedWindow) else "sliding"
+    return f"{kind} window {policy.quota} per {policy.window:g} s"
+
 
 MAX_SHARE = 0.03
 """No more than 3 % of requests throttled, under any policy."""
@@ -82,6 +99,15 @@ def least_time(policy: Policy, photos: int) -> float:
     if isinstance(policy, FixedWindow | SlidingWindow):
         return (math.ceil(photos / policy.quota) - 1) * policy.window
     return (math.ceil(photos / policy.quota) - 1) * policy.period
+
+
+def allowance(policy: Policy) -> float:
+    """Requests per second the policy allows in the long run."""
+    if isinstance(policy, TokenBucket | EscalatingBan):
+        return policy.rate
+    if isinstance(policy, LongWait):
+        return policy.quota / policy.period
+    return policy.quota / policy.window
 
 
 def ratio_target(name: str, mode: str) -> float | None:
@@ -109,12 +135,12 @@ class Run:
     lines: list[str]
 
 
-def run_once(name: str, mode: RetryAfterMode, photos: int, extra: list[str]) -> Run:
+def run_once(policy: Policy, mode: RetryAfterMode, photos: int, extra: list[str]) -> Run:
     """Start an emulator with the policy, run the CLI into a fresh folder, check the files."""
     config = EmulatorConfig(
         frames=[FrameSpec(photos=photos, videos=0, live_photos=0, placeholders=0, hidden=0)],
         photo_size=64 * 1024,
-        throttle=Throttle(policy=POLICIES[name], retry_after=mode),
+        throttle=Throttle(policy=policy, retry_after=mode),
     )
     with emulator_in_thread(config) as emu, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -153,7 +179,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--policies", default=",".join(NAMES))
+    parser.add_argument("--server-rate", type=float, default=20.0, help="bucket and ban: R/s")
+    parser.add_argument("--burst", type=int, default=5, help="bucket and ban: burst")
+    parser.add_argument("--quota", type=int, default=100, help="fixed, sliding: per window")
+    parser.add_argument("--window", type=float, default=10.0, help="fixed, sliding: seconds")
+    parser.add_argument("--ban", type=float, default=2.0, help="ban: first ban, seconds")
+    parser.add_argument("--long-quota", type=int, default=200, help="long wait: per period")
+    parser.add_argument("--period", type=float, default=60.0, help="long wait: seconds")
     parser.add_argument("--variants", default="seconds,date,none")
     parser.add_argument(
         "--rate0",
@@ -161,9 +194,10 @@ def main() -> None:
         help="policies also run with --rate 0 (Retry-After in seconds); empty for none",
     )
     args = parser.parse_args()
+    chosen = policies(args)
     names = [n for n in args.policies.split(",") if n]
     modes: list[RetryAfterMode] = [m for m in args.variants.split(",") if m]
-    unknown = set(names) - set(POLICIES) | set(modes) - set(get_args(RetryAfterMode))
+    unknown = set(names) - set(NAMES) | set(modes) - set(get_args(RetryAfterMode))
     if unknown:
         parser.error(f"unknown policies or variants: {', '.join(sorted(unknown))}")
     plan: list[tuple[str, RetryAfterMode, bool]] = [(n, m, False) for n in names for m in modes]
@@ -174,7 +208,7 @@ def main() -> None:
         order = plan if index % 2 == 0 else list(reversed(plan))
         for name, mode, rate0 in order:
             extra = ["--rate", "0"] if rate0 else []
-            results[(name, mode, rate0)].append(run_once(name, mode, args.photos, extra))
+            results[(name, mode, rate0)].append(run_once(chosen[name], mode, args.photos, extra))
     print(f"# {machine_line()}")
     print(
         f"# {args.photos} photos of 64 KiB, aura-async -j 8, default --rate unless said; "
@@ -190,7 +224,7 @@ def main() -> None:
         if rate0:
             continue
         runs = results[(name, mode, False)]
-        least = least_time(POLICIES[name], args.photos)
+        least = least_time(chosen[name], args.photos)
         seconds = statistics.median(r.seconds for r in runs)
         ratio = statistics.median(r.seconds / least for r in runs)
         share = statistics.median(r.share for r in runs)
@@ -224,7 +258,10 @@ def main() -> None:
                 f"{name:<8} {mode:<11} {fast:8.1f}s {default:7.1f}s {fast / default:6.2f}  "
                 f"<= {MAX_RATE0}x: {'met' if ok else 'NOT MET'}"
             )
-    print("\n# policies: " + "; ".join(f"{n}: {DESCRIPTION[n]}" for n in names))
+    for name in names:
+        above = allowance(chosen[name]) > 25.0
+        note = " (allows more than the default --rate 25/s: the least time needs --rate 0)"
+        print(f"# {name}: {describe(name, chosen[name])}{note if above else ''}")
     said = sorted(
         {
             line.split("INFO", 1)[-1].strip()

@@ -4,6 +4,7 @@ probes, what it learns of buckets, bans and windows, the time lost and the budge
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 
 import pytest
@@ -127,6 +128,16 @@ class TestServersWord:
         with pytest.raises(WaitedTooLong):
             await lim.acquire()
 
+    async def test_the_spacing_holds_right_after_a_pause(self, fake: FakeTime) -> None:
+        """Woken at the very end of a pause (float dust and all), workers still go one
+        spacing apart, not all at once."""
+        lim = limiter(fake, 10.0)
+        fake.now = 1000.1
+        lim.on_throttle(await lim.acquire(), retry_after=0.7)
+        starts = [t.start for t in await asyncio.gather(*(lim.acquire() for _ in range(3)))]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert gaps == [pytest.approx(1 / lim.rate)] * 2
+
 
 class TestProbes:
     async def test_without_retry_after_one_probe_at_a_time(self, fake: FakeTime) -> None:
@@ -224,6 +235,20 @@ class TestPunished:
         lim.on_throttle(await lim.acquire(), retry_after=4.0)
         assert lim.cap == pytest.approx(second)
         assert lim.rate <= 0.5 * second + 1e-9
+
+    async def test_a_doubled_wait_is_a_repeated_punishment(self, fake: FakeTime) -> None:
+        """A one-second Retry-After passes for a bucket's; the next, twice as long, shows a
+        ban escalating: the rate halves at once."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 7)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.cap == math.inf
+        cut = lim.rate
+        await serve(lim, fake, 5)
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        assert verdict.long
+        assert lim.cap == pytest.approx(cut)
+        assert lim.rate <= 0.5 * cut + 1e-9
 
 
 class TestWindow:

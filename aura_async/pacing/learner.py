@@ -59,6 +59,9 @@ then."""
 MEASURED = 10.0
 """Seconds of serving that make a rate measured (what the folder may remember)."""
 
+ESCALATED = 1.8
+"""A ``Retry-After`` this many times the last one (a ban doubled) is a repeated punishment."""
+
 SLIDING_MARGIN = 0.05
 """Seconds added to a sliding window's length: the way to the server and back."""
 
@@ -119,6 +122,7 @@ class Learner:
         """When a closure without ``Retry-After`` began (``None``: not closed)."""
         self._epoch = 0
         self._told_last = True
+        self._last_wait = math.inf
         self._last_start = -math.inf
         # closed without Retry-After: one probe at a time
         self._closed_pace = math.inf
@@ -146,7 +150,7 @@ class Learner:
     def delay(self, now: float) -> tuple[float, Reason]:
         """Seconds until the next request may start, and why (0: it may now; ``inf``:
         when an answer comes)."""
-        if now < self.paused_until:
+        if self.paused_until - now > _EPSILON:  # float dust must not skip the spacing
             return self.paused_until - now, "server"
         if self.closed_at is not None:
             if self._probe_out:
@@ -159,7 +163,7 @@ class Learner:
         return self.pace.delay(now, windowed=self.window is not None), "spacing"
 
     def _window_delay(self, now: float, window: Window) -> tuple[float, Reason]:
-        if now < self._win_open:
+        if self._win_open - now > _EPSILON:
             return self._win_open - now, "window"
         if window.sliding and window.length is not None:
             # a sliding log: a request may go once the one `quota` requests back is a
@@ -284,8 +288,13 @@ class Learner:
         if retry_after is None:
             self._close(now, ticket)
             return long
-        if long:
-            self.pace.punish(now, retry_after, self.going_at())
+        # a wait at least twice the last one is a ban escalating: punished again, even if
+        # the first was short enough to pass for a bucket's refill
+        again = retry_after > max(1.0, ESCALATED * self._last_wait)
+        self._last_wait = retry_after
+        if long or again:
+            self.pace.punish(now, retry_after, self.going_at(), again=again)
+            long = True
         else:
             self.pace.cut(now, retry_after, self.going_at())
         self._closure_len = now - self.pace.segment_start

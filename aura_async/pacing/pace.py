@@ -142,7 +142,9 @@ class Pace:
             # one start per 1/rate on a fixed schedule: a waiter woken late (the loop was
             # busy) is made up for by the next start, up to a quarter of a spacing
             spacing = 1.0 / self.rate
-            self._next = max(self._next, now - min(CATCH_UP, 0.25 * spacing)) + spacing
+            late = now - self._next
+            base = self._next if 0.0 <= late <= min(CATCH_UP, 0.25 * spacing) else now
+            self._next = base + spacing
 
     # ------------------------------------------------------------------ segments
     def served(self, start: float) -> None:
@@ -199,10 +201,11 @@ class Pace:
         self._rate_since = self._last_change = now
         self._hold_until = now + max(HOLD * pause, HOLD_REQUESTS / self.rate)
 
-    def punish(self, now: float, pause: float, pace: float) -> None:
+    def punish(self, now: float, pause: float, pace: float, *, again: bool = False) -> None:
         """An overrun at ``pace`` answered with a long wait: never this fast again in the
-        run."""
-        repeat = math.isfinite(self.cap)
+        run. Punished a second time (``again``: the wait doubled, though the first looked
+        like a bucket's), the rate halves."""
+        repeat = again or math.isfinite(self.cap)
         self.cap = min(self.cap, pace)
         self.cut(now, pause, pace)
         if repeat:  # punished again: bans may double, so back off as TCP does

@@ -215,7 +215,10 @@ def bucket_rate(
     else:
         known = None
     if known is None:
-        guess = max(lo, FIRST_CUT * hi, (safe + hi) / 2 if 0 < safe < hi else 0.0)
+        # A segment that served within 10 % of the rate sent measured only that rate
+        # (whole counts, a late wake-up): cut from the rate sent, not from the noise.
+        base = overran if hi >= 0.9 * overran else hi
+        guess = max(lo, FIRST_CUT * base, (safe + hi) / 2 if 0 < safe < hi else 0.0)
         return BucketEstimate(min(guess, hi), None, hi)
     return BucketEstimate(SAFETY * min(known, overran), known, hi)
 
