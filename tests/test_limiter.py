@@ -179,6 +179,18 @@ class TestBucket:
         lim.on_throttle(await lim.acquire(), retry_after=1.0)
         assert lim.rate == pytest.approx(FIRST_CUT * 25.0, rel=0.01)
 
+    async def test_a_cut_that_overruns_again_at_once_is_cut_deeper(
+        self, fake: FakeTime
+    ) -> None:
+        """Cut once, and over again within two seconds: still far off, so 60 % of it."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 7)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        cut = lim.rate
+        await serve(lim, fake, 10)  # half a second at 20/s
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.rate == pytest.approx(0.6 * cut)
+
     async def test_two_segments_measure_the_bucket(self, fake: FakeTime) -> None:
         """From full, a 20/s bucket of 5 serves 25 in 1 s at 25/s, then after a pause 205
         in 10 s at 20.5/s: the rate is set just below 20/s."""

@@ -30,6 +30,7 @@ from typing import Literal
 from aura_async.pacing.memory import Learned
 from aura_async.pacing.pace import Pace
 from aura_async.pacing.policy import (
+    LONG_WAIT,
     Closure,
     Window,
     infer_window,
@@ -290,7 +291,7 @@ class Learner:
             return long
         # a wait at least twice the last one is a ban escalating: punished again, even if
         # the first was short enough to pass for a bucket's refill
-        again = retry_after > max(1.0, ESCALATED * self._last_wait)
+        again = retry_after >= max(LONG_WAIT, ESCALATED * self._last_wait)
         self._last_wait = retry_after
         if long or again:
             self.pace.punish(now, retry_after, self.going_at(), again=again)

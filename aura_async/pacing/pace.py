@@ -65,6 +65,12 @@ requests, and a run should see at most one per so many served."""
 SUSTAIN = 5.0
 """Seconds a rate must be served without a throttle to count as safe."""
 
+QUICK = 2.0
+"""Seconds: a rate that was cut once and overruns again sooner than this is far off."""
+
+QUICK_CUT = 0.6
+"""...and is cut to this share of itself."""
+
 REPEAT_CUT = 0.5
 """A second punished overrun cuts the rate to this share of the rate punished."""
 
@@ -191,8 +197,13 @@ class Pace:
             # would have (it stays above the ceiling we never had)
             self.rate = START_RATE if pause < LONG_WAIT else FIRST_CUT * START_RATE
         else:
-            estimate = bucket_rate(self._evidence(), pace, safe=self._sustained)
+            evidence = self._evidence()
+            estimate = bucket_rate(evidence, pace, safe=self._sustained)
             self.rate = max(self.floor, min(self.rate, estimate.rate))
+            quick = bool(evidence) and evidence[-1].length < QUICK
+            if estimate.known is None and self._overruns and quick:
+                # cut once already and over again within a second or two: far off still
+                self.rate = max(self.floor, min(self.rate, QUICK_CUT * pace))
             self.upper = min(self.upper, estimate.upper)
             if estimate.known is not None:
                 self.upper = min(self.upper, estimate.known)
