@@ -255,7 +255,7 @@ def main() -> None:
             )
             failed |= not ok
             print(
-                f"{name:<8} {mode:<11} {fast:8.1f}s {default:7.1f}s {fast / default:6.2f}  "
+                f"{name:<8} {mode:<11} {fast:8.1f}s {default:7.1f}s {fast / default:6.3f}  "
                 f"<= {MAX_RATE0}x: {'met' if ok else 'NOT MET'}"
             )
     for name in names:

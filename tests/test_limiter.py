@@ -179,9 +179,7 @@ class TestBucket:
         lim.on_throttle(await lim.acquire(), retry_after=1.0)
         assert lim.rate == pytest.approx(FIRST_CUT * 25.0, rel=0.01)
 
-    async def test_a_cut_that_overruns_again_at_once_is_cut_deeper(
-        self, fake: FakeTime
-    ) -> None:
+    async def test_a_cut_that_overruns_again_at_once_is_cut_deeper(self, fake: FakeTime) -> None:
         """Cut once, and over again within two seconds: still far off, so 60 % of it."""
         lim = limiter(fake, 25.0)
         await serve(lim, fake, 7)
@@ -281,7 +279,7 @@ class TestWindow:
         assert math.isinf(lim.ceiling)
 
     async def test_a_window_opens_with_slow_start_then_asks(self, fake: FakeTime) -> None:
-        """When it opens, one request goes, then more as answers come (at most four in
+        """When it opens, one request goes, then more as answers come (at most two in
         flight until a window was served whole); after the quota one request asks when
         the next opens, and nothing else starts until it is answered."""
         lim = limiter(fake, 25.0)

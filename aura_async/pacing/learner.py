@@ -44,7 +44,7 @@ __all__ = ["Learner", "Reason", "Ticket", "Verdict"]
 _EPSILON = 1e-9
 Reason = Literal["go", "spacing", "server", "closed", "window", "burst"]
 
-BURST_TEST = 4
+BURST_TEST = 2
 """Requests in flight at most in a window's burst until one burst was served whole: if
 the quota comes back a request at a time (a sliding log), few are refused."""
 

@@ -8,7 +8,8 @@ keeps the **segments** of serving between throttle episodes, from which
 * an overrun answered with a short wait (a bucket refilling) cuts the rate to just below
   what the bucket serves (:meth:`Pace.cut`), and holds it for ten times what the overrun
   cost, at least for a hundred requests: an overrun must be rare when each costs a
-  ``Retry-After`` rounded up to a second, and each refuses requests;
+  ``Retry-After`` rounded up to a second, and each refuses requests; a rate cut once that
+  overruns again within two seconds is still far off, and is cut to 60 % of itself;
 * an overrun answered with a long wait (a ban, a closed window) is punished
   (:meth:`Pace.punish`): that rate becomes the run's cap, never probed again; punished a
   second time, the rate halves (bans may double);
