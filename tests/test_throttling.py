@@ -205,6 +205,28 @@ async def test_a_rate_served_for_a_while_is_what_the_folder_keeps(tmp_path: Path
         assert second.limiter.rate == pytest.approx(learned.rate, rel=1e-3)
 
 
+QUICK_POLICIES: dict[str, Policy] = {
+    "bucket": TokenBucket(rate=100.0, burst=2),
+    "fixed": FixedWindow(quota=12, window=0.3),
+    "sliding": SlidingWindow(quota=12, window=0.3),
+    "ban": EscalatingBan(rate=100.0, burst=3, ban=0.2),
+    "long": LongWait(quota=15, period=0.4),
+}
+
+
+@pytest.mark.parametrize("name", list(QUICK_POLICIES))
+def test_the_command_gets_every_file_under_every_policy(tmp_path: Path, name: str) -> None:
+    """Through the command, in real time (policies of a fraction of a second): every
+    file arrives intact and the run exits 0."""
+    config = throttled_config(QUICK_POLICIES[name], "fractional")
+    with emulator_in_thread(config) as emu:
+        path = write_config(emu, tmp_path)
+        result = CliRunner().invoke(app, ["--config", str(path), "myframe", "--rate", "0"])
+        assert result.exit_code == ExitCode.OK, result.stderr
+        assert emu.counters.throttled > 0
+        assert files_on_disk(tmp_path / "photos") == expected_files(emu)
+
+
 def test_throttled_run_exits_0_and_a_hopeless_one_exits_5(tmp_path: Path) -> None:
     """Through the command: a throttled run that gets every file exits 0; one whose
     server asks for more than --max-wait exits 5 and says why."""
