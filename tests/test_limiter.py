@@ -332,6 +332,116 @@ class TestWindow:
         assert fake.now - start == pytest.approx(40.0, abs=0.5)  # the wait, then at once
 
 
+class TestWindowWithoutRetryAfter:
+    async def silent_windows(self, lim: AdaptiveLimiter, fake: FakeTime) -> None:
+        """Two windows of 50 found by probes: closed at once after the quota, open again
+        ten seconds after each opened."""
+        opened = fake.now
+        for _ in range(2):
+            await serve(lim, fake, 50)
+            lim.on_throttle(await lim.acquire())
+            while True:
+                probe = await lim.acquire()
+                if probe.start >= opened + 10.0:
+                    lim.on_success(probe)
+                    break
+                lim.on_throttle(probe)
+            opened += 10.0
+            fake.now = max(fake.now, opened)
+        assert lim.window is not None
+
+    async def test_the_next_opening_is_tried_within_its_bracket(self, fake: FakeTime) -> None:
+        """After the quota, nothing is refused to ask: the next window is tried within
+        the bracket the last openings give, and a refused try narrows it."""
+        lim = limiter(fake, 25.0)
+        await self.silent_windows(lim, fake)
+        window = lim.window
+        assert window is not None
+        assert window.quota == 50
+        for _ in range(49):
+            lim.on_success(await lim.acquire())
+        expected = window.next_opening()
+        assert expected is not None
+        first = await lim.acquire()
+        assert first.slot == 1
+        assert expected[0] <= first.start <= expected[1]
+        lim.on_throttle(first)  # too early
+        second = await lim.acquire()
+        assert first.start < second.start <= expected[1]
+        lim.on_success(second)
+        assert lim.window is not None
+        assert lim.window.opened[1] == pytest.approx(second.start)
+
+    async def test_refused_early_then_served_soon_is_a_sliding_log(self, fake: FakeTime) -> None:
+        """Refused in a burst, served again a quarter second later: a sliding log, whose
+        slots then come back as the requests a quota before grow a window old."""
+        lim = limiter(fake, 25.0)
+        await self.silent_windows(lim, fake)
+        for _ in range(9):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire())
+        lim.on_success(await lim.acquire())  # the probe, 0.25 s later
+        window = lim.window
+        assert window is not None
+        assert window.sliding
+        assert window.length is not None
+        span = window.length[1]
+        before = fake.now
+        starts = []
+        for _ in range(60):
+            ticket = await lim.acquire()
+            lim.on_success(ticket)
+            starts.append(ticket.start)
+        assert fake.now - before > 1.0  # it waited for the oldest of the log to expire
+        for t in starts:  # never more than the quota in any window's length
+            assert sum(1 for u in starts if t - span < u <= t) <= window.quota
+
+
+class TestWindowAnswers:
+    async def learned(self, fake: FakeTime) -> AdaptiveLimiter:
+        lim = limiter(fake, 25.0)
+        await TestWindow().window_learned(lim, fake)
+        return lim
+
+    async def test_a_window_closing_early_has_a_smaller_quota(self, fake: FakeTime) -> None:
+        """Closed after 40 of 50: the quota is 40 from then on."""
+        lim = await self.learned(fake)
+        for _ in range(40):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire(), retry_after=8.0)
+        assert lim.window is not None
+        assert lim.window.quota == 40
+
+    async def test_closing_far_earlier_was_no_window(self, fake: FakeTime) -> None:
+        """Closed after 5 of 50: it was no window (a ban that looked like one)."""
+        lim = await self.learned(fake)
+        for _ in range(5):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire(), retry_after=8.0)
+        assert lim.window is None
+        assert math.isfinite(lim.cap)
+
+    async def test_a_wait_longer_than_a_window_is_a_ban(self, fake: FakeTime) -> None:
+        """Asked to wait three windows: punished, not closed; back to a spaced rate."""
+        lim = await self.learned(fake)
+        for _ in range(50):
+            lim.on_success(await lim.acquire())
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=40.0)
+        assert verdict.long
+        assert lim.window is None
+
+    async def test_a_failed_ask_lets_another_ask(self, fake: FakeTime) -> None:
+        """The request that asks when the next window opens ends in a reset: another asks."""
+        lim = await self.learned(fake)
+        for _ in range(50):
+            lim.on_success(await lim.acquire())
+        ask = await lim.acquire()
+        lim.on_failure(ask)
+        again = await lim.acquire()
+        assert again.probe
+        assert again.slot == 52
+
+
 class TestLearned:
     async def test_a_rate_is_learned_only_over_a_real_interval(self, fake: FakeTime) -> None:
         """Nothing is learned before ten quiet seconds of serving at the rate."""
