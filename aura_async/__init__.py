@@ -22,6 +22,7 @@ from aura_async.exceptions import (
     ServerError,
     StorageError,
     TransportError,
+    WaitedTooLong,
 )
 from aura_async.models import Asset, Frame, MediaKind
 from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
@@ -65,6 +66,7 @@ __all__ = [
     "StorageError",
     "Timeouts",
     "TransportError",
+    "WaitedTooLong",
     "__version__",
     "default_config_path",
     "list_frames",

@@ -19,6 +19,7 @@ server, not the frame), and the exit code it gives (``exit_code``)::
         ├── AuthError                          475; 401 twice         fatal stops 3
         ├── NotFound                           unknown frame, image      .      4
         ├── RateLimited                        429 / 503         retry fatal stops 5
+        │   └── WaitedTooLong                  past --max-wait     .   fatal stops 5
         ├── ServerError                        other 5xx         retry   .      1
         ├── TransportError                     resets, timeouts  retry   .      1
         ├── ExpiredUrl                         403 signed URL: refresh   .      1
@@ -143,6 +144,13 @@ class RateLimited(ApiError):
     ) -> None:
         super().__init__(message, url=url, status=status)
         self.retry_after = retry_after
+
+
+class WaitedTooLong(RateLimited):
+    """Waiting as the server asks would take the run past its ``--max-wait`` budget:
+    the run gives up now (another attempt would only wait again)."""
+
+    retryable = False
 
 
 class ServerError(ApiError):

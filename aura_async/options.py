@@ -7,11 +7,12 @@ from pathlib import Path
 
 import aiohttp
 
+from aura_async.pacing.limiter import DEFAULT_MAX_WAIT, START_RATE
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe, Selection
 from aura_async.plan.templates import Templates
 
-__all__ = ["DEFAULT_RATE", "DownloadOptions", "RunOptions", "Timeouts"]
+__all__ = ["DEFAULT_MAX_WAIT", "DEFAULT_RATE", "DownloadOptions", "RunOptions", "Timeouts"]
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,11 @@ class DownloadOptions:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-DEFAULT_RATE = 25.0
-"""Media requests per second at most, by default: 50 times the old script's pace, and a
-ceiling the adaptive limiter lowers as soon as Aura pushes back."""
+DEFAULT_RATE = START_RATE
+"""Media requests per second at most, by default: 50 times the old script's pace. The
+limiter spaces requests at this rate until Aura pushes back, then at what it learns Aura
+allows; in a quota window it sends the quota at once when the window opens (the ceiling
+then holds on average over ten seconds)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,12 @@ class RunOptions:
     Attributes:
         download: the worker pool's options.
         rate: ceiling of media requests per second; ``None`` or 0 for none.
+        max_wait: seconds the run may lose to the server's throttling before it gives up
+            (``--max-wait``).
         timeouts: connect and read-idle timeouts.
     """
 
     download: DownloadOptions = field(default_factory=DownloadOptions)
     rate: float | None = DEFAULT_RATE
+    max_wait: float = DEFAULT_MAX_WAIT
     timeouts: Timeouts = field(default_factory=Timeouts)

@@ -27,6 +27,7 @@ __all__ = [
     "ListingRecorded",
     "LoggedIn",
     "Notice",
+    "Paced",
     "PageListed",
     "PlanReady",
     "Recorder",
@@ -172,13 +173,22 @@ class Retrying:
 
 @dataclass(frozen=True, slots=True)
 class Throttled:
-    """The server throttled a request; every worker now waits ``wait`` seconds."""
+    """The server throttled a request (429 or 503)."""
 
     status: int | None
     wait: float
+    """Seconds until requests may start again, as far as known (0: only spaced out)."""
     rate: float
+    """The rate requests are spaced at from now on (inf: a quota window's burst)."""
     relpath: str = ""
     """The file whose request was throttled."""
+    lost: float = 0.0
+    """Wall-clock seconds the run has lost to the server's throttling so far (counted
+    once, however many workers waited), this wait not included."""
+    told: bool = True
+    """``wait`` is what the server asked (``Retry-After``), not a guess."""
+    new: bool = True
+    """It began a new episode (not one more answer to requests already in flight)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +209,17 @@ class PageListed:
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """The pace changed since the last throttle: the rate requests are spaced at (it
+    rises while nothing is throttled), or the time lost waiting (a wait ended)."""
+
+    rate: float
+    """Requests per second (inf: a quota window's burst, or no ceiling)."""
+    lost: float = 0.0
+    """Wall-clock seconds the run has lost to the server's throttling so far."""
+
+
 Event = (
     PlanReady
     | JobsQueued
@@ -209,6 +230,7 @@ Event = (
     | FileLinked
     | Retrying
     | Throttled
+    | Paced
     | DiskWarning
     | Notice
     | ListingRecorded

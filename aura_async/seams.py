@@ -210,6 +210,8 @@ class Seams:
 
     Attributes:
         sleep: retry and limiter waits (tests pass one that returns at once).
+        clock: the limiter's monotonic seconds (``None``: the event loop's clock; tests
+            pass a fake one that ``sleep`` moves, shared with the emulator).
         wallclock: Unix time: state timestamps, ``Retry-After`` dates.
         disk: the disk operations of downloads (tests inject failing or recording disks).
         disk_pace: makes the :class:`DiskPace` of each download folder (tests give it a
@@ -217,6 +219,7 @@ class Seams:
     """
 
     sleep: Sleep = asyncio.sleep
+    clock: Callable[[], float] | None = None
     wallclock: Callable[[], float] = time.time
     disk: Disk = field(default_factory=Disk)
     disk_pace: Callable[[], DiskPace] = DiskPace

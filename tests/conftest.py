@@ -131,3 +131,21 @@ def lossy(tmp_path: Path) -> Iterator[LossyFactory]:
             fs.close()
     broken = [fs.log_text() for fs in made if fs.errors()]
     assert not broken, "lossyfs failed inside:\n" + "\n".join(broken)
+
+
+class FakeTime:
+    """Monotonic and wall clocks that move only when a run sleeps (Seams.sleep, clock and
+    wallclock; the emulator's clock and wallclock): throttle waits cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wallclock(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 from aura_async.cli.console import Display
@@ -11,6 +12,7 @@ from aura_async.report import (
     FileFailed,
     FrameReport,
     LoggedIn,
+    Paced,
     PageListed,
     PlanReady,
     Retrying,
@@ -18,6 +20,20 @@ from aura_async.report import (
 )
 
 from .conftest import PaceClock
+
+
+class Clocks:
+    """A monotonic clock and a local time that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.seconds = 100.0
+        self.start = datetime(2026, 11, 27, 3, 8, 0, tzinfo=UTC)
+
+    def clock(self) -> float:
+        return self.seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.seconds - 100.0)
 
 
 def terminal() -> tuple[Display, StringIO]:
@@ -32,15 +48,15 @@ class TestInteractive:
         display.handle(PlanReady("myframe", 3, 1, 0, 25.0))
         display.handle(BytesReceived(2048))
         display.handle(FileDone("a.jpg", 2048))
-        display.handle(Throttled(429, 2.0, 12.5))
+        display.handle(Throttled(429, 2.0, 12.5, lost=3.0))
         display.handle(FileFailed("b.jpg", "not found (HTTP 404)"))
         display.stop()
         text = out.getvalue()
         assert "myframe" in text
         assert "1/3" in text  # a failed file is not done
         assert "1 failed" in text
-        assert "limit 12.5 req/s" in text
-        assert "1 throttled, waited 2s" in text
+        assert "(limit 12.5/s)" in text
+        assert "1 throttled, 3.0 s lost to waits" in text
         assert "failed b.jpg: not found (HTTP 404)" in text
         assert "downloaded a.jpg" not in text  # per-file lines only with --debug on a terminal
 
@@ -51,6 +67,51 @@ class TestInteractive:
         display.stop()
         assert "0 files to download, 5 already here" in out.getvalue()
         assert "0/0" not in out.getvalue()
+
+
+class TestHonestProgress:
+    def test_served_rate_is_a_moving_window_apart_from_the_limit(self) -> None:
+        """Files served per second count the last ten seconds only, and the limit shown is
+        the latest pace, not the one the frame started with."""
+        clocks = Clocks()
+        display = Display(StringIO(), interactive=False, clock=clocks.clock, now=clocks.now)
+        display.handle(PlanReady("myframe", 100, 0, 0, 6.0))
+        for _ in range(50):  # 50 files over the first 5 s
+            clocks.seconds += 0.1
+            display.handle(FileDone("a.jpg", 1))
+        assert "10.0 files/s (limit 6.0/s)" in display.progress_info()
+        clocks.seconds += 10.5  # then nothing for ten seconds
+        display.handle(Paced(9.5))
+        assert "0.0 files/s (limit 9.5/s)" in display.progress_info()
+
+    def test_time_lost_is_wall_clock_not_summed_over_workers(self) -> None:
+        """Eight workers told of one 3 s pause show 3 s lost, not 24."""
+        display = Display(StringIO(), interactive=False)
+        display.handle(PlanReady("myframe", 10, 0, 0))
+        for worker in range(8):
+            display.handle(Throttled(429, 3.0, 20.0, lost=0.0, new=worker == 0))
+        display.handle(Paced(20.0, lost=3.0))
+        assert "8 throttled, 3.0 s lost to waits" in display.progress_info()
+
+    def test_a_long_wait_gets_one_line(self) -> None:
+        """A wait of minutes is said once, with when the run resumes."""
+        clocks = Clocks()
+        out = StringIO()
+        display = Display(out, interactive=False, clock=clocks.clock, now=clocks.now)
+        display.handle(Throttled(429, 240.0, 20.0))
+        display.handle(Throttled(429, 239.9, 20.0, new=False))  # in flight: same wait
+        display.handle(Throttled(429, 45.0, 20.0, told=False))
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 2
+        assert lines[0].endswith("Aura asked to wait 4 min; resuming at 03:12")
+        assert "without saying for how long; trying again in 45 s, at 03:08:45" in lines[1]
+
+    def test_short_waits_get_no_line(self) -> None:
+        """A bucket's one-second Retry-After is only counted, not announced."""
+        out = StringIO()
+        display = Display(out, interactive=False)
+        display.handle(Throttled(429, 1.0, 20.0))
+        assert out.getvalue() == ""
 
 
 class TestPlain:
@@ -115,13 +176,16 @@ class TestPlain:
             display.handle(Throttled(429, 2.0, 12.5, relpath))
         clock.now += Display.THROTTLE_LINES_EVERY
         display.handle(Throttled(429, 2.0, 6.2, "d.jpg"))
+        clock.now += Display.THROTTLE_LINES_EVERY
+        display.handle(Throttled(429, 9.0, float("inf"), "e.jpg"))
         lines = [line for line in out.getvalue().splitlines() if "throttled" in line]
-        assert len(lines) == 2
+        assert len(lines) == 3
         assert "on a.jpg" in lines[0]
         assert lines[1].endswith(
             "on d.jpg; every worker waits 2.0s, rate now 6.2/s (2 more "
             "throttled since the last such line)"
         )
+        assert lines[2].endswith("on e.jpg; every worker waits 9.0s, rate now a quota window")
 
     def test_a_resumed_file_says_so(self) -> None:
         """A resumed download's line gives the whole file's size and where it resumed."""

@@ -12,7 +12,19 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from aura_async.emulator import FOREIGN_FRAME_ID, Emulator, EmulatorConfig, Faults, FrameSpec
+from aura_async.emulator import (
+    FOREIGN_FRAME_ID,
+    Emulator,
+    EmulatorConfig,
+    EscalatingBan,
+    Faults,
+    FixedWindow,
+    FrameSpec,
+    LongWait,
+    Policy,
+    SlidingWindow,
+    TokenBucket,
+)
 
 from .conftest import first_frame_id, small_config
 
@@ -284,3 +296,125 @@ def test_emulator_config_roundtrip(tmp_path: Path) -> None:
     assert config.throttle.rate == 5
     assert config.throttle.retry_after == "date"
     assert config.range_support is False
+
+
+class TestThrottlePolicies:
+    """Each policy's gate, asked at times the test chooses (no clock)."""
+
+    @staticmethod
+    def answers(policy: Policy, times: list[float]) -> list[float]:
+        gate = policy.gate(times[0])
+        return [round(gate.admit(t), 3) for t in times]
+
+    def test_token_bucket(self) -> None:
+        """A burst, then one request per 1/rate; the wait is until the next token."""
+        assert self.answers(TokenBucket(rate=10.0, burst=2), [0.0, 0.0, 0.0, 0.05, 0.1]) == [
+            0.0,
+            0.0,
+            0.1,
+            0.05,
+            0.0,
+        ]
+
+    def test_fixed_window_from_the_first_request(self) -> None:
+        """A quota per window; the wait is until the window ends; then a full quota."""
+        policy = FixedWindow(quota=2, window=10.0)
+        assert self.answers(policy, [3.0, 4.0, 5.0, 12.9, 13.0, 13.1]) == [
+            0.0,
+            0.0,
+            8.0,
+            0.1,
+            0.0,
+            0.0,
+        ]
+
+    def test_aligned_fixed_window(self) -> None:
+        """Aligned windows start at multiples of the window on the server's clock."""
+        policy = FixedWindow(quota=1, window=10.0, aligned=True)
+        assert self.answers(policy, [3.0, 4.0, 10.0]) == [0.0, 6.0, 0.0]
+
+    def test_sliding_window(self) -> None:
+        """At most the quota in any window: a slot frees a window after it was used."""
+        policy = SlidingWindow(quota=2, window=10.0)
+        assert self.answers(policy, [0.0, 4.0, 5.0, 10.0, 10.5, 14.0]) == [
+            0.0,
+            0.0,
+            5.0,
+            0.0,
+            3.5,
+            0.0,
+        ]
+
+    def test_escalating_ban(self) -> None:
+        """An overrun bans every request; another soon after doubles the ban; a quiet
+        period forgives."""
+        policy = EscalatingBan(rate=1.0, burst=1, ban=2.0, repeat_within=10.0, forgive_after=60.0)
+        gate = policy.gate(0.0)
+        assert gate.admit(0.0) == 0.0
+        assert gate.admit(0.1) == 2.0  # overrun: banned until 2.1
+        assert gate.admit(1.0) == pytest.approx(1.1)  # still banned
+        assert gate.admit(2.2) == 0.0
+        assert gate.admit(2.3) == 4.0  # again within 10 s: doubled
+        assert gate.admit(200.0) == 0.0
+        assert gate.admit(200.1) == 2.0  # forgiven after a quiet minute
+        assert (gate.stats.bans, gate.stats.banned_seconds) == (3, 8.0)
+
+    def test_long_wait(self) -> None:
+        """An hourly-style quota answers with a wait of minutes."""
+        assert self.answers(LongWait(quota=1, period=3600.0), [0.0, 60.0]) == [0.0, 3540.0]
+
+    def test_quota_used_per_window(self) -> None:
+        """The counters tell how much of each window was used."""
+        gate = FixedWindow(quota=3, window=10.0).gate(0.0)
+        for t in (0.0, 1.0, 2.0, 3.0, 11.0):
+            gate.admit(t)
+        assert gate.stats.quota_used == [3, 1]
+        assert (gate.stats.admitted, gate.stats.refused) == (4, 1)
+
+    @pytest.mark.parametrize(
+        ("mode", "check"),
+        [
+            ("seconds", lambda h: h == "8"),
+            ("fractional", lambda h: h == "7.500"),
+            ("none", lambda h: h is None),
+            ("date", lambda h: h is not None and h.endswith("GMT")),
+        ],
+    )
+    async def test_retry_after_of_a_window(self, mode: str, check: Any) -> None:
+        """A closed window says when it opens: whole seconds rounded up, exact, a date, or
+        nothing; the counters see the quota used."""
+        fake = {"now": 100.0}
+        config = small_config()
+        config.throttle.policy = FixedWindow(quota=1, window=10.0)
+        config.throttle.retry_after = mode  # type: ignore[assignment]
+        emu = Emulator(config, clock=lambda: fake["now"])
+        async with emu, aiohttp.ClientSession() as s:
+            name = next(iter(emu.library.images))
+            statuses, headers = [], []
+            for now in (100.0, 102.5):
+                fake["now"] = now
+                async with s.get(f"{emu.image_url}/u/{name}") as response:
+                    statuses.append(response.status)
+                    headers.append(response.headers.get("Retry-After"))
+        assert statuses == [200, 429]
+        assert check(headers[1])
+        assert emu.counters.quota_used == [1]
+        assert emu.counters.throttled == 1
+
+    def test_emulator_cli_builds_every_policy(self) -> None:
+        """python -m aura_async.emulator --throttle ... builds the same policies as the API."""
+        from aura_async.emulator.__main__ import _parser, policy_from_args
+
+        def policy(*flags: str) -> object:
+            return policy_from_args(_parser().parse_args(list(flags)))
+
+        assert policy() is None
+        assert policy("--throttle-rate", "5") == TokenBucket(5.0, 5)
+        assert policy("--throttle", "fixed", "--quota", "50", "--window", "30") == FixedWindow(
+            50, 30.0
+        )
+        assert policy("--throttle", "sliding", "--quota", "50") == SlidingWindow(50, 10.0)
+        assert policy("--throttle", "ban", "--throttle-rate", "20", "--ban", "5") == (
+            EscalatingBan(20.0, 5, ban=5.0)
+        )
+        assert policy("--throttle", "long", "--quota", "500") == LongWait(500, 3600.0)

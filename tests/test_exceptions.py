@@ -25,6 +25,7 @@ from aura_async.exceptions import (
     StateUnreadable,
     StorageError,
     TransportError,
+    WaitedTooLong,
     is_retryable,
 )
 
@@ -42,6 +43,7 @@ POLICY: dict[type[AuraError], Policy] = {
     AuthError: (ApiError, None, False, True, True, ExitCode.LOGIN),
     NotFound: (ApiError, None, False, False, False, ExitCode.NOT_FOUND),
     RateLimited: (ApiError, None, True, True, True, ExitCode.THROTTLED),
+    WaitedTooLong: (RateLimited, None, False, True, True, ExitCode.THROTTLED),
     ServerError: (ApiError, None, True, False, False, ExitCode.FAILED),
     TransportError: (ApiError, None, True, False, False, ExitCode.FAILED),
     ExpiredUrl: (ApiError, None, False, False, False, ExitCode.FAILED),
@@ -91,6 +93,7 @@ def test_is_retryable_follows_the_class(cls: type[AuraError]) -> None:
     [
         (RateLimited("429", status=429), True),
         (RateLimited("503", status=503), True),
+        (WaitedTooLong("past --max-wait", status=429), False),
         (ServerError("500", status=500), True),
         (TransportError("reset"), True),
         (NotFound("404", status=404), False),

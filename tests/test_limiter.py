@@ -1,13 +1,18 @@
-"""The shared token bucket and its AIMD rate, driven by a fake clock (nothing sleeps)."""
+"""The run's limiter, driven by a fake clock (nothing sleeps): spacing, the server's word,
+probes, what it learns of buckets, bans and windows, the time lost and the budget."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 
 import pytest
 
-from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.exceptions import WaitedTooLong
+from aura_async.pacing.limiter import START_RATE, AdaptiveLimiter, Ticket, human_wait
+from aura_async.pacing.memory import Learned
+from aura_async.pacing.policy import FIRST_CUT, PROBE_FIRST, SAFETY
 
 
 class FakeTime:
@@ -23,6 +28,7 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -31,10 +37,18 @@ def fake() -> FakeTime:
 
 
 def limiter(fake: FakeTime, rate: float | None, **kwargs: float) -> AdaptiveLimiter:
-    return AdaptiveLimiter(rate, clock=fake.clock, sleep=fake.sleep, **kwargs)  # type: ignore[arg-type]
+    return AdaptiveLimiter(rate, clock=fake.clock, sleep=fake.sleep, **kwargs)
 
 
-class TestBucket:
+async def serve(lim: AdaptiveLimiter, fake: FakeTime, count: int, every: float = 0.0) -> None:
+    """``count`` requests, each served at once, ``every`` seconds apart at least."""
+    for _ in range(count):
+        ticket = await lim.acquire()
+        lim.on_success(ticket)
+        fake.now += every
+
+
+class TestSpacing:
     async def test_spaces_requests_at_the_rate(self, fake: FakeTime) -> None:
         """At 10/s, 11 acquisitions take one second of (fake) time."""
         lim = limiter(fake, 10.0)
@@ -42,10 +56,10 @@ class TestBucket:
         for _ in range(11):
             await lim.acquire()
         assert fake.now - start == pytest.approx(1.0)
-        assert lim.waited == pytest.approx(1.0)
+        assert lim.lost == 0.0  # spacing is not time lost to the server
 
-    async def test_no_ceiling_never_waits(self, fake: FakeTime) -> None:
-        """Without a rate, acquisitions never wait."""
+    async def test_no_ceiling_is_not_spaced_until_throttled(self, fake: FakeTime) -> None:
+        """Without a ceiling (--rate 0), requests go as fast as workers take them."""
         lim = limiter(fake, None)
         for _ in range(100):
             await lim.acquire()
@@ -53,7 +67,7 @@ class TestBucket:
         assert math.isinf(lim.rate)
 
     async def test_idle_time_does_not_bank_a_burst(self, fake: FakeTime) -> None:
-        """After a long idle, only one request goes at once: the bucket holds one token."""
+        """After a long idle, only one request goes at once: a bucket of one may be behind."""
         lim = limiter(fake, 4.0)
         await lim.acquire()
         fake.now += 60
@@ -62,91 +76,426 @@ class TestBucket:
         assert fake.sleeps == [pytest.approx(0.25)]
 
     async def test_shared_by_concurrent_workers(self, fake: FakeTime) -> None:
-        """Eight workers share one bucket: twenty starts take two seconds at 10/s."""
+        """Workers share one schedule: twenty-one starts take two seconds at 10/s."""
         lim = limiter(fake, 10.0)
         start = fake.now
         await asyncio.gather(*(lim.acquire() for _ in range(21)))
         assert fake.now - start == pytest.approx(2.0)
 
 
-class TestAimd:
-    async def test_throttle_halves_once_per_episode(self, fake: FakeTime) -> None:
-        """A burst of 429s from one episode halves the rate once."""
-        lim = limiter(fake, 20.0)
-        assert lim.on_throttle() is True
-        assert lim.on_throttle() is False
-        assert lim.rate == 10.0
-        fake.now += 5
-        assert lim.on_throttle() is True
-        assert lim.rate == 5.0
-
-    def test_floor(self, fake: FakeTime) -> None:
-        """The rate never drops below the floor."""
-        lim = limiter(fake, 1.0, floor=0.4)
-        for _ in range(5):
-            fake.now += 10
-            lim.on_throttle()
-        assert lim.rate == 0.4
-
-    async def test_retry_after_pauses_everyone(self, fake: FakeTime) -> None:
-        """While a Retry-After is pending no request starts."""
+class TestServersWord:
+    async def test_retry_after_holds_every_worker_then_lets_them_go(self, fake: FakeTime) -> None:
+        """No request starts before Retry-After ends, and the first starts when it ends."""
         lim = limiter(fake, 100.0)
-        lim.on_throttle(retry_after=3.0)
-        assert lim.paused_for == pytest.approx(3.0)
-        start = fake.now
-        await lim.acquire()
-        assert fake.now - start >= 3.0
+        ticket = await lim.acquire()
+        verdict = lim.on_throttle(ticket, retry_after=3.0)
+        assert verdict.told
+        assert verdict.new
+        assert verdict.wait == pytest.approx(3.0)
+        pause_ends = fake.now + 3.0
+        starts = await asyncio.gather(*(lim.acquire() for _ in range(8)))
+        assert min(t.start for t in starts) == pytest.approx(pause_ends)
+        assert lim.lost == pytest.approx(3.0)  # once, however many waited
 
-    def test_early_throttle_recovers_to_80_percent(self, fake: FakeTime) -> None:
-        """Early in a run, the rate halves, climbs fast to 80% of the refused rate, then probes."""
-        lim = limiter(fake, 25.0, window=10)
-        for _ in range(10):
-            fake.now += 0.05
-            lim.on_success()
-        lim.on_throttle()
-        assert lim.rate == 12.5
-        assert lim.learned_rate == pytest.approx(20.0)
-        rates = []
-        for _ in range(400):
-            fake.now += 0.05
-            lim.on_success()
-            rates.append(lim.rate)
-        assert rates[4] > 12.5  # a step after half a window
-        assert next(i for i, r in enumerate(rates) if r >= 19.5) < 40
-        assert rates[-1] <= 20.0 + 400 / 20 * 0.1 + 1e-9  # then 0.5% every two windows
-        assert rates[-1] > 20.0
-
-    def test_steady_history_measures_the_limit(self, fake: FakeTime) -> None:
-        """With seconds of history, the target is 97% of what the server served."""
-        lim = limiter(fake, 40.0)
-        for _ in range(100):  # the server served 20/s for five seconds
-            fake.now += 0.05
-            lim.on_success()
-        lim.on_throttle()
-        assert lim.learned_rate == pytest.approx(0.97 * 20, rel=0.03)
-        assert lim.rate == lim.learned_rate  # halving would restart above the limit
-
-    def test_never_above_the_ceiling(self, fake: FakeTime) -> None:
-        """Successes never raise the rate above --rate."""
-        lim = limiter(fake, 5.0, window=1)
-        fake.now += 10
-        lim.on_throttle()
-        for _ in range(1000):
-            fake.now += 0.01
-            lim.on_success()
-        assert lim.rate == 5.0
-
-    def test_start_rate(self, fake: FakeTime) -> None:
-        """A learned start rate is used, clamped to the ceiling and floor."""
-        assert limiter(fake, 10.0, start_rate=3.0).rate == 3.0
-        assert limiter(fake, 10.0, start_rate=30.0).rate == 10.0
-        assert limiter(fake, None, start_rate=3.0).rate == 3.0
-
-    def test_unlimited_learns_a_rate_on_throttle(self, fake: FakeTime) -> None:
-        """With no ceiling, the first throttle starts spacing requests at half the goodput."""
+    async def test_late_answers_of_the_same_episode_do_not_extend_it(self, fake: FakeTime) -> None:
+        """Requests in flight when the first 429 came belong to its episode: read later,
+        their Retry-After counts from when they started."""
         lim = limiter(fake, None)
-        for _ in range(20):
-            fake.now += 0.1
-            lim.on_success()
-        lim.on_throttle()
-        assert lim.rate == pytest.approx(5.0)
+        tickets = [await lim.acquire() for _ in range(8)]
+        lim.on_throttle(tickets[0], retry_after=2.0)
+        fake.now += 0.4  # the others are read 0.4 s later
+        verdicts = [lim.on_throttle(t, retry_after=2.0) for t in tickets[1:]]
+        assert not any(v.new for v in verdicts)
+        assert lim.paused_for == pytest.approx(1.65)
+        assert lim.throttles == 8
+
+    async def test_a_wait_past_max_wait_raises_at_once(self, fake: FakeTime) -> None:
+        """When a wait would exceed what --max-wait leaves, the run gives up without it."""
+        lim = limiter(fake, 10.0, max_wait=600.0)
+        lim.on_throttle(await lim.acquire(), retry_after=3600.0)
+        with pytest.raises(WaitedTooLong, match="1 h"):
+            await lim.acquire()
+        assert fake.sleeps == []
+
+    async def test_waits_count_against_max_wait_in_all(self, fake: FakeTime) -> None:
+        """Two waits of 40 s fit a budget of 100 s; a third does not."""
+        lim = limiter(fake, 10.0, max_wait=100.0)
+        for _ in range(2):
+            lim.on_throttle(await lim.acquire(), retry_after=40.0)
+        await lim.acquire()
+        assert lim.lost == pytest.approx(80.0)
+        lim.on_throttle(await lim.acquire(), retry_after=40.0)
+        with pytest.raises(WaitedTooLong):
+            await lim.acquire()
+
+    async def test_the_spacing_holds_right_after_a_pause(self, fake: FakeTime) -> None:
+        """Woken at the very end of a pause (float dust and all), workers still go one
+        spacing apart, not all at once."""
+        lim = limiter(fake, 10.0)
+        fake.now = 1000.1
+        lim.on_throttle(await lim.acquire(), retry_after=0.7)
+        starts = [t.start for t in await asyncio.gather(*(lim.acquire() for _ in range(3)))]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert gaps == [pytest.approx(1 / lim.rate)] * 2
+
+
+class TestProbes:
+    async def test_without_retry_after_one_probe_at_a_time(self, fake: FakeTime) -> None:
+        """A throttle without Retry-After closes the gate: one probe goes, the others
+        wait for its answer; refused probes go further apart; a served one reopens."""
+        lim = limiter(fake, 10.0)
+        lim.on_throttle(await lim.acquire())
+        probe = await lim.acquire()
+        assert probe.probe
+        assert fake.now == pytest.approx(1000.1 + PROBE_FIRST, abs=0.11)
+        waiting = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0)
+        assert not waiting.done()  # nothing else starts while the probe is out
+        first = fake.now
+        lim.on_throttle(probe)
+        probe = await waiting
+        # the step doubles: the next probe as long after as the closure has lasted
+        assert probe.probe
+        assert fake.now - first == pytest.approx(PROBE_FIRST, abs=0.01)
+        lim.on_success(probe)
+        after = await lim.acquire()
+        assert not after.probe
+
+    async def test_a_failure_that_says_nothing_frees_the_probe(self, fake: FakeTime) -> None:
+        """A probe that ends in a reset is no answer: another probe may go."""
+        lim = limiter(fake, 10.0)
+        lim.on_throttle(await lim.acquire())
+        probe = await lim.acquire()
+        lim.on_failure(probe)
+        again = await lim.acquire()
+        assert again.probe
+
+
+class TestBucket:
+    async def test_an_overrun_cuts_to_80_percent(self, fake: FakeTime) -> None:
+        """One overrun, nothing else known: 80 % of the rate that overran."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.rate == pytest.approx(FIRST_CUT * 25.0, rel=0.01)
+
+    async def test_a_cut_that_overruns_again_at_once_is_cut_deeper(self, fake: FakeTime) -> None:
+        """Cut once, and over again within two seconds: still far off, so 60 % of it."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 7)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        cut = lim.rate
+        await serve(lim, fake, 10)  # half a second at 20/s
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.rate == pytest.approx(0.6 * cut)
+
+    async def test_two_segments_measure_the_bucket(self, fake: FakeTime) -> None:
+        """From full, a 20/s bucket of 5 serves 25 in 1 s at 25/s, then after a pause 205
+        in 10 s at 20.5/s: the rate is set just below 20/s."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 25)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        lim.rate = 20.5  # as if it had probed up since
+        await serve(lim, fake, 205)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.rate == pytest.approx(SAFETY * 20.0, rel=0.02)
+
+    async def test_without_a_ceiling_the_first_overrun_falls_back_to_the_default(
+        self, fake: FakeTime
+    ) -> None:
+        """Unspaced at first, the first overrun says nothing of a rate: the run goes on at
+        the default's pace, not at a guess from the opening burst."""
+        lim = limiter(fake, None)
+        await serve(lim, fake, 30)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.rate == START_RATE
+
+    async def test_the_rate_climbs_back_slowly_and_not_past_the_ceiling(
+        self, fake: FakeTime
+    ) -> None:
+        """After a hold the rate rises a little at a time, never above --rate."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        cut = lim.rate
+        await serve(lim, fake, 100)  # five seconds: still held
+        assert lim.rate == cut
+        await serve(lim, fake, 2000)
+        assert cut < lim.rate <= 25.0
+
+
+class TestPunished:
+    async def test_a_ban_caps_the_rate_for_the_run(self, fake: FakeTime) -> None:
+        """An overrun answered with a ban is never probed past again."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20)
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=5.0)
+        assert verdict.long
+        assert lim.cap == pytest.approx(25.0)
+        await serve(lim, fake, 5000)
+        assert lim.rate <= SAFETY * 25.0 + 1e-9
+
+    async def test_a_second_ban_halves(self, fake: FakeTime) -> None:
+        """Punished again (bans may double): half the rate that was punished."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20)
+        lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        second = lim.rate
+        await serve(lim, fake, 10)
+        lim.on_throttle(await lim.acquire(), retry_after=4.0)
+        assert lim.cap == pytest.approx(second)
+        assert lim.rate <= 0.5 * second + 1e-9
+
+    async def test_a_doubled_wait_is_a_repeated_punishment(self, fake: FakeTime) -> None:
+        """A one-second Retry-After passes for a bucket's; the next, twice as long, shows a
+        ban escalating: the rate halves at once."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 7)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.cap == math.inf
+        cut = lim.rate
+        await serve(lim, fake, 5)
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        assert verdict.long
+        assert lim.cap == pytest.approx(cut)
+        assert lim.rate <= 0.5 * cut + 1e-9
+
+
+class TestWindow:
+    async def window_learned(self, lim: AdaptiveLimiter, fake: FakeTime) -> None:
+        """Two windows of 50 told by Retry-After, the second served more slowly."""
+        await serve(lim, fake, 50)
+        lim.on_throttle(await lim.acquire(), retry_after=8.0)
+        await serve(lim, fake, 50)
+        lim.on_throttle(await lim.acquire(), retry_after=7.5)
+        assert lim.window is not None
+
+    async def test_two_closures_alike_are_a_quota(self, fake: FakeTime) -> None:
+        """The same count served at two paces, then closed: a quota window."""
+        lim = limiter(fake, 25.0)
+        await self.window_learned(lim, fake)
+        assert lim.window is not None
+        assert lim.window.quota == 50
+        assert math.isinf(lim.ceiling)
+
+    async def test_a_window_opens_with_slow_start_then_asks(self, fake: FakeTime) -> None:
+        """When it opens, one request goes, then more as answers come (at most two in
+        flight until a window was served whole); after the quota one request asks when
+        the next opens, and nothing else starts until it is answered."""
+        lim = limiter(fake, 25.0)
+        await self.window_learned(lim, fake)
+        first = await lim.acquire()
+        blocked = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0)
+        assert not blocked.done()  # one in flight until it is answered
+        lim.on_success(first)
+        second = await blocked
+        third = await lim.acquire()
+        assert (first.slot, second.slot, third.slot) == (1, 2, 3)
+        lim.on_success(second)
+        lim.on_success(third)
+        for _ in range(47):
+            lim.on_success(await lim.acquire())
+        ask = await lim.acquire()
+        assert ask.probe
+        assert ask.slot == 51
+        blocked = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0)
+        assert not blocked.done()
+        lim.on_throttle(ask, retry_after=9.0)
+        opened = await blocked
+        assert opened.slot == 1
+        assert opened.start == pytest.approx(ask.start + 9.0)
+
+    async def test_a_window_refusing_in_its_burst_is_a_sliding_log(self, fake: FakeTime) -> None:
+        """Refused in a burst but free again soon: the quota comes back one by one."""
+        lim = limiter(fake, 25.0)
+        await self.window_learned(lim, fake)
+        tickets = [await lim.acquire()]
+        lim.on_success(tickets[0])
+        refused = await lim.acquire()
+        lim.on_throttle(refused, retry_after=0.5)
+        assert lim.window is not None
+        assert lim.window.sliding
+
+    async def test_the_ceiling_holds_on_average_in_windows(self, fake: FakeTime) -> None:
+        """With --rate 5, a window's quota of 50 goes at once after ten idle seconds."""
+        lim = limiter(fake, 5.0)
+        lim.rate = 4.0
+        await serve(lim, fake, 50, every=0.25)
+        lim.on_throttle(await lim.acquire(), retry_after=60.0)
+        await serve(lim, fake, 50, every=0.3)
+        lim.on_throttle(await lim.acquire(), retry_after=40.0)
+        assert lim.window is not None
+        start = fake.now
+        await serve(lim, fake, 50)
+        assert fake.now - start == pytest.approx(40.0, abs=0.5)  # the wait, then at once
+
+
+class TestWindowWithoutRetryAfter:
+    async def silent_windows(self, lim: AdaptiveLimiter, fake: FakeTime) -> None:
+        """Two windows of 50 found by probes: closed at once after the quota, open again
+        ten seconds after each opened."""
+        opened = fake.now
+        for _ in range(2):
+            await serve(lim, fake, 50)
+            lim.on_throttle(await lim.acquire())
+            while True:
+                probe = await lim.acquire()
+                if probe.start >= opened + 10.0:
+                    lim.on_success(probe)
+                    break
+                lim.on_throttle(probe)
+            opened += 10.0
+            fake.now = max(fake.now, opened)
+        assert lim.window is not None
+
+    async def test_the_next_opening_is_tried_within_its_bracket(self, fake: FakeTime) -> None:
+        """After the quota, nothing is refused to ask: the next window is tried within
+        the bracket the last openings give, and a refused try narrows it."""
+        lim = limiter(fake, 25.0)
+        await self.silent_windows(lim, fake)
+        window = lim.window
+        assert window is not None
+        assert window.quota == 50
+        for _ in range(49):
+            lim.on_success(await lim.acquire())
+        expected = window.next_opening()
+        assert expected is not None
+        first = await lim.acquire()
+        assert first.slot == 1
+        assert expected[0] <= first.start <= expected[1]
+        lim.on_throttle(first)  # too early
+        second = await lim.acquire()
+        assert first.start < second.start <= expected[1]
+        lim.on_success(second)
+        assert lim.window is not None
+        assert lim.window.opened[1] == pytest.approx(second.start)
+
+    async def test_refused_early_then_served_soon_is_a_sliding_log(self, fake: FakeTime) -> None:
+        """Refused in a burst, served again a quarter second later: a sliding log, whose
+        slots then come back as the requests a quota before grow a window old."""
+        lim = limiter(fake, 25.0)
+        await self.silent_windows(lim, fake)
+        for _ in range(9):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire())
+        lim.on_success(await lim.acquire())  # the probe, 0.25 s later
+        window = lim.window
+        assert window is not None
+        assert window.sliding
+        assert window.length is not None
+        span = window.length[1]
+        before = fake.now
+        starts = []
+        for _ in range(60):
+            ticket = await lim.acquire()
+            lim.on_success(ticket)
+            starts.append(ticket.start)
+        assert fake.now - before > 1.0  # it waited for the oldest of the log to expire
+        for t in starts:  # never more than the quota in any window's length
+            assert sum(1 for u in starts if t - span < u <= t) <= window.quota
+
+
+class TestWindowAnswers:
+    async def learned(self, fake: FakeTime) -> AdaptiveLimiter:
+        lim = limiter(fake, 25.0)
+        await TestWindow().window_learned(lim, fake)
+        return lim
+
+    async def test_a_window_closing_early_has_a_smaller_quota(self, fake: FakeTime) -> None:
+        """Closed after 40 of 50: the quota is 40 from then on."""
+        lim = await self.learned(fake)
+        for _ in range(40):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire(), retry_after=8.0)
+        assert lim.window is not None
+        assert lim.window.quota == 40
+
+    async def test_closing_far_earlier_was_no_window(self, fake: FakeTime) -> None:
+        """Closed after 5 of 50: it was no window (a ban that looked like one)."""
+        lim = await self.learned(fake)
+        for _ in range(5):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire(), retry_after=8.0)
+        assert lim.window is None
+        assert math.isfinite(lim.cap)
+
+    async def test_a_wait_longer_than_a_window_is_a_ban(self, fake: FakeTime) -> None:
+        """Asked to wait three windows: punished, not closed; back to a spaced rate."""
+        lim = await self.learned(fake)
+        for _ in range(50):
+            lim.on_success(await lim.acquire())
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=40.0)
+        assert verdict.long
+        assert lim.window is None
+
+    async def test_a_failed_ask_lets_another_ask(self, fake: FakeTime) -> None:
+        """The request that asks when the next window opens ends in a reset: another asks."""
+        lim = await self.learned(fake)
+        for _ in range(50):
+            lim.on_success(await lim.acquire())
+        ask = await lim.acquire()
+        lim.on_failure(ask)
+        again = await lim.acquire()
+        assert again.probe
+        assert again.slot == 52
+
+
+class TestLearned:
+    async def test_a_rate_is_learned_only_over_a_real_interval(self, fake: FakeTime) -> None:
+        """Nothing is learned before ten quiet seconds of serving at the rate."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        await serve(lim, fake, 50)
+        assert lim.learned.rate is None
+        await serve(lim, fake, 200)
+        assert lim.learned.rate == pytest.approx(lim.rate)
+
+    async def test_a_slow_run_learns_no_rate(self, fake: FakeTime) -> None:
+        """A run slower than its rate (big videos) did not test it: nothing learned."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        await serve(lim, fake, 40, every=0.5)
+        assert lim.learned.rate is None
+
+    def test_resume_starts_below_a_remembered_ban(self, fake: FakeTime) -> None:
+        """A remembered punished rate is a cap from the start; the rate starts below it."""
+        lim = limiter(fake, 25.0)
+        lim.resume(Learned(cap=20.0, rate=15.0))
+        assert lim.cap == 20.0
+        assert lim.rate == 15.0
+
+    def test_resume_a_window(self, fake: FakeTime) -> None:
+        """A remembered window is used from the first request."""
+        lim = limiter(fake, 25.0)
+        lim.resume(Learned(quota=100, window=10.0))
+        assert lim.window is not None
+        assert lim.window.quota == 100
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.4, "0.4 s"),
+        (8.5, "8.5 s"),
+        (45.0, "45 s"),
+        (75.0, "1 min 15 s"),
+        (240.0, "4 min"),
+        (1800.0, "30 min"),
+        (3600.0, "1 h"),
+        (4000.0, "1 h 7 min"),
+    ],
+)
+def test_human_wait(seconds: float, text: str) -> None:
+    """Waits read as people say them."""
+    assert human_wait(seconds) == text
+
+
+def test_ticket_is_frozen() -> None:
+    """A ticket is a value: what the limiter handed out cannot change afterwards."""
+    ticket = Ticket(1.0, 0)
+    with pytest.raises(AttributeError):
+        ticket.start = 2.0  # type: ignore[misc]

@@ -17,12 +17,11 @@ from aura_async.emulator.thread import emulator_in_thread
 from aura_async.exceptions import RateLimited
 from aura_async.options import DownloadOptions, RunOptions
 from aura_async.pacing.memory import RATE_KEY
-from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FileDone, FrameReport, PlanReady
 from aura_async.seams import Seams
 from aura_async.store.state import State
 
-from .conftest import no_wait, settings_for, small_config, write_config
+from .conftest import FakeTime, no_wait, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
 
 
@@ -59,19 +58,20 @@ async def test_urls_that_expire_twice_are_refreshed_twice(tmp_path: Path) -> Non
 
 
 async def test_a_run_that_gives_up_keeps_its_rate_and_row(tmp_path: Path) -> None:
-    """Endless throttling ends the run, but the learned rate and the run's row are kept."""
+    """Endless throttling ends the run past --max-wait, but what it learned (the rate
+    the server refused) and the run's row are kept."""
     config = small_config(throttle=Throttle(rate=1000.0, burst=0, retry_after="none"))
-    async with Emulator(config) as emu:
+    fake = FakeTime()
+    async with Emulator(config, clock=fake.clock) as emu:
         settings = settings_for(emu, tmp_path)
-        options = RunOptions(
-            download=DownloadOptions(policy=RetryPolicy(attempts=2, backoff=0.001)), rate=500.0
-        )
+        options = RunOptions(rate=500.0, max_wait=30.0)
         report = FrameReport("myframe")
-        async with Runner(settings, options) as run:
+        seams = Seams(sleep=fake.sleep, clock=fake.clock)
+        async with Runner(settings, options, seams=seams) as run:
             with pytest.raises(RateLimited):
                 await run.download(settings.frame("myframe"), report)
     with State.open(tmp_path / "myframe") as state:
-        assert isinstance(state.get_value(RATE_KEY), float)
+        assert state.get_value(RATE_KEY) == {"cap": 500.0}
         (row,) = state.runs()
     assert "throttled" in row.summary["error"]
     assert report.failures

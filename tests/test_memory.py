@@ -6,80 +6,68 @@ import math
 
 import pytest
 
-from aura_async.pacing.memory import RATE_KEY, RELAX, next_stored_rate, stored_rate
-
-INF = math.inf
+from aura_async.pacing.memory import RATE_KEY, Learned, recall, remember
 
 
-@pytest.mark.parametrize(
-    ("value", "rate"),
-    [
-        (4.0, 4.0),
-        (3, 3.0),
-        (0.25, 0.25),
-        (0, None),
-        (0.0, None),
-        (-2.0, None),
-        (math.inf, None),
-        (math.nan, None),
-        (True, None),
-        (False, None),
-        ("4.0", None),
-        (None, None),
-        ([4.0], None),
-    ],
-)
-def test_stored_rate(value: object, rate: float | None) -> None:
-    """Only a positive finite number is a rate; anything else stored is nothing usable."""
-    result = stored_rate(value)
-    assert result == rate
-    if rate is not None:
-        assert type(result) is float
-
-
-@pytest.mark.parametrize(
-    ("stored", "throttled", "learned", "ceiling", "expected"),
-    [
-        # a throttled run stores what the server allowed, rounded, whatever was there
-        (None, True, 3.14159, INF, 3.142),
-        (10.0, True, 2.0, 25.0, 2.0),
-        ("junk", True, 7.0, 25.0, 7.0),
-        # throttled but nothing learned: as a quiet run
-        (None, True, None, 25.0, None),
-        (4.0, True, None, 25.0, 4.0 * RELAX),
-        (4.0, True, 0.0, 25.0, 4.0 * RELAX),
-        # a quiet run relaxes the stored rate by a quarter
-        (4.0, False, None, 25.0, 5.0),
-        (4.0, False, 9.0, 25.0, 5.0),
-        (4.0, False, None, INF, 5.0),
-        # until it reaches the ceiling: then it is forgotten
-        (20.0, False, None, 25.0, None),  # 25.0: exactly the ceiling
-        (19.0, False, None, 25.0, 23.75),
-        (20.1, False, None, 25.0, None),
-        # nothing stored, or nothing usable, stays nothing
-        (None, False, None, 25.0, None),
-        (-1.0, False, None, 25.0, None),
-        (True, False, None, 25.0, None),
-    ],
-)
-def test_next_stored_rate(
-    stored: object, throttled: bool, learned: float | None, ceiling: float, expected: float | None
-) -> None:
-    """Throttled: keep the learned rate; quiet: relax by RELAX, forget at the ceiling."""
-    assert next_stored_rate(stored, throttled=throttled, learned=learned, ceiling=ceiling) == (
-        pytest.approx(expected) if expected is not None else None
+class TestRecall:
+    @pytest.mark.parametrize(
+        ("stored", "learned"),
+        [
+            (None, None),
+            (True, None),
+            (-3.0, None),
+            (math.inf, None),
+            ("20", None),
+            ({}, None),
+            (20.0, Learned(rate=20.0)),  # what an older version stored
+            ({"rate": 19.6}, Learned(rate=19.6)),
+            ({"cap": 25.0, "rate": 19.6}, Learned(rate=19.6, cap=25.0)),
+            ({"quota": 100, "window": 10.0}, Learned(quota=100, window=10.0)),
+            ({"quota": 0.5, "rate": "x"}, None),
+        ],
     )
+    def test_table(self, stored: object, learned: Learned | None) -> None:
+        """Anything unusable is nothing; a bare number is a rate."""
+        assert recall(stored) == learned
 
 
-def test_relaxing_reaches_the_ceiling_then_forgets() -> None:
-    """Night after night of quiet runs, the stored rate grows to the ceiling, then goes."""
-    stored: float | None = 2.0
-    nights = []
-    while stored is not None:
-        nights.append(stored)
-        stored = next_stored_rate(stored, throttled=False, learned=None, ceiling=25.0)
-    assert nights == pytest.approx([2.0 * RELAX**night for night in range(12)])
-    assert 25.0 / RELAX < nights[-1] < 25.0
+class TestRemember:
+    @pytest.mark.parametrize(
+        ("stored", "learned", "ceiling", "expected"),
+        [
+            # a throttled run keeps what it measured
+            (None, Learned(rate=19.6, throttled=True), 25.0, {"rate": 19.6}),
+            # ...and a rate it punished, and a window
+            (
+                None,
+                Learned(rate=19.6, cap=25.0, throttled=True),
+                25.0,
+                {"rate": 19.6, "cap": 25.0},
+            ),
+            (
+                None,
+                Learned(quota=100, window=10.0, throttled=True),
+                25.0,
+                {"window": 10.0, "quota": 100},
+            ),
+            # throttled but nothing measured: the stored rate stays
+            ({"rate": 18.0}, Learned(throttled=True), 25.0, {"rate": 18.0}),
+            # a quiet night relaxes by a quarter...
+            ({"rate": 16.0, "cap": 18.0}, Learned(), 25.0, {"rate": 20.0, "cap": 22.5}),
+            # ...and forgets what reaches the ceiling
+            ({"rate": 20.0, "cap": 24.0}, Learned(), 25.0, None),
+            (20.0, Learned(), 25.0, None),
+            # with no ceiling, a relaxed rate stays until the server throttles again
+            ({"rate": 20.0}, Learned(), math.inf, {"rate": 25.0}),
+            # nothing known, nothing learned
+            (None, Learned(), 25.0, None),
+        ],
+    )
+    def test_table(
+        self, stored: object, learned: Learned, ceiling: float, expected: object
+    ) -> None:
+        """What a run stores for the next, from what the folder held and what it learned."""
+        assert remember(stored, learned, ceiling=ceiling) == expected
 
 
 def test_the_state_key_never_changes() -> None:

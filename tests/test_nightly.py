@@ -15,7 +15,6 @@ from aura_async.download.session import Runner
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec, Throttle
 from aura_async.options import DownloadOptions, RunOptions
 from aura_async.pacing.memory import RATE_KEY
-from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe
 from aura_async.plan.templates import Templates
 from aura_async.report import FrameReport
@@ -94,33 +93,35 @@ class TestState:
         assert emulator.counters.media_requests == 0
         assert report.skipped == 20
 
-    async def test_learned_rate_is_kept(self, tmp_path: Path) -> None:
-        """A throttled run stores the rate it learned; the next run starts there, and a
-        quiet run lets the stored rate rise by a quarter."""
+    async def test_a_short_throttled_run_stores_no_rate(self, tmp_path: Path) -> None:
+        """A run throttled for a moment stores no rate: nothing was served for long enough
+        to measure one (an opening burst is not a rate)."""
         # Eight workers start within 20 ms of each other: a 50/s bucket of one throttles.
         config = small_config(
             frames=[PHOTOS_ONLY], throttle=Throttle(rate=50.0, burst=1, retry_after="fractional")
         )
         async with Emulator(config) as emu:
-            await sync(
-                emu,
-                tmp_path,
-                rate=400.0,
-                policy=RetryPolicy(attempts=30, backoff=0.001, backoff_max=0.01),
-            )
+            await sync(emu, tmp_path, rate=400.0)
             assert emu.counters.throttled > 0
+        with State.open(tmp_path / "myframe") as state:
+            assert state.get_value(RATE_KEY) is None
+
+    @pytest.mark.parametrize("stored", [20.0, {"rate": 20.0}])
+    async def test_a_stored_rate_is_resumed_then_relaxed(
+        self, tmp_path: Path, stored: object
+    ) -> None:
+        """The next run starts at the stored rate (as an older version stored it too); a
+        quiet run lets it rise by a quarter."""
+        async with Emulator(small_config(frames=[PHOTOS_ONLY])) as emu:
+            await sync(emu, tmp_path, rate=400.0)
             with State.open(tmp_path / "myframe") as state:
-                learned = state.get_value(RATE_KEY)
-            assert isinstance(learned, float)
-            assert learned < 400.0
-            with State.open(tmp_path / "myframe") as state:
-                state.set_value(RATE_KEY, 20.0)  # as if an earlier night had learned 20/s
+                state.set_value(RATE_KEY, stored)
             settings = settings_for(emu, tmp_path)
             async with Runner(settings, RunOptions(rate=400.0)) as run:
                 await run.download(settings.frame("myframe"), FrameReport("myframe"))
                 assert run.limiter.rate == 20.0  # started there; nothing to fetch this time
         with State.open(tmp_path / "myframe") as state:
-            assert state.get_value(RATE_KEY) == 25.0  # a quiet night: tomorrow a bit faster
+            assert state.get_value(RATE_KEY) == {"rate": 25.0}
 
 
 class TestSkipDecisions:

@@ -1,4 +1,9 @@
-"""Against a throttling emulator: files arrive intact, the rate adapts, endless 429s stop."""
+"""Against every throttle policy of the emulator: every file arrives intact, the limiter
+learns the policy, long waits are waited within --max-wait, and past it the run stops.
+
+The emulator and the run share a fake clock that moves only when the run sleeps, so a
+window of minutes costs no real time; the HTTP, the files and their checks are real.
+"""
 
 from __future__ import annotations
 
@@ -9,86 +14,233 @@ from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
 from aura_async.download.session import Runner
-from aura_async.emulator import Emulator, FrameSpec, Throttle
+from aura_async.emulator import (
+    Emulator,
+    EmulatorConfig,
+    EscalatingBan,
+    FixedWindow,
+    FrameSpec,
+    LongWait,
+    Policy,
+    RetryAfterMode,
+    SlidingWindow,
+    Throttle,
+    TokenBucket,
+)
 from aura_async.emulator.thread import emulator_in_thread
-from aura_async.exceptions import RateLimited
+from aura_async.exceptions import WaitedTooLong
 from aura_async.options import DownloadOptions, RunOptions
-from aura_async.pacing.retry import RetryPolicy
 from aura_async.report import Event, FrameReport, Throttled
+from aura_async.seams import Seams
 
-from .conftest import settings_for, small_config, write_config
+from .conftest import FakeTime, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
+
+POLICIES: dict[str, Policy] = {
+    "bucket": TokenBucket(rate=20.0, burst=3),
+    "fixed": FixedWindow(quota=8, window=5.0),
+    "sliding": SlidingWindow(quota=8, window=5.0),
+    "ban": EscalatingBan(rate=20.0, burst=3, ban=2.0),
+    "long": LongWait(quota=15, period=240.0),
+}
+
+
+def throttled_config(policy: Policy, mode: RetryAfterMode, status: int = 429) -> EmulatorConfig:
+    return small_config(throttle=Throttle(policy=policy, retry_after=mode, status=status))
 
 
 async def run(
     emu: Emulator,
     tmp_path: Path,
-    rate: float | None,
-    events: list[Event],
-    policy: RetryPolicy | None = None,
+    fake: FakeTime,
+    *,
+    rate: float | None = 25.0,
+    max_wait: float = 1800.0,
+    events: list[Event] | None = None,
+    concurrency: int = 8,
 ) -> tuple[FrameReport, Runner]:
+    """Download the first frame in fake time. With one worker the order of events in
+    fake time is the same every run (tests of what is learned use it); with eight,
+    answers race their requests as on a real network."""
     settings = settings_for(emu, tmp_path)
-    options = RunOptions(
-        download=DownloadOptions(concurrency=8, policy=policy or RetryPolicy()), rate=rate
-    )
+    download = DownloadOptions(concurrency=concurrency)
+    options = RunOptions(download=download, rate=rate, max_wait=max_wait)
+    seams = Seams(sleep=fake.sleep, clock=fake.clock, wallclock=fake.wallclock)
     report = FrameReport("myframe")
-    async with Runner(settings, options, on_event=events.append) as runner:
+    on_event = events.append if events is not None else None
+    async with Runner(settings, options, on_event=on_event, seams=seams) as runner:
         await runner.download(settings.frame("myframe"), report)
     return report, runner
 
 
-@pytest.mark.parametrize("status", [429, 503])
-@pytest.mark.parametrize("mode", ["fractional", "none"])
-async def test_every_file_arrives_while_throttled(tmp_path: Path, status: int, mode: str) -> None:
-    """A server allowing 50 req/s (burst 1) throttles; every file still arrives intact."""
-    # Eight workers start together, well inside 20 ms of each other, however loaded the
-    # machine: the second request already finds the bucket empty.
-    config = small_config(
-        frames=[FrameSpec(photos=20, videos=1, live_photos=1, placeholders=0, hidden=0)],
-        throttle=Throttle(rate=50.0, burst=1, retry_after=mode, status=status),  # type: ignore[arg-type]
-    )
-    events: list[Event] = []
-    async with Emulator(config) as emu:
-        policy = RetryPolicy(attempts=30, backoff=0.005, backoff_max=0.05)
-        report, runner = await run(emu, tmp_path, 400.0, events, policy)
-        assert emu.counters.throttled > 0
-        assert report.throttled == emu.counters.throttled
+@pytest.mark.parametrize("mode", ["seconds", "date", "none"])
+@pytest.mark.parametrize("name", list(POLICIES))
+async def test_every_file_arrives_under_every_policy(
+    tmp_path: Path, name: str, mode: RetryAfterMode
+) -> None:
+    """Whatever the policy and its Retry-After, every file arrives byte-identical and
+    every throttled response was seen and counted."""
+    fake = FakeTime()
+    config = throttled_config(POLICIES[name], mode)
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        report, runner = await run(emu, tmp_path, fake)
         assert files_on_disk(tmp_path / "myframe") == expected_files(emu)
+        assert emu.counters.throttled > 0
+        assert report.throttled == emu.counters.throttled == runner.limiter.throttles
     assert report.failed == 0
-    assert runner.limiter.throttles == report.throttled
-    assert runner.limiter.rate < 400.0  # it slowed down
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_503_is_throttling_too(tmp_path: Path, status: int) -> None:
+    """An overloaded gateway's 503 is a throttle signal like 429."""
+    fake = FakeTime()
+    config = throttled_config(POLICIES["bucket"], "seconds", status)
+    events: list[Event] = []
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        report, _ = await run(emu, tmp_path, fake, events=events)
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emu)
     throttled = [e for e in events if isinstance(e, Throttled)]
+    assert throttled
     assert all(e.status == status for e in throttled)
+    assert report.failed == 0
 
 
-async def test_client_rate_below_server_limit_is_never_throttled(tmp_path: Path) -> None:
-    """Spacing requests under the server's rate avoids 429s altogether."""
+@pytest.mark.parametrize("mode", ["seconds", "date"])
+async def test_a_fixed_window_is_learned_and_used_whole(
+    tmp_path: Path, mode: RetryAfterMode
+) -> None:
+    """After two windows alike, the quota goes out when a window opens: every later
+    window is used whole, and only one request per window is refused."""
+    fake = FakeTime()
     config = small_config(
-        frames=[FrameSpec(photos=20, videos=0, live_photos=0, placeholders=0, hidden=0)],
-        throttle=Throttle(rate=400.0, burst=10),  # room for a stalled loop's bunching
+        frames=[FrameSpec(photos=200, videos=0, live_photos=0, placeholders=0, hidden=0)],
+        throttle=Throttle(policy=FixedWindow(quota=40, window=5.0), retry_after=mode),
     )
-    async with Emulator(config) as emu:
-        report, _ = await run(emu, tmp_path, 200.0, [])
-        assert emu.counters.throttled == 0
-    assert report.downloaded == 20
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        _, runner = await run(emu, tmp_path, fake, concurrency=1)
+        used = emu.counters.quota_used
+        windows = len(used)
+        throttled = emu.counters.throttled
+    assert runner.limiter.window is not None
+    assert runner.limiter.window.quota == 40
+    assert used == [40] * 5  # every window used whole: none lost
+    assert throttled <= windows + 2  # the first closes on what is in flight
+
+
+async def test_a_ban_is_not_provoked_twice(tmp_path: Path) -> None:
+    """After an overrun is punished with a ban, the run never goes that fast again."""
+    fake = FakeTime()
+    config = small_config(
+        frames=[FrameSpec(photos=80, videos=0, live_photos=0, placeholders=0, hidden=0)],
+        throttle=Throttle(policy=EscalatingBan(rate=22.0, burst=3, ban=5.0)),
+    )
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        report, runner = await run(emu, tmp_path, fake, concurrency=1)
+        bans = emu.counters.policy.bans
+    assert bans == 1
+    assert runner.limiter.cap == pytest.approx(25.0)
+    assert runner.limiter.rate < 22.0
+    assert report.failed == 0
+
+
+async def test_a_long_wait_is_waited_and_said(tmp_path: Path) -> None:
+    """An hourly-style quota answered with a wait of minutes is waited, not failed, and
+    the wait reaches the display."""
+    fake = FakeTime()
+    events: list[Event] = []
+    config = throttled_config(LongWait(quota=20, period=600.0), "seconds")
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        started = fake.now
+        report, runner = await run(emu, tmp_path, fake, events=events)
+        assert files_on_disk(tmp_path / "myframe") == expected_files(emu)
+    long = [e for e in events if isinstance(e, Throttled) and e.new and e.wait > 60]
+    assert long
+    assert long[0].told
+    assert 600.0 <= fake.now - started < 1300.0
+    assert runner.limiter.lost == pytest.approx(fake.now - started, abs=5.0)
+    assert report.failed == 0
+
+
+async def test_a_wait_past_max_wait_gives_up_at_once(tmp_path: Path) -> None:
+    """A Retry-After longer than what --max-wait leaves stops the run without waiting."""
+    fake = FakeTime()
+    config = throttled_config(LongWait(quota=5, period=3600.0), "seconds")
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        started = fake.now
+        with pytest.raises(WaitedTooLong, match="--max-wait"):
+            await run(emu, tmp_path, fake, max_wait=900.0)
+        assert emu.counters.policy.admitted == 5
+    assert fake.now - started < 1.0
 
 
 async def test_endless_throttling_gives_up(tmp_path: Path) -> None:
-    """When 429s never stop, the run ends with RateLimited after the retry budget."""
+    """When the server refuses everything, the probes space out and the run stops once
+    they have waited --max-wait in all."""
+    fake = FakeTime()
     config = small_config(throttle=Throttle(rate=1000.0, burst=0, retry_after="none"))
-    async with Emulator(config) as emu:
-        with pytest.raises(RateLimited):
-            await run(emu, tmp_path, 1000.0, [], RetryPolicy(attempts=3, backoff=0.001))
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        with pytest.raises(WaitedTooLong):
+            await run(emu, tmp_path, fake, max_wait=120.0)
         assert emu.counters.count("image", 200) == 0
+        refused = emu.counters.throttled
+    assert refused < 30  # probes, one at a time and ever further apart
 
 
-def test_endless_throttling_exits_5(tmp_path: Path) -> None:
-    """The command exits 5 and says why when the server keeps throttling."""
-    # An empty bucket refilling at 1000/s: every request is refused with "Retry-After: 0.001".
-    config = small_config(throttle=Throttle(rate=1000.0, burst=0, retry_after="fractional"))
+async def test_a_rate_served_for_a_while_is_what_the_folder_keeps(tmp_path: Path) -> None:
+    """A run throttled by a bucket stores the rate it then served without throttling;
+    the next run starts there instead of provoking the bucket again."""
+    fake = FakeTime()
+    config = small_config(
+        frames=[FrameSpec(photos=600, videos=0, live_photos=0, placeholders=0, hidden=0)],
+        throttle=Throttle(policy=TokenBucket(rate=20.0, burst=5), retry_after="seconds"),
+    )
+    async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
+        _, first = await run(emu, tmp_path, fake, concurrency=1)
+        learned = first.limiter.learned
+        assert learned.rate is not None
+        assert 17.0 <= learned.rate <= 21.0  # the bucket's 20/s, within its burst's say
+        (tmp_path / "myframe" / sorted(files_on_disk(tmp_path / "myframe"))[0]).unlink()
+        emu.counters.reset()
+        _, second = await run(emu, tmp_path, fake, max_wait=5.0, concurrency=1)
+        assert second.limiter.rate == pytest.approx(learned.rate, rel=1e-3)
+
+
+QUICK_POLICIES: dict[str, Policy] = {
+    "bucket": TokenBucket(rate=100.0, burst=2),
+    "fixed": FixedWindow(quota=12, window=0.3),
+    "sliding": SlidingWindow(quota=12, window=0.3),
+    "ban": EscalatingBan(rate=100.0, burst=3, ban=0.2),
+    "long": LongWait(quota=15, period=0.4),
+}
+
+
+@pytest.mark.parametrize("name", list(QUICK_POLICIES))
+def test_the_command_gets_every_file_under_every_policy(tmp_path: Path, name: str) -> None:
+    """Through the command, in real time (policies of a fraction of a second): every
+    file arrives intact and the run exits 0."""
+    config = throttled_config(QUICK_POLICIES[name], "fractional")
     with emulator_in_thread(config) as emu:
         path = write_config(emu, tmp_path)
-        result = CliRunner().invoke(app, ["--config", str(path), "myframe", "--retries", "2"])
+        result = CliRunner().invoke(app, ["--config", str(path), "myframe", "--rate", "0"])
+        assert result.exit_code == ExitCode.OK, result.stderr
+        assert emu.counters.throttled > 0
+        assert files_on_disk(tmp_path / "photos") == expected_files(emu)
+
+
+def test_throttled_run_exits_0_and_a_hopeless_one_exits_5(tmp_path: Path) -> None:
+    """Through the command: a throttled run that gets every file exits 0; one whose
+    server asks for more than --max-wait exits 5 and says why."""
+    config = throttled_config(FixedWindow(quota=12, window=0.3), "fractional")
+    with emulator_in_thread(config) as emu:
+        path = write_config(emu, tmp_path)
+        result = CliRunner().invoke(app, ["--config", str(path), "myframe", "--rate", "0"])
+        assert result.exit_code == ExitCode.OK, result.stderr
+        assert files_on_disk(tmp_path / "photos") == expected_files(emu)
+    config = throttled_config(LongWait(quota=3, period=3600.0), "seconds")
+    (tmp_path / "other").mkdir()
+    with emulator_in_thread(config) as emu:
+        path = write_config(emu, tmp_path / "other")
+        result = CliRunner().invoke(app, ["--config", str(path), "myframe", "--max-wait", "60"])
     assert result.exit_code == ExitCode.THROTTLED
-    assert "kept throttling" in result.stderr
-    assert "0 downloaded" in result.stderr
+    assert "--max-wait" in result.stderr
+    assert "3 downloaded" in result.stderr

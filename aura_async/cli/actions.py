@@ -32,6 +32,7 @@ from aura_async.exceptions import (
     NotFound,
     RateLimited,
     StorageError,
+    WaitedTooLong,
 )
 from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
@@ -299,7 +300,12 @@ async def _frame(
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
         # (see _main); anything else lets the other frames of an --all run go on.
         display.stop()
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, WaitedTooLong):
+            report.error = (
+                f"gave up: {exc}; files done are kept: run again later, or allow a longer "
+                "wait with --max-wait"
+            )
+        elif isinstance(exc, RateLimited):
             report.error = (
                 f"gave up: the server kept throttling ({exc}); try again later, or lower --rate"
             )

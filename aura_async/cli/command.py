@@ -41,7 +41,7 @@ from aura_async.cli.setup import run_setup, terminal_prompts
 from aura_async.cli.status import show_status
 from aura_async.config import Settings, default_config_path, load_settings
 from aura_async.exceptions import ConfigError, ExitCode
-from aura_async.options import DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
+from aura_async.options import DEFAULT_MAX_WAIT, DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.selection import Dedupe, Selection
 from aura_async.plan.templates import DEFAULT_NAME, Templates
@@ -167,6 +167,17 @@ def command(
             "while Aura throttles.",
         ),
     ] = DEFAULT_RATE,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-wait",
+            rich_help_panel=NETWORK,
+            min=0.0,
+            metavar="SECONDS",
+            help="Most time a run waits in all for Aura's throttling (Retry-After, closed "
+            "quota windows) before it gives up with exit 5.",
+        ),
+    ] = DEFAULT_MAX_WAIT,
     include_hidden: Annotated[
         bool,
         typer.Option(
@@ -468,6 +479,7 @@ def command(
                 policy=RetryPolicy(attempts=retries),
             ),
             rate=rate,
+            max_wait=max_wait,
             timeouts=Timeouts(connect=connect_timeout, read=timeout),
         )
         if setup:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
+from aura_async.pacing.limiter import human_wait
 from aura_async.report import (
     BytesReceived,
     DiskWarning,
@@ -25,6 +28,7 @@ from aura_async.report import (
     JobsQueued,
     LoggedIn,
     Notice,
+    Paced,
     PageListed,
     PlanReady,
     Retrying,
@@ -39,6 +43,12 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 __all__ = ["Display", "Stdout", "run_object"]
+
+SERVED_SPAN = 10.0
+"""Seconds over which the progress bar measures the files served per second."""
+
+LONG_WAIT_LINE = 30.0
+"""A wait at least this long gets a line of its own ("Aura asked to wait 4 min...")."""
 
 
 def _silence(stream: TextIO) -> None:
@@ -117,7 +127,9 @@ class Display:
         debug: also per-file detail (skips, retries).
         log_file: an open file that receives every plain line too.
         width: the terminal's width for the bar (default: as rich finds it).
-        clock: seconds, for the bar's speed and how often throttle lines repeat.
+        clock: monotonic seconds, for the bar's speed, the rate served and how often
+            throttle lines repeat (tests pass a fake one).
+        now: the local time, for log stamps and "resuming at" (tests pass a fake one).
     """
 
     THROTTLE_LINES_EVERY = 1.0
@@ -134,6 +146,7 @@ class Display:
         log_file: TextIO | None = None,
         width: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
     ) -> None:
         self.stream = stream
         self._clock = clock
@@ -146,11 +159,14 @@ class Display:
         self._gone = False  # the stream's reader went away
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._clock = clock
+        self._now = now
         self._bytes = 0
         self._throttled = 0
         self._failed = 0
         self._rate = 0.0
-        self._waited = 0.0
+        self._lost = 0.0
+        self._done: deque[float] = deque()
         self._started = clock()
         self._throttle_line_at: float | None = None
         self._unsaid_throttles = 0
@@ -177,7 +193,7 @@ class Display:
         if not show and self.log_file is None:
             return  # nobody reads this line: skip building it
         message = self.redact(message)
-        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        stamp = self._now().strftime("%Y-%m-%d %H:%M:%S")
         plain = f"{stamp} {level:<7} {message}"
         if self.log_file is not None:
             self.log_file.write(plain + "\n")
@@ -249,6 +265,7 @@ class Display:
             if event.resumed_from:
                 size += f", resumed after {human_bytes(event.resumed_from)}"
             self.detail(f"downloaded {event.relpath} ({size})")
+            self._done.append(self._clock())
             self._advance()
         elif isinstance(event, FileFailed):
             if not event.fatal:  # a fatal one is the frame's error, said once by the CLI
@@ -264,8 +281,14 @@ class Display:
         elif isinstance(event, Throttled):
             self._throttled += 1
             self._rate = event.rate
-            self._waited += event.wait
+            self._lost = event.lost
             self._throttle_line(event)
+            if event.new and event.wait >= LONG_WAIT_LINE:
+                self._long_wait(event)
+            self._refresh()
+        elif isinstance(event, Paced):
+            self._rate = event.rate
+            self._lost = event.lost
             self._refresh()
         elif isinstance(event, LoggedIn):
             self.debug(
@@ -313,13 +336,36 @@ class Display:
             since = f" ({self._unsaid_throttles} more throttled since the last such line)"
         self._throttle_line_at, self._unsaid_throttles = now, 0
         where = f" on {event.relpath}" if event.relpath else ""
+        pace = "a quota window" if math.isinf(event.rate) else f"{event.rate:.1f}/s"
         self.debug(
             f"throttled (HTTP {event.status}){where}; every worker waits {event.wait:.1f}s, "
-            f"rate now {event.rate:.1f}/s{since}"
+            f"rate now {pace}{since}"
         )
+
+    def _long_wait(self, event: Throttled) -> None:
+        """One line for a long wait: how long, and when the run goes on."""
+        resume = self._now() + timedelta(seconds=event.wait)
+        at = resume.strftime("%H:%M" if event.wait >= 120 else "%H:%M:%S")
+        if event.told:
+            self.info(f"Aura asked to wait {human_wait(event.wait)}; resuming at {at}")
+        else:
+            self.info(
+                f"Aura is refusing downloads without saying for how long; trying again in "
+                f"{human_wait(event.wait)}, at {at}"
+            )
+
+    def served_rate(self) -> float:
+        """Files done per second over the last :data:`SERVED_SPAN` seconds (or since the
+        frame began, if that is sooner)."""
+        now = self._clock()
+        while self._done and self._done[0] <= now - SERVED_SPAN:
+            self._done.popleft()
+        span = min(SERVED_SPAN, now - self._started)
+        return len(self._done) / span if span > 0 else 0.0
 
     def _start(self, frame: str, total: int) -> None:
         self._bytes, self._failed, self._started = 0, 0, self._clock()
+        self._done.clear()
         if not self.interactive or total == 0:
             return
         if self._progress is None:
@@ -354,15 +400,23 @@ class Display:
     def _refresh(self) -> None:
         if self._progress is None or self._task is None:
             return
+        info = self.progress_info()
+        self._progress.update(self._task, info=info)
+
+    def progress_info(self) -> str:
+        """The bar's figures: bytes and speed, files served per second over the last ten
+        seconds beside the limit requests are spaced at, and the wall-clock time lost to
+        Aura's throttling (once, however many downloads waited)."""
         elapsed = max(self._clock() - self._started, 1e-6)
         info = f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s"
-        if self._rate != float("inf"):
-            info += f" · limit {self._rate:.1f} req/s"
+        info += f" · {self.served_rate():.1f} files/s"
+        if not math.isinf(self._rate):
+            info += f" (limit {self._rate:.1f}/s)"
         if self._throttled:
-            info += f" · {self._throttled} throttled, waited {self._waited:.0f}s"
+            info += f" · {self._throttled} throttled, {human_wait(self._lost)} lost to waits"
         if self._failed:
             info += f" · [red]{self._failed} failed[/]"
-        self._progress.update(self._task, info=info)
+        return info
 
     def stop(self) -> None:
         """Stop drawing the progress bar (before summaries, or on Ctrl-C)."""

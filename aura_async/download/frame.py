@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from aura_async.exceptions import AuraError, ExitCode, StateUnreadable, StorageE
 from aura_async.models import Asset, AssetPage
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
-from aura_async.pacing.memory import RATE_KEY, next_stored_rate, stored_rate
+from aura_async.pacing.memory import RATE_KEY, recall, remember
 from aura_async.plan.planner import Job, Plan, Planner
 from aura_async.report import (
     DiskWarning,
@@ -314,7 +315,7 @@ class Downloader:
         stored_rate_value, caught_up = await asyncio.to_thread(
             lambda: (state.get_value(RATE_KEY), state.get_value(CAUGHT_UP) is True)
         )
-        self.limiter.resume(stored_rate(stored_rate_value))
+        self.limiter.resume(recall(stored_rate_value))
         listing = self._page_planner(frame, scan, state, caught_up, job, True)
         plan = listing.plan
         await listing.begin()
@@ -477,12 +478,8 @@ class Downloader:
     def _learned_rate(self, stored: object, throttles_before: int) -> dict[str, object]:
         """What to keep of the server's pace for tomorrow's run (a key/value to store)."""
         limiter = self.limiter
-        value = next_stored_rate(
-            stored,
-            throttled=limiter.throttles > throttles_before,
-            learned=limiter.learned_rate,
-            ceiling=limiter.max_rate,
-        )
+        learned = replace(limiter.learned, throttled=limiter.throttles > throttles_before)
+        value = remember(stored, learned, ceiling=limiter.max_rate)
         return {} if value == stored else {RATE_KEY: value}
 
 

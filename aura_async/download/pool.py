@@ -31,7 +31,7 @@ from aura_async.metadata.sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xm
 from aura_async.models import MediaKind
 from aura_async.options import DownloadOptions
 from aura_async.pacing import retry
-from aura_async.pacing.limiter import AdaptiveLimiter
+from aura_async.pacing.limiter import AdaptiveLimiter, Ticket
 from aura_async.plan.paths import PART_SUFFIX
 from aura_async.plan.planner import Job, Plan
 from aura_async.report import (
@@ -40,6 +40,7 @@ from aura_async.report import (
     FileDone,
     FileFailed,
     FileLinked,
+    Paced,
     Retrying,
     Throttled,
 )
@@ -101,6 +102,7 @@ class Transfers:
         self._refresh_lock = asyncio.Lock()
         self._folders: set[Path] = set()
         self._unsynced: set[Path] = set()  # folders whose file system cannot fsync: warned
+        self._paced = (limiter.ceiling, limiter.lost)  # the pace last told (Paced events)
 
     def _finish_for(self, frame: FrameConfig, job: Job) -> Finish:
         sidecars: tuple[tuple[str, bytes], ...] = ()
@@ -283,17 +285,32 @@ class Transfers:
         refreshes = 0
 
         async def attempt() -> Streamed:
-            await self.limiter.acquire()
-            try:
-                streamed = await self._fetcher.fetch(job, url, target)
-            except ApiError as exc:
-                if isinstance(exc, RateLimited):
-                    self._throttled(exc, to, job.relpath)
-                elif exc.retryable:
-                    to.emit(Retrying(job.relpath, str(exc)))
-                raise
-            self.limiter.on_success()
-            return streamed
+            # Throttling is the limiter's: a throttled request goes back to it, which
+            # holds every worker as long as the server asked (or gives up past
+            # --max-wait); the retry policy sees only the other failures.
+            while True:
+                ticket = await self.limiter.acquire()
+                answered = False
+                try:
+                    streamed = await self._fetcher.fetch(job, url, target)
+                    answered = True
+                except RateLimited as exc:
+                    answered = True
+                    self._throttled(exc, ticket, to, job.relpath)
+                    continue
+                except ApiError as exc:
+                    if exc.retryable:
+                        to.emit(Retrying(job.relpath, str(exc)))
+                    raise
+                finally:
+                    if not answered:
+                        self.limiter.on_failure(ticket)
+                self.limiter.on_success(ticket)
+                pace = (self.limiter.ceiling, self.limiter.lost)
+                if pace != self._paced:
+                    self._paced = pace
+                    to.emit(Paced(*pace))
+                return streamed
 
         while True:
             try:
@@ -307,10 +324,20 @@ class Transfers:
                 refreshes += 1
                 url = fresh
 
-    def _throttled(self, exc: RateLimited, to: Destination, relpath: str) -> None:
-        self.limiter.on_throttle(exc.retry_after)
-        wait = exc.retry_after if exc.retry_after is not None else 0.0
-        to.emit(Throttled(exc.status, wait, self.limiter.rate, relpath))
+    def _throttled(self, exc: RateLimited, ticket: Ticket, to: Destination, relpath: str) -> None:
+        verdict = self.limiter.on_throttle(ticket, exc.retry_after)
+        self._paced = (self.limiter.ceiling, self.limiter.lost)
+        to.emit(
+            Throttled(
+                exc.status,
+                verdict.wait,
+                self.limiter.ceiling,
+                relpath,
+                lost=self.limiter.lost,
+                told=verdict.told,
+                new=verdict.new,
+            )
+        )
 
     async def _fresh_url(self, frame: FrameConfig, asset_id: str, failed: str) -> str:
         """A newer signed URL for the asset's clip than ``failed``: from the last re-listing

@@ -53,7 +53,12 @@ class Runner:
         self._on_event = on_event
         self.seams = seams or Seams()
         self._session: aiohttp.ClientSession | None = None
-        self.limiter = AdaptiveLimiter(self.options.rate, sleep=self.seams.sleep)
+        self.limiter = AdaptiveLimiter(
+            self.options.rate,
+            max_wait=self.options.max_wait,
+            clock=self.seams.clock,
+            sleep=self.seams.sleep,
+        )
         self._client: AuraClient | None = None
         self._downloader: Downloader | None = None
 

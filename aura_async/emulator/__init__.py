@@ -4,16 +4,33 @@ Start one with ``async with Emulator(EmulatorConfig(...)) as emu:`` or from a sh
 ``python -m aura_async.emulator --photos 500 --port 8080``.
 """
 
-from .app import Counters, Emulator, EmulatorConfig, Faults, Throttle
+from .app import Counters, Emulator, EmulatorConfig, Faults, RetryAfterMode, Throttle
 from .data import FOREIGN_FRAME_ID, FrameSpec, Library
+from .policies import (
+    EscalatingBan,
+    FixedWindow,
+    GateStats,
+    LongWait,
+    Policy,
+    SlidingWindow,
+    TokenBucket,
+)
 
 __all__ = [
     "FOREIGN_FRAME_ID",
     "Counters",
     "Emulator",
     "EmulatorConfig",
+    "EscalatingBan",
     "Faults",
+    "FixedWindow",
     "FrameSpec",
+    "GateStats",
     "Library",
+    "LongWait",
+    "Policy",
+    "RetryAfterMode",
+    "SlidingWindow",
     "Throttle",
+    "TokenBucket",
 ]

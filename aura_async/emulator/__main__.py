@@ -9,6 +9,9 @@ import sys
 
 from .app import Emulator, EmulatorConfig, Faults, Throttle
 from .data import FrameSpec
+from .policies import EscalatingBan, FixedWindow, LongWait, Policy, SlidingWindow, TokenBucket
+
+POLICIES = ("bucket", "fixed", "sliding", "ban", "long")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,8 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     add("--token-requests", type=int, default=None, help="a token dies after this many requests")
     add("--lockout", action="store_true", help="refuse every login with 475")
     add("--no-range", action="store_true", help="ignore Range headers")
-    add("--throttle-rate", type=float, default=None, help="media requests/s before 429s")
-    add("--throttle-burst", type=int, default=5, help="token bucket capacity (default 5)")
+    add(
+        "--throttle",
+        choices=POLICIES,
+        default=None,
+        help="throttle policy of media requests: a token bucket (--throttle-rate, "
+        "--throttle-burst), a fixed or sliding window (--quota per --window), an escalating "
+        "ban over a bucket (--ban, --ban-repeat-within, --ban-forgive-after), a long wait "
+        "(--quota per --window, default 3600 s); default: a bucket if --throttle-rate is given",
+    )
+    add("--throttle-rate", type=float, default=None, help="bucket: media requests/s allowed")
+    add("--throttle-burst", type=int, default=5, help="bucket capacity (default 5)")
+    add("--quota", type=int, default=100, help="window: requests per window (default 100)")
+    add("--window", type=float, default=None, help="window length in s (default 10; long: 3600)")
+    add("--aligned", action="store_true", help="fixed windows start at multiples of --window")
+    add("--ban", type=float, default=2.0, help="ban: seconds of the first ban (default 2)")
+    add("--ban-repeat-within", type=float, default=10.0, help="ban: an overrun this soon doubles")
+    add("--ban-forgive-after", type=float, default=60.0, help="ban: quiet seconds that forgive")
+    add("--ban-max", type=float, default=600.0, help="ban: longest ban (default 600 s)")
     add(
         "--retry-after",
         choices=["seconds", "date", "none", "fractional"],
@@ -94,6 +113,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def policy_from_args(args: argparse.Namespace) -> Policy | None:
+    """The throttle policy the flags describe, or ``None`` for none."""
+    kind = args.throttle or ("bucket" if args.throttle_rate else None)
+    rate = args.throttle_rate or 20.0
+    if kind == "bucket":
+        return TokenBucket(rate, args.throttle_burst)
+    if kind == "fixed":
+        return FixedWindow(args.quota, args.window or 10.0, aligned=args.aligned)
+    if kind == "sliding":
+        return SlidingWindow(args.quota, args.window or 10.0)
+    if kind == "ban":
+        return EscalatingBan(
+            rate,
+            args.throttle_burst,
+            ban=args.ban,
+            repeat_within=args.ban_repeat_within,
+            forgive_after=args.ban_forgive_after,
+            max_ban=args.ban_max,
+        )
+    if kind == "long":
+        return LongWait(args.quota, args.window or 3600.0)
+    return None
+
+
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """Turn parsed flags into an :class:`EmulatorConfig`."""
     frames = [
@@ -127,6 +170,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         throttle=Throttle(
             rate=args.throttle_rate,
             burst=args.throttle_burst,
+            policy=policy_from_args(args),
             retry_after=args.retry_after,
             status=args.throttle_status,
         ),

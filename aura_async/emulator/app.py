@@ -28,8 +28,9 @@ from typing import Any, Literal
 from aiohttp import web
 
 from .data import FOREIGN_FRAME_ID, FrameSpec, Library, Media
+from .policies import Gate, GateStats, Policy, TokenBucket
 
-__all__ = ["Counters", "Emulator", "EmulatorConfig", "Faults", "Throttle"]
+__all__ = ["Counters", "Emulator", "EmulatorConfig", "Faults", "RetryAfterMode", "Throttle"]
 
 _NOT_FOUND = {"error": True, "message": "Not found"}
 _UNAUTHENTICATED = {"error": True, "message": "Request Unauthenticated", "logout": True}
@@ -38,24 +39,38 @@ _CHUNK = 64 * 1024
 MEDIA_ROUTES = ("image", "video")
 
 
+RetryAfterMode = Literal["seconds", "date", "none", "fractional"]
+
+
 @dataclass
 class Throttle:
-    """A server-side token bucket over image and video requests.
+    """How the server throttles image and video requests (:mod:`.policies`).
 
     Attributes:
-        rate: requests per second allowed; ``None`` switches throttling off.
-        burst: bucket capacity.
+        rate: a token bucket's requests per second (with ``burst``), the policy when
+            ``policy`` is not given; ``None`` and no ``policy`` switch throttling off.
+        burst: that bucket's capacity.
+        policy: any policy of :mod:`aura_async.emulator.policies` (a fixed or sliding
+            window, an escalating ban, a long wait, a token bucket); overrides ``rate``.
         retry_after: how 429s say when to come back: ``seconds`` (an integer, rounded up),
-            ``date`` (an HTTP date, RFC 9110 10.2.3), ``none`` (no header, like imgproxy) or
-            ``fractional`` (exact seconds with decimals: not RFC-conformant, but lets tests
-            throttle without waiting whole seconds).
+            ``date`` (an HTTP date, RFC 9110 10.2.3, rounded up to the next second),
+            ``none`` (no header, like imgproxy) or ``fractional`` (exact seconds with
+            decimals: not RFC-conformant, but lets tests throttle without waiting whole
+            seconds).
         status: 429, or 503 for the overloaded-gateway variant.
     """
 
     rate: float | None = None
     burst: int = 5
-    retry_after: Literal["seconds", "date", "none", "fractional"] = "seconds"
+    policy: Policy | None = None
+    retry_after: RetryAfterMode = "seconds"
     status: int = 429
+
+    def resolved(self) -> Policy | None:
+        """The policy in force: ``policy``, else a token bucket of ``rate``, else none."""
+        if self.policy is not None:
+            return self.policy
+        return TokenBucket(self.rate, self.burst) if self.rate else None
 
 
 @dataclass
@@ -107,6 +122,9 @@ class Counters:
     media_in_flight: int = 0
     max_media_in_flight: int = 0
     bytes_sent: int = 0
+    policy: GateStats = field(default_factory=GateStats)
+    """What the throttle policy did: requests served and refused, bans and their length,
+    the quota used in each window."""
 
     def count(self, route: str, status: int | None = None) -> int:
         """Requests to ``route`` (``login``, ``frames``, ``frame``, ``assets``, ``image``,
@@ -123,6 +141,16 @@ class Counters:
         """Media requests answered 429 or 503."""
         return sum(self.count(r, s) for r in MEDIA_ROUTES for s in (429, 503))
 
+    @property
+    def banned_seconds(self) -> float:
+        """Total length of the bans the escalating-ban policy started."""
+        return self.policy.banned_seconds
+
+    @property
+    def quota_used(self) -> list[int]:
+        """Requests served in each window of a window policy, oldest first."""
+        return self.policy.quota_used
+
     def reset(self) -> None:
         """Forget everything counted so far."""
         self.requests.clear()
@@ -130,22 +158,10 @@ class Counters:
         self.files.clear()
         self.max_media_in_flight = self.media_in_flight
         self.bytes_sent = 0
-
-
-class _Bucket:
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
-        self.rate, self.burst, self.clock = rate, float(burst), clock
-        self.tokens, self.stamp = float(burst), clock()
-
-    def take(self) -> float:
-        """Take a token; return 0, or the seconds until one is available."""
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+        stats = self.policy
+        stats.admitted = stats.refused = stats.bans = 0
+        stats.banned_seconds = 0.0
+        stats.quota_used.clear()
 
 
 class Emulator:
@@ -175,8 +191,8 @@ class Emulator:
         self._wallclock = wallclock
         self._secret = hashlib.sha256(f"emulator-{self.config.seed}".encode()).digest()
         self._fault_rng = random.Random(self.config.faults.seed)
-        throttle = self.config.throttle
-        self._bucket = _Bucket(throttle.rate, throttle.burst, clock) if throttle.rate else None
+        self._clock = clock
+        self._gate: Gate | None = None  # made at the first media request
         self._runner: web.AppRunner | None = None
         self.app = self._make_app()
 
@@ -417,13 +433,25 @@ class Emulator:
         try:
             if self.config.media_latency:
                 await asyncio.sleep(self.config.media_latency)
-            if self._bucket is not None:
-                wait = self._bucket.take()
-                if wait:
-                    return self._throttled(wait)
+            wait = self._admit()
+            if wait:
+                return self._throttled(wait)
             return await self._send(request, media)
         finally:
             counters.media_in_flight -= 1
+
+    def _admit(self) -> float:
+        """0 if the throttle policy serves this request, else the seconds it asks to wait.
+
+        The policy is read at the first media request (so a test may set it after start),
+        and its windows start there.
+        """
+        if self._gate is None:
+            policy = self.config.throttle.resolved()
+            if policy is None:
+                return 0.0
+            self._gate = policy.gate(self._clock(), self.counters.policy)
+        return self._gate.admit(self._clock())
 
     def _throttled(self, wait: float) -> web.Response:
         throttle = self.config.throttle
@@ -431,9 +459,11 @@ class Emulator:
         if throttle.retry_after == "seconds":
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
         elif throttle.retry_after == "fractional":
-            headers["Retry-After"] = f"{wait:.3f}"
+            headers["Retry-After"] = f"{math.ceil(wait * 1000) / 1000:.3f}"  # never early
         elif throttle.retry_after == "date":
-            headers["Retry-After"] = formatdate(self._wallclock() + max(1.0, wait), usegmt=True)
+            # A date has whole seconds: rounded up, so it never names a moment too early.
+            moment = math.ceil(self._wallclock() + wait)
+            headers["Retry-After"] = formatdate(moment, usegmt=True)
         return web.Response(status=throttle.status, text="Too many requests", headers=headers)
 
     async def _send(self, request: web.Request, media: Media) -> web.StreamResponse:

@@ -1,45 +1,75 @@
-"""A token bucket shared by every worker, with an adaptive rate (AIMD).
+"""The run's limiter: when each media request may start, from what the server has shown.
 
-The bucket spaces request starts at ``rate`` per second, whatever the number of workers
-(concurrency and rate are separate knobs). Aura publishes no limits, so the rate adapts:
+One :class:`AdaptiveLimiter` is shared by every worker and frame of a run, so concurrency
+(workers) and rate (requests per second) stay separate knobs. It assumes no throttle
+policy: it records what happens (:mod:`aura_async.pacing.learner`) and the pure functions
+of :mod:`aura_async.pacing.policy` say what that means:
 
-* a throttle signal halves the rate, at most once per episode (the in-flight requests of
-  one burst all come back 429 together), never below ``floor``;
-* while a ``Retry-After`` is pending, no request starts at all;
-* each throttle also sets a target: 80 % of the rate that was refused (the multiplicative
-  decrease of TCP CUBIC, which uses 70 %) early in a run, or, once the run has two seconds
-  of history, 97 % of the rate the server actually served over the last second;
-* after each window of successes the rate rises additively: in big steps (half the
-  distance, every half window) back up to the target, then in small probing steps (0.5 %
-  of the target every two windows) to find out whether the server now allows more; never
-  above ``max_rate``.
+* ``Retry-After`` is the server's word: no request starts before it ends, and the first
+  one starts when it ends;
+* a throttle without one closes the gate: a single probe at a time, further apart after
+  each refusal, until one is served;
+* an overrun answered like a token bucket (a short wait) spaces requests just below the
+  rate the bucket was found to serve (:mod:`aura_async.pacing.pace`); after a while
+  without throttling the rate rises a little, never above the ``--rate`` ceiling, above
+  what the segments showed the bucket to allow, or above a rate that was punished;
+* an overrun answered with a long wait (a ban, a closed window) is punished: the rate is
+  cut, and never probed above that rate again in the run;
+* a quota window, once recognised, is used whole: its quota is sent when it opens, then
+  one more request asks when the next opens (or, without ``Retry-After``, the next
+  opening is bracketed from the last ones);
+* the time requests are held back by the server is counted once however many workers
+  wait (:attr:`AdaptiveLimiter.lost`), and a wait that would take the run past
+  ``max_wait`` raises :class:`~aura_async.exceptions.WaitedTooLong`.
 
-Time comes from an injected clock and sleep, so tests drive it instead of waiting.
+Each request gets a :class:`Ticket` from :meth:`AdaptiveLimiter.acquire`, handed back
+with :meth:`~AdaptiveLimiter.on_success`, :meth:`~AdaptiveLimiter.on_throttle` or
+:meth:`~AdaptiveLimiter.on_failure`. Time comes from an injected clock and sleep, so
+tests drive it instead of waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections import deque
 from collections.abc import Awaitable, Callable
 
-__all__ = ["AdaptiveLimiter"]
+from aura_async.exceptions import WaitedTooLong
+from aura_async.pacing.learner import Learner, Ticket, Verdict
+from aura_async.pacing.memory import Learned
+from aura_async.pacing.pace import START_RATE, Pace
+from aura_async.pacing.policy import Window, served_rate
+
+__all__ = [
+    "DEFAULT_MAX_WAIT",
+    "START_RATE",
+    "AdaptiveLimiter",
+    "Ticket",
+    "Verdict",
+    "human_wait",
+]
 
 _EPSILON = 1e-9  # float dust must not turn into sleeps too short to move the clock
+_HELD = ("server", "closed", "window")  # waits the server imposes: counted in `lost`
 Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[object]]
+
+DEFAULT_MAX_WAIT = 1800.0
+"""Seconds a run may lose to the server's throttling before it gives up (``--max-wait``)."""
 
 
 class AdaptiveLimiter:
-    """Spaces request starts; slows down on throttling, speeds up on success.
+    """Decides when each media request starts; learns the server's throttle policy.
 
     Args:
-        max_rate: the ceiling in requests per second (``--rate``); ``None`` or 0 means no
-            ceiling: requests are spaced only after the server has throttled once.
-        start_rate: where to begin (a rate learned by an earlier run); defaults to ``max_rate``.
+        max_rate: the ceiling in requests per second (``--rate``); ``None`` or 0 for
+            none: requests are not spaced until the server first throttles; from there
+            the run goes on as the default would, and its rate may rise above
+            :data:`START_RATE` while nothing is throttled.
+        start_rate: where to begin (defaults to the ceiling; none without one).
         floor: the rate never drops below this.
-        window: successes per additive increase.
+        max_wait: seconds the run may lose to the server's throttling in all; a wait
+            beyond it raises :class:`~aura_async.exceptions.WaitedTooLong`.
         clock: returns seconds; defaults to the running loop's clock.
         sleep: awaits seconds; defaults to ``asyncio.sleep``.
     """
@@ -50,125 +80,165 @@ class AdaptiveLimiter:
         *,
         start_rate: float | None = None,
         floor: float = 0.2,
-        window: int = 10,
+        max_wait: float = DEFAULT_MAX_WAIT,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        self.max_rate = max_rate if max_rate and max_rate > 0 else math.inf
-        start = start_rate if start_rate and start_rate > 0 else self.max_rate
-        self.rate = max(floor, min(start, self.max_rate))
-        self.floor = floor
-        self.window = window
-        self.throttles = 0
-        self.waited = 0.0
+        ceiling = max_rate if max_rate and max_rate > 0 else math.inf
+        first = start_rate if start_rate and start_rate > 0 else ceiling
+        self._pace = Pace(ceiling, first, floor)
+        self._learner = Learner(self._pace)
+        self.max_wait = max_wait
+        self.lost = 0.0
+        """Seconds requests were held back by the server's throttling (pauses, closed
+        windows, probes), counted once however many workers waited."""
         self._clock = clock
         self._sleep: Sleep = sleep or asyncio.sleep
-        self._tokens = 1.0
-        self._stamp: float | None = None
-        self._paused_until = 0.0
-        self._last_decrease = -math.inf
-        self._successes = 0
-        self._done: deque[float] = deque(maxlen=256)
-        self._target = 0.0
         self._lock = asyncio.Lock()
+        self._news = asyncio.Event()
+        self._wants_news = False
 
+    # ------------------------------------------------------------------ reading
     def now(self) -> float:
         """The limiter's clock."""
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
     @property
-    def paused_for(self) -> float:
-        """Seconds left of a pending Retry-After pause."""
-        return max(0.0, self._paused_until - self.now())
+    def max_rate(self) -> float:
+        """The ``--rate`` ceiling (``inf`` for none)."""
+        return self._pace.max_rate
 
-    async def acquire(self) -> None:
-        """Wait until a request may start."""
+    @property
+    def rate(self) -> float:
+        """The rate requests are spaced at outside quota windows."""
+        return self._pace.rate
+
+    @rate.setter
+    def rate(self, value: float) -> None:
+        self._pace.rate = value
+
+    @property
+    def cap(self) -> float:
+        """A rate the server punished: the rate stays below it for the rest of the run."""
+        return self._pace.cap
+
+    @property
+    def window(self) -> Window | None:
+        """The quota window the server was found to use, if any."""
+        return self._learner.window
+
+    @property
+    def ceiling(self) -> float:
+        """The rate requests are spaced at now (``inf`` in a quota window, whose quota
+        goes when it opens)."""
+        return math.inf if self._learner.window is not None else self._pace.rate
+
+    @property
+    def throttles(self) -> int:
+        """Throttled responses seen so far."""
+        return self._learner.throttles
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of a pending ``Retry-After`` pause."""
+        return max(0.0, self._learner.paused_until - self.now())
+
+    def served(self, span: float = 10.0) -> float | None:
+        """Requests served per second over the last ``span`` seconds (``None`` before the
+        run has served for that long)."""
+        return served_rate(self._learner.served_log, self.now(), span)
+
+    @property
+    def learned(self) -> Learned:
+        """What the run learned, for the folder's memory (see
+        :meth:`~aura_async.pacing.learner.Learner.learned`)."""
+        return self._learner.learned(self.now())
+
+    def resume(self, learned: Learned | None) -> None:
+        """Start from what an earlier run learned (:mod:`aura_async.pacing.memory`)."""
+        if learned is not None:
+            self._learner.resume(learned, self.now())
+
+    # ------------------------------------------------------------------ acquiring
+    async def acquire(self) -> Ticket:
+        """Wait until a request may start; return its ticket.
+
+        Raises:
+            WaitedTooLong: waiting longer would take the run past ``max_wait``.
+        """
+        learner = self._learner
         async with self._lock:  # FIFO: waiters are served in arrival order
             while True:
                 now = self.now()
-                wait = self._paused_until - now
+                wait, reason = learner.delay(now)
                 if wait <= _EPSILON:
-                    wait = self._take(now)
-                    if wait <= _EPSILON:
-                        return
-                self.waited += wait
-                await self._sleep(wait)
+                    return learner.start(now)
+                # refused again and again (nothing served between): the spacing is held too
+                refused = learner.unserved_episodes >= 2
+                held = reason in _HELD or (refused and reason == "spacing")
+                if held and math.isfinite(wait) and self.lost + wait > self.max_wait:
+                    learner.give_up(now)
+                    raise WaitedTooLong(
+                        f"throttled too long: Aura asks to wait {human_wait(wait)} more, "
+                        f"past --max-wait ({human_wait(self.max_wait)} in all, "
+                        f"{human_wait(self.lost)} waited already)",
+                        retry_after=wait,
+                    )
+                if math.isinf(wait):  # until an answer comes (a probe's, a burst's)
+                    self._news.clear()
+                    self._wants_news = True
+                    await self._news.wait()
+                else:
+                    await self._sleep(wait)
+                if held:
+                    self.lost += max(0.0, self.now() - now)
 
-    def _take(self, now: float) -> float:
-        if math.isinf(self.rate):
-            return 0.0
-        if self._stamp is not None:
-            self._tokens = min(1.0, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1.0 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1.0)
-            return 0.0
-        return (1.0 - self._tokens) / self.rate
+    def _tell(self) -> None:
+        """Wake a waiter that waits for an answer."""
+        if self._wants_news:
+            self._wants_news = False
+            self._news.set()
 
-    def on_success(self) -> None:
-        """Record a request the server served; raises the rate after each window."""
-        now = self.now()
-        self._done.append(now)
-        if math.isinf(self.rate) or self.rate >= self.max_rate:
-            return
-        self._successes += 1
-        recovering = self.rate < self._target
-        if self._successes < (self.window // 2 if recovering else 2 * self.window):
-            return
-        self._successes = 0
-        probe = max(0.02, 0.005 * self._target)
-        step = max(probe, (self._target - self.rate) / 2) if recovering else probe
-        self.rate = min(self.max_rate, self.rate + step)
+    # ------------------------------------------------------------------ outcomes
+    def on_success(self, ticket: Ticket) -> None:
+        """Record a request the server served."""
+        self._learner.served(ticket, self.now())
+        self._tell()
 
-    def resume(self, learned: object) -> None:
-        """Start from a rate an earlier run learned, if it is lower than the current one."""
-        if isinstance(learned, int | float) and self.floor <= learned < self.rate:
-            self.rate = min(float(learned), self.max_rate)
-            self._target = self.rate
+    def on_failure(self, ticket: Ticket) -> None:
+        """Record a request that ended without telling anything of throttling (a reset,
+        a timeout, a 5xx, an error of ours): its place in a burst or as the probe frees."""
+        self._learner.failed(ticket)
+        self._tell()
 
-    @property
-    def learned_rate(self) -> float | None:
-        """The rate the server was found to allow, once it has throttled (else ``None``)."""
-        return self._target if self.throttles else None
-
-    def goodput(self) -> float:
-        """Requests per second served over the last second (0 when unknown).
-
-        Measured over at least a quarter second, so a first burst of answers does not look
-        like an enormous rate.
-        """
-        if not self._done:
-            return 0.0
-        recent = [t for t in self._done if t >= self._done[-1] - 1.0]
-        if len(recent) < 4:
-            return 0.0
-        return (len(recent) - 1) / max(0.25, recent[-1] - recent[0])
-
-    def on_throttle(self, retry_after: float | None = None) -> bool:
-        """Record a throttle signal (429, 503, a reset under load).
+    def on_throttle(self, ticket: Ticket, retry_after: float | None = None) -> Verdict:
+        """Record a throttled request (429 or 503).
 
         Args:
+            ticket: the request's ticket.
             retry_after: the server's ``Retry-After`` in seconds, if it sent one.
 
         Returns:
-            True if this signal lowered the rate (the first of its episode).
+            What the throttle meant.
         """
-        now = self.now()
-        self.throttles += 1
-        if retry_after is not None:
-            self._paused_until = max(self._paused_until, now + retry_after)
-        self._tokens = 0.0
-        self._stamp = max(now, self._paused_until)
-        self._successes = 0
-        episode = max(1.0, 2.0 / self.rate) if not math.isinf(self.rate) else 1.0
-        if now - self._last_decrease < episode:
-            return False
-        self._last_decrease = now
-        measured = self.goodput()
-        refused = self.rate if not math.isinf(self.rate) else (measured or 10.0)
-        target = 0.8 * refused
-        if measured and self._done and now - self._done[0] >= 2.0:
-            target = 0.97 * measured  # a steady history measures the limit itself
-        self._target = max(self.floor, target)
-        self.rate = max(self.floor, min(refused / 2, self._target))
-        return True
+        verdict = self._learner.throttled(ticket, retry_after, self.now())
+        self._tell()
+        return verdict
+
+
+def human_wait(seconds: float) -> str:
+    """A wait for people: ``8.5`` -> ``8.5 s``, ``75`` -> ``1 min 15 s``, ``240`` -> ``4 min``,
+    ``4000`` -> ``1 h 7 min``."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    whole = round(seconds)
+    if whole < 600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"

@@ -1,0 +1,263 @@
+"""The pace of requests: the rate they are spaced at, and how it answers overruns.
+
+This is the token-bucket side of the limiter (:mod:`aura_async.pacing.limiter`). It spaces
+request starts at :attr:`Pace.rate` on a fixed schedule, under the ``--rate`` ceiling, and
+keeps the **segments** of serving between throttle episodes, from which
+:func:`~aura_async.pacing.policy.bucket_rate` reads a bucket's rate:
+
+* an overrun answered with a short wait (a bucket refilling) cuts the rate to just below
+  what the bucket serves (:meth:`Pace.cut`), and holds it for ten times what the overrun
+  cost, at least for a hundred requests: an overrun must be rare when each costs a
+  ``Retry-After`` rounded up to a second, and each refuses requests; a rate cut once that
+  overruns again within two seconds is still far off, and is cut to 60 % of itself;
+* an overrun answered with a long wait (a ban, a closed window) is punished
+  (:meth:`Pace.punish`): that rate becomes the run's cap, never probed again; punished a
+  second time, the rate halves (bans may double);
+* after the hold the rate rises (:meth:`Pace.rise`): halfway to a firm upper bound when
+  two overruns showed one, else by 2 % every two seconds; with no ceiling and nothing
+  throttled yet, by 10 %.
+
+Times come in as arguments; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aura_async.pacing.memory import Learned
+from aura_async.pacing.policy import (
+    FIRST_CUT,
+    LONG_WAIT,
+    SAFETY,
+    Segment,
+    bucket_rate,
+)
+
+__all__ = ["START_RATE", "Pace"]
+
+_EPSILON = 1e-9
+
+START_RATE = 25.0
+"""The default ``--rate``; a run without a ceiling sends as fast as its workers go until
+the server first throttles, then goes on from this pace (or less, if punished), as the
+default would have."""
+
+CEILING_SPAN = 10.0
+"""The ``--rate`` ceiling holds on average over this many seconds in a quota window: its
+quota may go at once when it opens, after the run waited for it."""
+
+PROBE_EVERY = 2.0
+"""Seconds of serving without a throttle between two rises of the rate."""
+
+PROBE_STEP = 0.02
+"""How much the rate rises each time, once the server has throttled (a share of it)."""
+
+UNLIMITED_STEP = 0.10
+"""With no ceiling and no throttle yet, the rate rises this much each time."""
+
+HOLD = 10.0
+"""After an overrun that cost a pause, the rate holds for this many times the pause before
+it probes upward again: an overrun must be rare when each costs a rounded-up second."""
+
+HOLD_REQUESTS = 100
+"""...and for at least as long as this many requests take: each overrun costs refused
+requests, and a run should see at most one per so many served."""
+
+SUSTAIN = 5.0
+"""Seconds a rate must be served without a throttle to count as safe."""
+
+QUICK = 2.0
+"""Seconds: a rate that was cut once and overruns again sooner than this is far off."""
+
+QUICK_CUT = 0.6
+"""...and is cut to this share of itself."""
+
+REPEAT_CUT = 0.5
+"""A second punished overrun cuts the rate to this share of the rate punished."""
+
+CATCH_UP = 0.01
+"""Seconds of a late wake-up the spacing makes up for (at most a quarter of a spacing):
+the event loop wakes a waiter a millisecond or two late when it is busy, which at 20/s
+would otherwise cost 3 % of the rate."""
+
+
+class Pace:
+    """The rate requests are spaced at, its bounds, and the segments that set them.
+
+    Args:
+        max_rate: the ``--rate`` ceiling (``inf`` for none).
+        first: the rate to begin at (``inf``: not spaced until the first throttle).
+        floor: the rate never drops below this.
+    """
+
+    def __init__(self, max_rate: float, first: float, floor: float) -> None:
+        self.max_rate = max_rate
+        self.floor = floor
+        self.rate = max(floor, min(first, max_rate))
+        """The rate requests are spaced at outside quota windows."""
+        self.cap = math.inf
+        """A rate the server punished: the rate stays below it for the rest of the run."""
+        self.throttled = False
+        """The server has throttled this run."""
+        self.resumed = False
+        """The pace came from what an earlier run learned."""
+        self.upper = math.inf
+        """The segments show the bucket serves less than this."""
+        self._next = -math.inf
+        self._ceiling_tokens = 1.0
+        self._ceiling_stamp: float | None = None
+        self._last_change = -math.inf
+        self._overruns = 0
+        self._punished = False
+        self._hold_until = -math.inf
+        self._sustained = 0.0
+        self._rate_since = -math.inf
+        self._started = False
+        self._seg_start = 0.0
+        self._seg_pause = math.inf
+        self._seg_served = 0
+        self._ending: tuple[float, float, float, float] | None = None
+        self._segments: list[Segment] = []
+
+    # ------------------------------------------------------------------ spacing
+    def delay(self, now: float, *, windowed: bool) -> float:
+        """Seconds until the spacing (unless a window's burst) and the ceiling allow a
+        start."""
+        spacing = 0.0 if windowed else self._next - now
+        return max(spacing, self._ceiling_delay(now, windowed))
+
+    def _ceiling_delay(self, now: float, windowed: bool) -> float:
+        if math.isinf(self.max_rate):
+            return 0.0
+        capacity = max(1.0, self.max_rate * CEILING_SPAN) if windowed else 1.0
+        if self._ceiling_stamp is not None:
+            gained = (now - self._ceiling_stamp) * self.max_rate
+            self._ceiling_tokens = min(capacity, self._ceiling_tokens + gained)
+        self._ceiling_stamp = now
+        if self._ceiling_tokens >= 1.0 - _EPSILON:
+            return 0.0
+        return (1.0 - self._ceiling_tokens) / self.max_rate
+
+    def started(self, now: float) -> None:
+        """A request starts at ``now``."""
+        if not self._started:
+            self._started = True
+            self._seg_start = self._last_change = now
+        self._finish_segment(now)
+        self._ceiling_tokens = max(0.0, self._ceiling_tokens - 1.0)
+        if math.isfinite(self.rate):
+            # one start per 1/rate on a fixed schedule: a waiter woken late (the loop was
+            # busy) is made up for by the next start, up to a quarter of a spacing
+            spacing = 1.0 / self.rate
+            late = now - self._next
+            base = self._next if 0.0 <= late <= min(CATCH_UP, 0.25 * spacing) else now
+            self._next = base + spacing
+
+    # ------------------------------------------------------------------ segments
+    def served(self, start: float) -> None:
+        """A request that started at ``start`` was served."""
+        if start >= self._seg_start:
+            self._seg_served += 1
+
+    def end_segment(self, at: float, pace: float) -> None:
+        """An episode ended the segment where the request that overran started."""
+        if self._ending is None:
+            self._ending = (self._seg_start, self._seg_pause, pace, max(self._seg_start, at))
+
+    @property
+    def segment_start(self) -> float:
+        """When the current segment began."""
+        return self._seg_start
+
+    def _finish_segment(self, now: float) -> None:
+        """At the first start after an episode, the segment it ended is complete (its
+        requests in flight have answered) and the next one begins."""
+        if self._ending is None:
+            return
+        start, pause, rate, ended = self._ending
+        self._ending = None
+        if self._seg_served and ended > start:
+            self._segments.append(Segment(start, pause, self._seg_served, ended - start, rate))
+            del self._segments[:-8]
+        self._seg_start, self._seg_pause, self._seg_served = now, now - ended, 0
+
+    def _evidence(self) -> list[Segment]:
+        """The finished segments and the one an episode just ended."""
+        segments = list(self._segments)
+        if self._ending is not None and self._seg_served:
+            start, pause, rate, ended = self._ending
+            segments.append(Segment(start, pause, self._seg_served, ended - start, rate))
+        return segments
+
+    # ------------------------------------------------------------------ answers
+    def cut(self, now: float, pause: float, pace: float) -> None:
+        """A bucket-like overrun at ``pace`` that cost ``pause`` seconds: space requests
+        just below what the bucket serves, and hold that rate a while."""
+        if math.isinf(self.rate):
+            # not spaced yet: a first burst says nothing of a rate; go on as the default
+            # would have (it stays above the ceiling we never had)
+            self.rate = START_RATE if pause < LONG_WAIT else FIRST_CUT * START_RATE
+        else:
+            evidence = self._evidence()
+            estimate = bucket_rate(evidence, pace, safe=self._sustained)
+            self.rate = max(self.floor, min(self.rate, estimate.rate))
+            quick = bool(evidence) and evidence[-1].length < QUICK
+            if estimate.known is None and self._overruns and quick:
+                # cut once already and over again within a second or two: far off still
+                self.rate = max(self.floor, min(self.rate, QUICK_CUT * pace))
+            self.upper = min(self.upper, estimate.upper)
+            if estimate.known is not None:
+                self.upper = min(self.upper, estimate.known)
+            self._overruns += 1
+        self._punished = False
+        self._rate_since = self._last_change = now
+        self._hold_until = now + max(HOLD * pause, HOLD_REQUESTS / self.rate)
+
+    def punish(self, now: float, pause: float, pace: float, *, again: bool = False) -> None:
+        """An overrun at ``pace`` answered with a long wait: never this fast again in the
+        run. Punished a second time (``again``: the wait doubled, though the first looked
+        like a bucket's), the rate halves."""
+        repeat = again or math.isfinite(self.cap)
+        self.cap = min(self.cap, pace)
+        self.cut(now, pause, pace)
+        if repeat:  # punished again: bans may double, so back off as TCP does
+            self.rate = max(self.floor, min(self.rate, REPEAT_CUT * pace))
+        self._punished = True
+
+    def rise(self, now: float) -> None:
+        """After a while without a throttle the rate rises (never above the ceiling, or
+        above a rate that was punished).
+
+        Below a rate that overran after the rate had been cut once already (a firm upper
+        bound), it climbs halfway there every :data:`PROBE_EVERY` seconds; above that,
+        or after a single overrun or a punished one, it rises by :data:`PROBE_STEP` only
+        after the hold the last overrun set.
+        """
+        if now - self._last_change < PROBE_EVERY:
+            return
+        if now - self._rate_since >= SUSTAIN:
+            self._sustained = max(self._sustained, self.rate)
+        self._last_change = now
+        hard = min(self.max_rate, SAFETY * self.cap)
+        before = self.rate
+        if not self.throttled and not self.resumed:  # nothing known yet
+            self.rate = min(hard, self.rate * (1 + UNLIMITED_STEP))
+        else:
+            firm = min(hard, SAFETY * self.upper) if self._overruns >= 2 else 0.0
+            if self.rate < firm and not self._punished:
+                step = max(PROBE_STEP * self.rate, (firm - self.rate) / 2)
+                self.rate = min(firm, self.rate + step)
+            elif self.rate < hard and now >= self._hold_until:
+                self.rate = min(hard, self.rate * (1 + PROBE_STEP))
+        if self.rate != before:
+            self._rate_since = now
+
+    def resume(self, learned: Learned) -> None:
+        """Start from the rates an earlier run learned: below a punished one, at a
+        measured one."""
+        self.resumed = True
+        if learned.cap is not None:
+            self.cap = min(self.cap, learned.cap)
+            self.rate = max(self.floor, min(self.rate, FIRST_CUT * learned.cap))
+        if learned.rate is not None and self.floor <= learned.rate < self.rate:
+            self.rate = learned.rate
