@@ -331,6 +331,34 @@ class TestWindow:
         await serve(lim, fake, 50)
         assert fake.now - start == pytest.approx(40.0, abs=0.5)  # the wait, then at once
 
+    async def test_answers_read_after_the_throttle_count_to_its_window(
+        self, fake: FakeTime
+    ) -> None:
+        """Unspaced (--rate 0), three of the first window's 50 are answered after its
+        Retry-After was read: they still count to it, and the next window of 50 shows a
+        quota."""
+        lim = limiter(fake, None)
+        tickets = [await lim.acquire() for _ in range(51)]
+        for ticket in tickets[:47]:
+            lim.on_success(ticket)
+        lim.on_throttle(tickets[50], retry_after=10.0)
+        for ticket in tickets[47:50]:  # in flight when the throttle came
+            lim.on_success(ticket)
+        await serve(lim, fake, 50, every=0.1)
+        lim.on_throttle(await lim.acquire(), retry_after=5.0)
+        assert lim.window is not None
+        assert lim.window.quota == 50
+
+    async def test_a_bucket_overrun_after_alike_counts_is_no_window(self, fake: FakeTime) -> None:
+        """Held just below a bucket's rate, overruns come after alike counts, each with a
+        wait of one refill: the rate stays spaced, no quota window is used."""
+        lim = limiter(fake, 25.0)
+        for _ in range(3):
+            await serve(lim, fake, 200, every=0.05)
+            lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.window is None
+        assert math.isfinite(lim.rate)
+
 
 class TestWindowWithoutRetryAfter:
     async def silent_windows(self, lim: AdaptiveLimiter, fake: FakeTime) -> None:
@@ -420,6 +448,17 @@ class TestWindowAnswers:
         lim.on_throttle(await lim.acquire(), retry_after=8.0)
         assert lim.window is None
         assert math.isfinite(lim.cap)
+
+    async def test_no_window_after_all_is_punished_at_the_spaced_rate(self, fake: FakeTime) -> None:
+        """Closed after 5 of 50: back to a rate, capped at the rate requests were spaced
+        at before the window, not at the few served in the last second."""
+        lim = await self.learned(fake)
+        spaced = lim.rate
+        for _ in range(5):
+            lim.on_success(await lim.acquire())
+        lim.on_throttle(await lim.acquire(), retry_after=8.0)
+        assert lim.window is None
+        assert lim.cap == pytest.approx(spaced)
 
     async def test_a_wait_longer_than_a_window_is_a_ban(self, fake: FakeTime) -> None:
         """Asked to wait three windows: punished, not closed; back to a spaced rate."""

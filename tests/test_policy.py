@@ -127,6 +127,15 @@ class TestInferWindow:
         closures = [closure(0, first, 0.28, 2.28), closure(2.28, second, 2.69, 6.69)]
         assert infer_window(closures) is None
 
+    def test_short_waits_are_no_window(self) -> None:
+        """A bucket held just below its rate overruns after alike counts, each time with a
+        wait of a refill: no window, however alike."""
+        closures = [
+            closure(0, 344, 17.5, 18.5, long=False),
+            closure(18.5, 344, 30.0, 31.0, long=False),
+        ]
+        assert infer_window(closures) is None
+
     def test_without_retry_after_the_openings_are_brackets(self) -> None:
         """Found by probes, an opening lies between the last refused and the first served."""
         closures = [

@@ -222,6 +222,8 @@ class Learner:
             self._reopen(ticket.start, told=False)  # it opened by this request: counted after
         if ticket.start >= self._opened:
             self._opened_count += 1
+        elif self._closures and ticket.start >= self._closures[-1].opened:
+            self._served_late()
         window = self.window
         if window is not None and ticket.slot:
             self._win_served += 1
@@ -365,13 +367,26 @@ class Learner:
             length = (max(0.0, lo - start), at - start)
             self._tentative = Window(max(1, self._opened_count), (lo, at), length)
         self._opened, self._opened_count = at, 0
-        window = infer_window(self._closures)
+        self._find_window(at, told)
+
+    def _find_window(self, at: float, told: bool) -> None:
+        """Use the quota window the closures show, if they show one, open since ``at``."""
+        window = infer_window(self._closures) if self.window is None else None
         if window is not None:
             self.window = window
             self._open_window(at)
             self._confirmed = False
             if not told:  # the probe that was served is the window's first request
                 self._win_used = self._win_served = 1
+
+    def _served_late(self) -> None:
+        """A request of the segment before the last closure was served after the closure
+        was noted (it was in flight when a ``Retry-After`` came): it counts there, and
+        the closures may now show a window."""
+        last = self._closures[-1]
+        self._closures[-1] = replace(last, served=last.served + 1)
+        if last.told and self._opened_count == 0:  # still paused: nothing of the next
+            self._find_window(last.reopened, told=True)
 
     def _window_reopens(self, at: float, told: bool, closed_at: float, earliest: float) -> None:
         assert self.window is not None
@@ -413,9 +428,7 @@ class Learner:
             end = now + retry_after
             if window.length is not None and retry_after > 1.5 * window.length[1] + 1:
                 # a wait longer than a window: punished, not closed (a ban, maybe doubled)
-                pace = self.going_at()
-                self.window = None
-                self.pace.punish(now, retry_after, pace)
+                self._leave_window(now, retry_after)
                 return True
             if in_burst:
                 self._shrink(ticket.slot - 1, now)
@@ -443,6 +456,14 @@ class Learner:
         self._close(now, ticket)
         return True
 
+    def _leave_window(self, now: float, pause: float) -> None:
+        """It was no window (a ban that looked like one): back to a rate, punished at the
+        rate requests were spaced at outside the window (a window's burst, or the few
+        served since it closed, say nothing of a rate)."""
+        pace = self.pace.rate if math.isfinite(self.pace.rate) else self.going_at()
+        self.window = None
+        self.pace.punish(now, pause, pace)
+
     def _accept(self) -> float:
         """Seconds of lateness at a window's opening not worth a refused probe."""
         window = self.window
@@ -456,9 +477,7 @@ class Learner:
         window = self.window
         assert window is not None
         if quota < 0.5 * window.quota:
-            pace = self.going_at()
-            self.window = None
-            self.pace.punish(now, max(0.0, self.paused_until - now), pace)
+            self._leave_window(now, max(0.0, self.paused_until - now))
             return
         self.window = replace(window, quota=max(1, quota))
 

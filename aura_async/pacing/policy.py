@@ -247,9 +247,10 @@ def _slope(segments: Sequence[Segment]) -> float | None:
 def infer_window(closures: Sequence[Closure]) -> Window | None:
     """A quota window, if the last closures show one.
 
-    Two closures in a row after the same number of requests served (within 3 %) are a
-    quota, not a bucket, if the segments before them lasted so differently long that a
-    bucket would have served clearly more in the longer one (the rate is cut after
+    Two long closures (:func:`is_long_wait`) in a row after the same number of requests
+    served (within 3 %) are a quota, not a bucket, if the segments before them lasted so
+    differently long that a bucket would have served clearly more in the longer one (the
+    rate is cut after
     every closure, so the next segment lasts longer), or that only a bucket refilling
     too slowly to matter could have served the same (one whose burst is the quota).
     The length is bracketed by the last two openings.
@@ -264,6 +265,8 @@ def infer_window(closures: Sequence[Closure]) -> Window | None:
     if len(closures) < 2:
         return None
     last, before = closures[-1], closures[-2]
+    if not (last.long and before.long):
+        return None  # a bucket refilling, however alike the counts: a quota window closes
     quota = min(last.served, before.served)
     if quota < 2 or abs(last.served - before.served) > max(1, 0.03 * quota):
         return None
