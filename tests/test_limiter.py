@@ -210,6 +210,24 @@ class TestBucket:
         lim.on_throttle(await lim.acquire(), retry_after=1.0)
         assert lim.rate == START_RATE
 
+    async def test_punished_again_goes_back_to_the_rate_served_safely(self, fake: FakeTime) -> None:
+        """Banned at 25/s, then again at 21/s after 20/s was served for a while: the rate
+        goes back just below 20/s (not half of 21) and probes no higher in the run."""
+        lim = limiter(fake, 25.0)
+        await serve(lim, fake, 20, every=0.04)
+        lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        assert lim.rate == pytest.approx(FIRST_CUT * 25.0)
+        fake.now += 2.0
+        await serve(lim, fake, 600, every=0.05)  # 30 s at 20/s, then a rise or two
+        assert lim.rate > 20.0
+        overran = lim.rate
+        lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        assert lim.rate == pytest.approx(SAFETY * 20.0, rel=0.01)
+        assert lim.rate > overran / 2
+        fake.now += 2.0
+        await serve(lim, fake, 2000, every=0.06)
+        assert lim.rate == pytest.approx(SAFETY * 20.0, rel=0.01)
+
     async def test_the_rate_climbs_back_slowly_and_not_past_the_ceiling(
         self, fake: FakeTime
     ) -> None:

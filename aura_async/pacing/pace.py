@@ -12,7 +12,8 @@ keeps the **segments** of serving between throttle episodes, from which
   overruns again within two seconds is still far off, and is cut to 60 % of itself;
 * an overrun answered with a long wait (a ban, a closed window) is punished
   (:meth:`Pace.punish`): that rate becomes the run's cap, never probed again; punished a
-  second time, the rate halves (bans may double);
+  second time, the rate halves (bans may double), but not below a rate served for a while
+  without a throttle, and goes no higher in the run;
 * after the hold the rate rises (:meth:`Pace.rise`): halfway to a firm upper bound when
   two overruns showed one, else by 2 % every two seconds; with no ceiling and nothing
   throttled yet, by 10 %.
@@ -220,8 +221,13 @@ class Pace:
         repeat = again or math.isfinite(self.cap)
         self.cap = min(self.cap, pace)
         self.cut(now, pause, pace)
-        if repeat:  # punished again: bans may double, so back off as TCP does
+        if repeat:  # punished again: bans may double, so back off as TCP does...
             self.rate = max(self.floor, min(self.rate, REPEAT_CUT * pace))
+            if 0.0 < self._sustained < pace:
+                # ...but not below a rate served for a while without a throttle: go back
+                # to it, and probe no more in this run (what lies between was punished)
+                self.rate = max(self.rate, SAFETY * self._sustained)
+                self.cap = min(self.cap, self.rate / SAFETY)
         self._punished = True
 
     def rise(self, now: float) -> None:
