@@ -22,6 +22,7 @@ Usage::
     python -m benchmarks.peers                 # 1,000 x 200 KB photos, -j 8, 5 rounds
     python -m benchmarks.peers --runs 9 --photos 2000 --concurrency 8
     python -m benchmarks.peers --photos 2000 --latency 0.04   # a real link: match curl
+    python -m benchmarks.peers --sidecars json --compare before=OTHER/bin/aura-async
 """
 
 from __future__ import annotations
@@ -96,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also run another aura-async executable (an older build) as peer NAME, and "
         "print aura-async/NAME: the A/B of a change, side by side (repeatable)",
     )
+    p.add_argument(
+        "--sidecars",
+        choices=("json", "xmp"),
+        default=None,
+        help="aura-async builds also write a sidecar beside each photo (the others do not)",
+    )
     add_workdir(p)
     return p
 
@@ -128,7 +135,7 @@ def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
     if aura is None:
         print("peer aura-async MISSING: install this package (pip install -e .)")
     else:
-        peers.append(Peer("aura-async", _aura_command(aura, j), [], []))
+        peers.append(Peer("aura-async", _aura_command(aura, j, args.sidecars), [], []))
 
     curl = shutil.which("curl")
     if curl is None:
@@ -185,7 +192,7 @@ def _peers(args: argparse.Namespace, work: Path, jobs: list[Job]) -> list[Peer]:
     wanted = set(args.peers.split(","))
     chosen = [peer for peer in peers if peer.name in wanted]
     for name, path in _compared(args):
-        chosen.append(Peer(name, _aura_command(path, j), [], []))
+        chosen.append(Peer(name, _aura_command(path, j, args.sidecars), [], []))
     return chosen
 
 
@@ -199,10 +206,12 @@ def _compared(args: argparse.Namespace) -> list[tuple[str, str]]:
     return pairs
 
 
-def _aura_command(aura: str, j: str) -> Callable[[Path], list[str]]:
+def _aura_command(aura: str, j: str, sidecars: str | None) -> Callable[[Path], list[str]]:
+    extra = ["--sidecars", sidecars] if sidecars else []
+
     def command(folder: Path) -> list[str]:
         config = str(_config_path(folder))
-        return [aura, "--config", config, "myframe", "-j", j, "--rate", "0", "--quiet"]
+        return [aura, "--config", config, "myframe", "-j", j, "--rate", "0", "--quiet", *extra]
 
     return command
 
@@ -246,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {machine_line()}")
     print(
         f"# {args.photos} photos x {args.photo_size} B, concurrency {args.concurrency}, "
-        f"latency {args.latency * 1000:.0f} ms, {args.runs} rounds, run folders under "
+        f"latency {args.latency * 1000:.0f} ms, sidecars {args.sidecars}, {args.runs} rounds, "
+        "run folders under "
         f"{args.workdir or tempfile.gettempdir()}"
     )
     failed = False

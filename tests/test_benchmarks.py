@@ -1,4 +1,5 @@
-"""The benchmarks' own plumbing: a killed benchmark leaves no emulator running."""
+"""The benchmarks' own plumbing: a killed benchmark leaves no emulator running; the
+slow-disk benchmark's client downloads a whole frame."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from aura_async.emulator import Emulator
+from benchmarks import slow_disk_client
+from tests.conftest import write_config
+from tests.test_downloader import expected_files, files_on_disk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +54,14 @@ def test_sigterm_stops_the_emulator() -> None:
         bench.wait()
         if bench.stdout is not None:
             bench.stdout.close()
+
+
+def test_the_slow_disk_client_downloads_the_whole_frame(
+    threaded_emulator: Emulator, tmp_path: Path
+) -> None:
+    """benchmarks/slow_disk_client.py fetches every file intact through its slow disk, so
+    the slow-disk benchmark times complete downloads."""
+    config = write_config(threaded_emulator, tmp_path)
+    argv = [str(config), "--latency", "0.001", "--sync-latency", "0.001"]
+    assert slow_disk_client.main(argv) == 0
+    assert files_on_disk(tmp_path / "photos") == expected_files(threaded_emulator)

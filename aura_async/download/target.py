@@ -10,7 +10,9 @@ DESIGN.md's *Durability* true, in this order:
 2. its bytes are made durable (``fsync`` of that one file: portable, and correct on network
    and FUSE file systems, where a file-system-wide sync is not);
 3. it is renamed to its final name;
-4. its sidecars are written the same way;
+4. its sidecars are written the same way (:func:`write_durably`, in the same worker
+   thread: no thread hop of their own; through aiofiles on the loop, four per sidecar,
+   1,000 photos with ``--sidecars json`` took 1.15 to 1.16 times the CPU: issue 12);
 
 and the state records it only after its folder's entries are durable too
 (:class:`aura_async.store.writer.StateWriter` syncs the folders of a batch before it
