@@ -56,9 +56,43 @@ class TestInteractive:
         assert "1/3" in text  # a failed file is not done
         assert "1 failed" in text
         assert "(limit 12.5/s)" in text
-        assert "1 throttled, 3.0 s lost to waits" in text
+        assert "1 throttled, 3.0 s lost" in text
         assert "failed b.jpg: not found (HTTP 404)" in text
         assert "downloaded a.jpg" not in text  # per-file lines only with --debug on a terminal
+
+    def test_a_narrow_terminal_keeps_counts_and_throttling(self) -> None:
+        """80 columns: the bar keeps its file count and times whole; the figures beside it
+        leave out bytes and rates before the throttling and the failures."""
+        out = StringIO()
+        display = Display(out, interactive=True, width=80)
+        display.handle(PlanReady("myframe", 168, 0, 0, 25.0))
+        for _ in range(120):
+            display.handle(FileDone("a.jpg", 2048))
+        display.handle(Throttled(429, 2.0, 10.0, lost=6.9))
+        display.handle(FileFailed("b.jpg", "not found (HTTP 404)"))
+        display.stop()
+        bar = [line for line in out.getvalue().splitlines() if "120/168" in line]
+        assert bar, out.getvalue()
+        assert "1 throttled, 6.9 s lost" in bar[-1]
+        assert "1 failed" in bar[-1]
+        assert "…" not in bar[-1]
+
+    def test_the_figures_fit_the_width_they_are_given(self) -> None:
+        """Given little room, the least telling figures go first; given none to spare,
+        the throttling and failures stay."""
+        clocks = Clocks()
+        display = Display(StringIO(), interactive=False, clock=clocks.clock, now=clocks.now)
+        display.handle(PlanReady("myframe", 10, 0, 0, 20.0))
+        clocks.seconds += 2.0
+        display.handle(BytesReceived(4096))
+        display.handle(Throttled(429, 2.0, 12.5, lost=3.0))
+        full = display.progress_info()
+        assert full.startswith("4.0 KiB 2.0 KiB/s · ")
+        assert "files/s (limit 12.5/s) · 1 throttled, 3.0 s lost" in full
+        assert display.progress_info(len(full)) == full
+        shorter = display.progress_info(len(full) - 1)
+        assert shorter.startswith("0.0 files/s (limit 12.5/s)")
+        assert display.progress_info(5) == "1 throttled, 3.0 s lost"
 
     def test_nothing_to_do_draws_no_bar(self) -> None:
         """A run with nothing to fetch prints its lines and no progress bar."""
@@ -91,7 +125,7 @@ class TestHonestProgress:
         for worker in range(8):
             display.handle(Throttled(429, 3.0, 20.0, lost=0.0, new=worker == 0))
         display.handle(Paced(20.0, lost=3.0))
-        assert "8 throttled, 3.0 s lost to waits" in display.progress_info()
+        assert "8 throttled, 3.0 s lost" in display.progress_info()
 
     def test_a_long_wait_gets_one_line(self) -> None:
         """A wait of minutes is said once, with when the run resumes."""

@@ -97,6 +97,13 @@ def run_object(started: float, finished: float, code: int, error: str | None) ->
     }
 
 
+def _visible(parts: list[str]) -> int:
+    """Characters the figures take on the terminal (markup not counted)."""
+    from rich.text import Text
+
+    return Text.from_markup(" · ".join(parts)).cell_len
+
+
 def _terminal(stream: TextIO, width: int | None) -> Console:
     """rich's console on ``stream``, except that a reader going away only silences it:
     rich's default exits the program, which would stop a download. A terminal that went
@@ -380,7 +387,7 @@ class Display:
 
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=20),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
@@ -400,23 +407,36 @@ class Display:
     def _refresh(self) -> None:
         if self._progress is None or self._task is None:
             return
-        info = self.progress_info()
-        self._progress.update(self._task, info=info)
+        task = self._progress.tasks[self._task]
+        # beside the figures: the frame's name, a bar of 20, the count and three times
+        others = len(task.description) + 2 * len(str(int(task.total or 0))) + 50
+        self._progress.update(self._task, info=self.progress_info(self.console.width - others))
 
-    def progress_info(self) -> str:
+    def progress_info(self, width: int | None = None) -> str:
         """The bar's figures: bytes and speed, files served per second over the last ten
-        seconds beside the limit requests are spaced at, and the wall-clock time lost to
-        Aura's throttling (once, however many downloads waited)."""
+        seconds beside the limit requests are spaced at, the wall-clock time lost to
+        Aura's throttling (once, however many downloads waited), and failures.
+
+        Args:
+            width: characters the figures may take; the least telling ones (bytes, then
+                the rates) are left out to fit, never the failures or the throttling.
+        """
         elapsed = max(self._clock() - self._started, 1e-6)
-        info = f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s"
-        info += f" · {self.served_rate():.1f} files/s"
+        served = f"{self.served_rate():.1f} files/s"
         if not math.isinf(self._rate):
-            info += f" (limit {self._rate:.1f}/s)"
+            served += f" (limit {self._rate:.1f}/s)"
+        optional = [
+            f"{human_bytes(self._bytes)} {human_bytes(int(self._bytes / elapsed))}/s",
+            served,
+        ]
+        kept = []
         if self._throttled:
-            info += f" · {self._throttled} throttled, {human_wait(self._lost)} lost to waits"
+            kept.append(f"{self._throttled} throttled, {human_wait(self._lost)} lost")
         if self._failed:
-            info += f" · [red]{self._failed} failed[/]"
-        return info
+            kept.append(f"[red]{self._failed} failed[/]")
+        while optional and width is not None and _visible(optional + kept) > width:
+            optional.pop(0)
+        return " · ".join(optional + kept)
 
     def stop(self) -> None:
         """Stop drawing the progress bar (before summaries, or on Ctrl-C)."""
