@@ -220,7 +220,9 @@ class Server:
         self.served = [0] * photos
         """Requests served per file (each should be 1 at the end)."""
         self.requests = 0
+        """Requests that reached the server."""
         self.throttled = 0
+        """Requests it refused."""
 
     @property
     def gate(self) -> Gate | None:
@@ -230,19 +232,22 @@ class Server:
     async def request(self, photo: int) -> Response:
         """Fetch photo number ``photo``: its answer, after the way there and back."""
         loop = asyncio.get_running_loop()
-        self.requests += 1
         await asyncio.sleep(self.latency / 2 + self._rng.random() * self.jitter)
+        # counted here, as the emulator counts: a request cancelled on its way never arrived
         now = loop.time()
         if self._gate is None:
             self._gate = self.policy.gate(now)
         wait = self._gate.admit(now)
-        await asyncio.sleep(self.latency / 2)
-        if not wait:
+        self.requests += 1
+        if wait:
+            self.throttled += 1
+            header = retry_after_header(self.mode, wait, WALL0 + now)
+            response = Response(429, {} if header is None else {"Retry-After": header})
+        else:
             self.served[photo] += 1
-            return Response(200, {})
-        self.throttled += 1
-        header = retry_after_header(self.mode, wait, WALL0 + now)
-        return Response(429, {} if header is None else {"Retry-After": header})
+            response = Response(200, {})
+        await asyncio.sleep(self.latency / 2)
+        return response
 
 
 # ---------------------------------------------------------------------- the client
@@ -536,6 +541,11 @@ def judge(variant: Variant, outcome: Outcome, settings: Settings) -> Row:
     return row
 
 
+def seconds(elapsed: float) -> str:
+    """An elapsed time for the tables: ``12.3s``, or ``gave up``."""
+    return "gave up" if math.isinf(elapsed) else f"{elapsed:.1f}s"
+
+
 def print_rows(rows: Sequence[Row]) -> None:
     """A line per variant."""
     print(
@@ -544,11 +554,10 @@ def print_rows(rows: Sequence[Row]) -> None:
     )
     for row in rows:
         v, o = row.variant, row.outcome
-        elapsed = "gave up" if o.gave_up is not None else f"{o.elapsed:7.1f}s"
-        ratio = f"{row.ratio:6.2f}" if row.least > 0 else "     -"
+        ratio = f"{row.ratio:6.2f}" if row.least > 0 and o.gave_up is None else "     -"
         print(
-            f"{v.name:<8} {label(v.policy):<26} {v.mode:<11} {elapsed:>8} {row.least:6.1f}s "
-            f"{ratio} {o.share:9.1%} {o.bans:4d} {o.lost:6.1f}s  {row.verdict}"
+            f"{v.name:<8} {label(v.policy):<26} {v.mode:<11} {seconds(o.elapsed):>8} "
+            f"{row.least:6.1f}s {ratio} {o.share:9.1%} {o.bans:4d} {o.lost:6.1f}s  {row.verdict}"
         )
 
 
@@ -603,8 +612,8 @@ def print_rate0(rows: Sequence[Row], settings: Settings, verbose: bool) -> int:
         if verbose or misses:
             v = row.variant
             lines.append(
-                f"{v.name:<8} {label(v.policy):<26} {v.mode:<11} {fast.elapsed:8.1f}s "
-                f"{default:7.1f}s {ratio:6.2f} {fast.share:9.1%}  "
+                f"{v.name:<8} {label(v.policy):<26} {v.mode:<11} {seconds(fast.elapsed):>9} "
+                f"{seconds(default):>8} {ratio:6.2f} {fast.share:9.1%}  "
                 + ("MISS: " + "; ".join(misses) if misses else "met")
             )
     print(

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from aura_async.emulator import Emulator, FixedWindow, RetryAfterMode, TokenBucket
+from aura_async.emulator import Emulator, FixedWindow, LongWait, RetryAfterMode, TokenBucket
 from benchmarks import slow_disk_client, throttle_sweep
 from benchmarks.throttle_sweep import Settings, Variant
 from tests.conftest import small_config, write_config
@@ -124,12 +124,14 @@ def test_the_bookkeeping_finds_a_file_served_twice() -> None:
 
 
 def test_a_run_past_max_wait_gives_up() -> None:
-    """A wait past --max-wait stops every worker, as WaitedTooLong stops the real run."""
-    variant = Variant("fixed", FixedWindow(quota=10, window=60.0), "seconds")
-    outcome = throttle_sweep.simulate(variant, Settings(photos=30, max_wait=30.0))
+    """A wait past --max-wait stops every worker, as WaitedTooLong stops the real run, and
+    the requests cut short on their way count nowhere (the counts still agree)."""
+    variant = Variant("long", LongWait(quota=20, period=300.0), "seconds")
+    outcome = throttle_sweep.simulate(variant, Settings(photos=150, max_wait=1800.0))
     assert outcome.gave_up is not None
     assert "--max-wait" in outcome.gave_up
-    assert sum(outcome.served) == 10
+    assert sum(outcome.served) == 20 * 7  # seven windows served, the eighth past --max-wait
+    assert throttle_sweep.bookkeeping(outcome, 150) == []
 
 
 @pytest.mark.parametrize("mode", ["seconds", "fractional", "date", "none"])
