@@ -189,6 +189,8 @@ class Throttled:
     """``wait`` is what the server asked (``Retry-After``), not a guess."""
     new: bool = True
     """It began a new episode (not one more answer to requests already in flight)."""
+    gives_up: bool = False
+    """The wait is longer than ``--max-wait`` leaves: the run stops instead of waiting."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,13 @@ class TestHonestProgress:
         assert lines[0].endswith("Aura asked to wait 4 min; resuming at 03:12")
         assert "without saying for how long; trying again in 45 s, at 03:08:45" in lines[1]
 
+    def test_a_wait_the_run_gives_up_on_promises_no_resumption(self) -> None:
+        """A wait past --max-wait stops the run: no "resuming at" line before the error."""
+        out = StringIO()
+        display = Display(out, interactive=False)
+        display.handle(Throttled(429, 3600.0, 20.0, gives_up=True))
+        assert "resuming" not in out.getvalue()
+
     def test_short_waits_get_no_line(self) -> None:
         """A bucket's one-second Retry-After is only counted, not announced."""
         out = StringIO()

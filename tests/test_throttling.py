@@ -156,6 +156,7 @@ async def test_a_long_wait_is_waited_and_said(tmp_path: Path) -> None:
     long = [e for e in events if isinstance(e, Throttled) and e.new and e.wait > 60]
     assert long
     assert long[0].told
+    assert not any(e.gives_up for e in long)  # within --max-wait: waited, said as such
     assert 600.0 <= fake.now - started < 1300.0
     assert runner.limiter.lost == pytest.approx(fake.now - started, abs=5.0)
     assert report.failed == 0
@@ -167,10 +168,14 @@ async def test_a_wait_past_max_wait_gives_up_at_once(tmp_path: Path) -> None:
     config = throttled_config(LongWait(quota=5, period=3600.0), "seconds")
     async with Emulator(config, clock=fake.clock, wallclock=fake.wallclock) as emu:
         started = fake.now
+        events: list[Event] = []
         with pytest.raises(WaitedTooLong, match="--max-wait"):
-            await run(emu, tmp_path, fake, max_wait=900.0)
+            await run(emu, tmp_path, fake, max_wait=900.0, events=events)
         assert emu.counters.policy.admitted == 5
     assert fake.now - started < 1.0
+    throttles = [e for e in events if isinstance(e, Throttled)]
+    assert throttles
+    assert all(e.gives_up for e in throttles if e.new)
 
 
 async def test_endless_throttling_gives_up(tmp_path: Path) -> None:

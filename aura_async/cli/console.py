@@ -290,7 +290,7 @@ class Display:
             self._rate = event.rate
             self._lost = event.lost
             self._throttle_line(event)
-            if event.new and event.wait >= LONG_WAIT_LINE:
+            if event.new and event.wait >= LONG_WAIT_LINE and not event.gives_up:
                 self._long_wait(event)
             self._refresh()
         elif isinstance(event, Paced):

@@ -336,6 +336,7 @@ class Transfers:
                 lost=self.limiter.lost,
                 told=verdict.told,
                 new=verdict.new,
+                gives_up=self.limiter.lost + verdict.wait > self.limiter.max_wait,
             )
         )
 
