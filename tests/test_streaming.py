@@ -3,6 +3,8 @@ the compact folder scan, removals by one query, and duplicates across pages."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,34 @@ class TestStateQueries:
             state.note_listed([("a", MediaKind.PHOTO)])
             state.begin_listing()
             assert state.end_listing(2.0, complete=True) == ["a.jpg"]
+
+    @pytest.mark.parametrize("complete", [True, False])
+    def test_a_listing_of_many_rows_is_recorded_range_by_range(
+        self, tmp_path: Path, complete: bool
+    ) -> None:
+        """A table of more rows than one statement changes (and rowids with gaps) is
+        recorded whole: every row listed is seen, every other one removed, in order."""
+        with State.open(tmp_path) as state:
+            state.record([rec(f"id{i:05d}", f"{i:05d}.jpg") for i in range(5000)])
+            state.record([rec(f"late{i}", f"late{i}.jpg") for i in range(3)])
+        with contextlib.closing(sqlite3.connect(tmp_path / ".aura-async" / "state.db")) as db:
+            db.execute("UPDATE files SET rowid = rowid + 9000 WHERE asset_id LIKE 'late%'")
+            db.commit()  # rowids with a gap: ranges with no row at all
+        with State.open(tmp_path) as state:
+            state.begin_listing()
+            unlisted = {0, 1999, 2000, 2001, 4999}
+            state.note_listed(
+                (f"id{i:05d}", MediaKind.PHOTO) for i in range(5000) if i not in unlisted
+            )
+            state.note_listed([("late1", MediaKind.PHOTO)])
+            gone = state.end_listing(9.0, complete=complete)
+            files = state.files()
+        expected = [f"{i:05d}.jpg" for i in sorted(unlisted)] + ["late0.jpg", "late2.jpg"]
+        assert gone == (expected if complete else [])
+        removed = sorted(r.relpath for r in files.values() if r.removed_at is not None)
+        assert removed == gone
+        seen = [r for r in files.values() if r.last_seen == 9.0]
+        assert len(seen) == 5000 - len(unlisted) + 1
 
 
 class TestFolderScan:

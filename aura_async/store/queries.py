@@ -27,6 +27,16 @@ _BY_ID = "SELECT asset_id, kind, relpath, md5_hash, removed_at, size FROM files 
 _BY_MD5 = "SELECT md5_hash, relpath FROM files WHERE kind = 'photo' AND md5_hash IN"
 _CHUNK = 500
 """Values bound to one ``IN (...)`` query (SQLite allows 32,766 since 3.32; old builds 999)."""
+_ROWS = 2000
+"""Rows of ``files`` one statement of :meth:`ListingQueries.end_listing` changes at most: a
+statement inside a transaction keeps a journal of the pages it changes, in memory here (one
+``UPDATE`` of 100,000 rows held 28 MB); in ranges of rowids it holds one range's."""
+_IN_LISTING = "listed_key(asset_id, kind) IN temp.listed"
+_LISTED = f"rowid > ? AND rowid <= ? AND {_IN_LISTING}"
+_UNLISTED = f"rowid > ? AND rowid <= ? AND removed_at IS NULL AND NOT {_IN_LISTING}"
+_UNLISTED_FILES = f"SELECT relpath FROM files WHERE {_UNLISTED}"  # noqa: S608 - constants
+_MARK_REMOVED = f"UPDATE files SET removed_at = ? WHERE {_UNLISTED}"  # noqa: S608
+_MARK_SEEN = f"UPDATE files SET last_seen = ?, removed_at = NULL WHERE {_LISTED}"  # noqa: S608
 
 
 def listed_key(asset_id: str, kind: str) -> int:
@@ -114,7 +124,8 @@ class ListingQueries:
     def end_listing(self, now: float, *, complete: bool) -> list[str]:
         """Record the listing noted since :meth:`begin_listing`: every file it offered was
         seen ``now`` (and is no longer removed); after a ``complete`` listing, every file it
-        did not offer is marked removed, by one query (a set difference in SQL).
+        did not offer is marked removed: a set difference in SQL, one range of rows at a
+        time (see :data:`_ROWS`), in one transaction.
 
         Returns:
             The relpaths of the files newly marked removed, in order.
@@ -122,26 +133,17 @@ class ListingQueries:
         Raises:
             StorageError: the write failed; nothing was written.
         """
-        listed = "listed_key(files.asset_id, files.kind) IN temp.listed"
         gone: list[str] = []
+        conn = self._conn
         with self._locked("record the listing"), self._transaction():
-            if complete:
-                gone = [
-                    row[0]
-                    for row in self._conn.execute(
-                        f"SELECT relpath FROM files WHERE removed_at IS NULL AND NOT {listed} "  # noqa: S608
-                        "ORDER BY relpath"
-                    )
-                ]
-                self._conn.execute(
-                    f"UPDATE files SET removed_at = ? WHERE removed_at IS NULL AND NOT {listed}",  # noqa: S608
-                    (now,),
-                )
-            self._conn.execute(
-                f"UPDATE files SET last_seen = ?, removed_at = NULL WHERE {listed}",  # noqa: S608
-                (now,),
-            )
-        return gone
+            last = conn.execute("SELECT max(rowid) FROM files").fetchone()[0] or 0
+            for low in range(0, last, _ROWS):
+                rows = (low, low + _ROWS)
+                if complete:
+                    gone += [relpath for (relpath,) in conn.execute(_UNLISTED_FILES, rows)]
+                    conn.execute(_MARK_REMOVED, (now, *rows))
+                conn.execute(_MARK_SEEN, (now, *rows))
+        return sorted(gone)
 
     def mark_seen(self, keys: Iterable[Key], now: float) -> int:
         """Note that a listing offered these files: set ``last_seen``, clear ``removed_at``.
