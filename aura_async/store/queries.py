@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import sys
 from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -45,10 +46,21 @@ _NOTES = ("listed", "placed")
 """The listing's temporary tables: ``key`` (a text's hash, 8 bytes) and ``tail`` (4 more)."""
 
 
-def _hashed(text: str) -> tuple[int, int]:
-    """A text's 12-byte hash as ``(key, tail)``: a signed 64-bit integer and 4 bytes more."""
-    digest = hashlib.blake2b(text.encode(), digest_size=12).digest()
-    return int.from_bytes(digest[:8], "big", signed=True), int.from_bytes(digest[8:], "big")
+if sys.hash_info.width >= 64:
+
+    def _hashed(text: str) -> tuple[int, int]:
+        """A text's 12-byte hash as ``(key, tail)``: Python's own hash of it (SipHash, 64
+        bits, salted per process, which outlives the temporary tables) and 32 bits of
+        another. A fifth of the time of a blake2b digest: a nightly run over 100,000 files
+        hashes half a million keys."""
+        return hash(text), hash(text + "\0") & 0xFFFF_FFFF
+
+else:  # pragma: no cover - a 32-bit build, whose string hashes are 32 bits
+
+    def _hashed(text: str) -> tuple[int, int]:
+        """A text's 12-byte hash as ``(key, tail)``, from a blake2b digest."""
+        digest = hashlib.blake2b(text.encode(), digest_size=12).digest()
+        return int.from_bytes(digest[:8], "big", signed=True), int.from_bytes(digest[8:], "big")
 
 
 def _file_text(asset_id: str, kind: str) -> str:
