@@ -31,6 +31,7 @@ Usage::
 
     python -m benchmarks.manifest                       # 20,000 and 100,000, 1 round
     python -m benchmarks.manifest --sizes 20000 --runs 3
+    python -m benchmarks.manifest --only full           # only the full download, both sizes
 """
 
 from __future__ import annotations
@@ -65,6 +66,24 @@ GROWTH_TARGET_KB = 0.5
 """Memory may grow by less than this per asset from the smallest size to the largest."""
 NOOP_OVER_LISTING = 1.1
 FIRST_BYTE_LATENCIES = 2.0
+ONLY = {
+    "full": "full download",
+    "count": "count",
+    "noop": "no-op rerun",
+    "until-found": "until-found",
+    "first-byte": "first-byte",
+}
+"""``--only``'s names and the runs they measure."""
+
+
+def _only(text: str) -> set[str]:
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = names - ONLY.keys()
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown run {', '.join(sorted(unknown)) or '(none)'}: choose from {', '.join(ONLY)}"
+        )
+    return {ONLY[name] for name in names}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
         default=0.05,
         help="also time --count and the no-op rerun at the largest size against pages that "
         "take this long (a server farther than loopback; default 0.05, 0 to skip)",
+    )
+    p.add_argument(
+        "--only",
+        type=_only,
+        default=set(ONLY.values()),
+        help=f"comma-separated runs to measure, of {','.join(ONLY)} (default: all; the "
+        "no-op rerun and --until-found still need a full download first, unmeasured if "
+        "not asked for)",
     )
     add_workdir(p)
     return p
@@ -120,7 +147,9 @@ def _measure_size(
         *("--placeholders", "0", "--hidden", "0", "--extra-frames", "0"),
         *("--photo-size", str(args.photo_size)),
     ]
-    samples: dict[str, list[Sample]] = {name: [] for name in TARGETS_MB}
+    wanted = [name for name in TARGETS_MB if name in args.only]
+    samples: dict[str, list[Sample]] = {name: [] for name in wanted}
+    needs_folder = bool(args.only & {"no-op rerun", "until-found"})
     with (
         tempfile.TemporaryDirectory(prefix="aura-bench-", dir=args.workdir) as tmp,
         emulator_process(emulator_args) as info,
@@ -129,12 +158,15 @@ def _measure_size(
             folder = Path(tmp) / f"frame-{round_no}"
             config = write_config(info, Path(tmp) / f"aura-{round_no}.ini", folder)
             for name, command in _commands(aura, config).items():
+                if name not in args.only and not (name == "full download" and needs_folder):
+                    continue
                 sample = measure(command)
                 if sample.returncode != 0:
                     print(f"{assets} {name}: exit {sample.returncode}")
                     print(sample.stderr[-1000:], info.exit_status() or "", sep="\n")
                     return None
-                samples[name].append(sample)
+                if name in samples:
+                    samples[name].append(sample)
                 if name == "full download":
                     problem = _check_noop(aura, config, assets)
                     if problem:
@@ -147,12 +179,15 @@ def _measure_size(
                 ),
                 flush=True,
             )
-        if args.listing_latency and assets == max(int(s) for s in args.sizes.split(",")):
+        largest = assets == max(int(s) for s in args.sizes.split(","))
+        if args.only & {"count", "no-op rerun"} and args.listing_latency and largest:
             slow = [*emulator_args, "--api-latency", str(args.listing_latency)]
             with emulator_process(slow) as slower:  # the same seed: the same frame
                 config = write_config(slower, Path(tmp) / "slow.ini", Path(tmp) / "frame-0")
                 commands = _commands(aura, config)
                 for name in ("count", "no-op rerun"):
+                    if name not in args.only:
+                        continue
                     sample = measure(commands[name])
                     if sample.returncode != 0:
                         print(f"{assets} {name} with a slow listing: exit {sample.returncode}")
@@ -243,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     header = "".join(f"{n:>14}" for n in sizes)
     print(f"{'run':<14}{header}   growth/asset  target at {large}")
     for name, target in TARGETS_MB.items():
+        if name not in args.only:
+            continue
         rss = {n: max(s.maxrss_mb for s in results[n][name]) for n in sizes}
         wall = {n: median([s.wall for s in results[n][name]]) for n in sizes}
         growth = (rss[large] - rss[small]) * 1e6 / 1024 / (large - small) if large > small else 0
@@ -250,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = "".join(f"{rss[n]:>7.0f}MB {wall[n]:>4.1f}s" for n in sizes)
         print(f"{name:<14}{cells}   {growth:>6.2f} KB   <= {target:.0f} MB, < 0.5 KB: {verdict}")
     for suffix, what in (("", "on loopback"), (", slow listing", f"{args.listing_latency}s pages")):
-        if f"no-op rerun{suffix}" not in results[large]:
+        if not {f"no-op rerun{suffix}", f"count{suffix}"} <= results[large].keys():
             continue
         noop = median([s.wall for s in results[large][f"no-op rerun{suffix}"]])
         listing = median([s.wall for s in results[large][f"count{suffix}"]])
@@ -260,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             f"no-op rerun / listing alone at {large}, {what}: {noop:.2f}s / {listing:.2f}s = "
             f"x{ratio:.3f} (target <= 1.1: {verdict})"
         )
+    if "first-byte" not in args.only:
+        return 0
     from_start, from_login, page = _first_byte(aura, args.api_latency, args.workdir)
     latencies = from_login / page
     verdict = "met" if latencies <= FIRST_BYTE_LATENCIES else "MISSED"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 import pytest
 
-from aura_async.models import Asset, MediaKind
+from aura_async.models import Asset, Key, MediaKind
 from aura_async.plan.planner import Planner, image_url
 from aura_async.plan.selection import Dedupe, Selection
 from aura_async.plan.templates import Templates
@@ -173,3 +174,83 @@ class TestUntilFoundSignal:
         assert planner.add(PLACEHOLDER) is True
         assert planner.add(COPY) is False
         assert planner.add(replace(VIDEO, video_url=None)) is False  # not ready: work left
+
+
+def page(
+    planner: Planner,
+    *assets: Asset,
+    md5_places: dict[str, str] | None = None,
+    listed: Collection[Key] = (),
+    placed: Collection[str] = (),
+) -> None:
+    """Plan one page of a streaming run: learn what the state says of it, then add it."""
+    planner.learn({}, md5_places or {}, {}, {}, listed=listed, placed=placed)
+    for asset in assets:
+        planner.add(asset)
+
+
+class TestPageByPage:
+    """A streaming run: the planner keeps nothing of a page once the next one is learned;
+    what earlier pages did, the state tells it (``listed``, ``placed``)."""
+
+    def test_a_file_an_earlier_page_listed_is_not_planned_again(self) -> None:
+        """A row repeated on a later page (the pages shifted) is skipped, not fetched twice."""
+        planner = Planner(image_base=BASE, sizes={})
+        page(planner, PHOTO)
+        page(planner, PHOTO, VIDEO, listed={("p1", "photo")})
+        assert [(j.asset.id, j.kind) for j in planner.plan.jobs] == [
+            ("p1", MediaKind.PHOTO),
+            ("v1", MediaKind.PHOTO),
+            ("v1", MediaKind.VIDEO),
+        ]
+        assert planner.plan.keys.count(("p1", "photo")) == 1
+
+    def test_a_row_twice_on_one_page_is_planned_once(self) -> None:
+        """Within a page the planner itself notices a repeated row."""
+        planner = Planner(image_base=BASE, sizes={})
+        page(planner, PHOTO, PHOTO)
+        assert len(planner.plan.jobs) == 1
+
+    @pytest.mark.parametrize(
+        ("dedupe", "jobs", "later", "skipped"),
+        [(Dedupe.HARDLINK, 0, 1, 0), (Dedupe.SKIP, 0, 0, 1), (Dedupe.OFF, 1, 0, 0)],
+    )
+    def test_a_twin_of_a_photo_an_earlier_page_placed(
+        self, dedupe: Dedupe, jobs: int, later: int, skipped: int
+    ) -> None:
+        """A photo whose md5 an earlier page placed is a duplicate whose source the run
+        finds later (or skipped, or fetched with --dedupe off)."""
+        planner = Planner(image_base=BASE, sizes={}, dedupe=dedupe)
+        page(planner, PHOTO, placed={"m1"})
+        p = planner.plan
+        assert (len(p.jobs), len(p.later_duplicates), p.skipped_duplicates) == (
+            jobs,
+            later,
+            skipped,
+        )
+        assert p.duplicates == []
+
+    def test_the_previous_page_is_forgotten(self) -> None:
+        """What one page placed is not kept for the next: without the state's word (placed)
+        a twin on the next page is fetched; on the same page it links to its first copy."""
+        planner = Planner(image_base=BASE, sizes={})
+        page(planner, COPY)
+        page(planner, PHOTO)
+        assert [j.asset.id for j in planner.plan.jobs] == ["p2", "p1"]
+        planner = Planner(image_base=BASE, sizes={})
+        page(planner, COPY, PHOTO)
+        assert [(j.asset.id, s) for j, s in planner.plan.duplicates] == [("p1", COPY_NAME)]
+
+    def test_a_twin_of_a_photo_on_disk_links_to_it(self) -> None:
+        """Where the state has a photo of the md5 on disk (md5_places), a twin links to it,
+        even when an earlier page placed one too."""
+        planner = Planner(image_base=BASE, sizes={})
+        page(planner, PHOTO, md5_places={"m1": "x/old.jpeg"}, placed={"m1"})
+        assert [(j.asset.id, s) for j, s in planner.plan.duplicates] == [("p1", "x/old.jpeg")]
+        assert planner.plan.later_duplicates == []
+
+    def test_a_later_duplicate_is_not_something_new(self) -> None:
+        """add() is False for a later duplicate: linking it is work to do (--until-found)."""
+        planner = Planner(image_base=BASE, sizes={})
+        planner.learn({}, {}, {}, {}, placed={"m1"})
+        assert planner.add(PHOTO) is False

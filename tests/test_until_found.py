@@ -55,10 +55,13 @@ async def _sync(
 
 
 async def _interrupted_first_download(emu: Emulator, tmp_path: Path) -> FrameReport:
-    """A first download that stopped (the disk filled up) with most files not fetched."""
+    """A first download that stopped (the disk filled up) with most files not fetched. Its
+    listing is one page, so every file is planned before the disk fills (a run counts as not
+    attempted the files it planned: with pages of 50 the race between the listing and the
+    20th file decided whether the third page was planned)."""
     report = FrameReport("myframe")
     settings = settings_for(emu, tmp_path)
-    options = RunOptions(download=DownloadOptions(concurrency=2, page_size=50), rate=None)
+    options = RunOptions(download=DownloadOptions(concurrency=2, page_size=None), rate=None)
     async with Runner(settings, options, seams=Seams(disk=DiskFullAfter(20))) as run:
         with pytest.raises(StorageError):
             await run.download(settings.frame("myframe"), report)

@@ -281,10 +281,9 @@ class Downloader:
             state = await asyncio.to_thread(State.open_readonly, frame.file_path)
         except StateUnreadable:  # a real run would move it aside and adopt by name
             state = None
+        state = state or State.in_memory()  # where the listing is noted
         try:
-            caught_up = (
-                state is not None and await asyncio.to_thread(state.get_value, CAUGHT_UP) is True
-            )
+            caught_up = await asyncio.to_thread(state.get_value, CAUGHT_UP) is True
             listing = self._page_planner(frame, await scanning, state, caught_up, job, False)
             complete, edited = True, []
             async for assets in self._raw_pages(first, pages, None):
@@ -298,8 +297,7 @@ class Downloader:
             self._plan_ready(frame, listing.plan, job, edited, complete)
             return listing.plan
         finally:
-            if state is not None:
-                await asyncio.to_thread(state.close)
+            await asyncio.to_thread(state.close)
 
     async def _sync(
         self,
@@ -364,6 +362,7 @@ class Downloader:
                         await queue.put(None)  # the end, for each worker
 
                 await _together(list_and_plan(), transfers.fetch_queued(to, queue, scan.parts))
+                await listing.find_sources(writer)
                 await transfers.link_duplicates(to, plan)
                 await transfers.missing_sidecars(frame, [j for j, _ in plan.duplicates])
             removed = await asyncio.to_thread(
@@ -396,7 +395,7 @@ class Downloader:
         self,
         frame: FrameConfig,
         scan: FolderScan,
-        state: State | None,
+        state: State,
         caught_up: bool,
         job: _FrameRun,
         writable: bool,

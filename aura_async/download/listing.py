@@ -3,11 +3,15 @@ and memory is bounded by a page, not by the frame.
 
 :class:`PagePlanner` takes each page of the listing, asks the folder's state about just
 that page's files (through SQLite's indexes: :meth:`~aura_async.store.state.State.lookup`
-and :meth:`~aura_async.store.state.State.md5_places`), plans it
+and :meth:`~aura_async.store.state.State.md5_places`; and the listing's notes: which of
+them earlier pages listed, which of their md5s earlier pages placed), plans it
 (:class:`~aura_async.plan.planner.Planner`), inspects the page's suspect files on disk
 (empty or cut short: fetched again), records the files it adopts by name, and notes what
-the page lists, for the removals to be one SQL query at the end
+the page lists and places, for the removals to be a set difference in SQL at the end
 (:meth:`~aura_async.store.state.State.end_listing`). What it hands back is the page's jobs.
+Nothing is kept per asset of the frame in Python: a duplicate of a photo planned on an
+earlier page learns where its first copy is from the state, once the run has recorded it
+(:meth:`PagePlanner.find_sources`).
 
 :class:`ListingFile` writes ``--save-assets`` as the pages arrive, and gives it its name
 only once the listing is whole.
@@ -30,10 +34,12 @@ from aura_async.metadata.structure import Verdict
 from aura_async.models import Asset, MediaKind
 from aura_async.plan.paths import PART_SUFFIX
 from aura_async.plan.planner import Job, Page, Planner, asset_kinds
+from aura_async.plan.selection import Dedupe
 from aura_async.seams import Disk, sync_unsupported
 from aura_async.store.records import FileRecord
 from aura_async.store.scan import FolderScan, inspect_file, sizes_of
 from aura_async.store.state import State
+from aura_async.store.writer import StateWriter
 
 __all__ = ["ListingFile", "PagePlanner", "PlannedPage"]
 
@@ -59,7 +65,8 @@ class PagePlanner:
     Args:
         planner: the pure planner, made with the folder's scan.
         scan: what the folder holds.
-        state: the open state (``None``: no state yet, or ``--dry-run`` without one).
+        state: the open state (read-only for ``--dry-run``, or :meth:`State.in_memory`
+            where the folder has none): the listing is noted in it.
         root: the frame's folder.
         writable: record adoptions and note the listing (``False`` for ``--dry-run``).
         until_found: stop after this many consecutive assets already here (``None``: list
@@ -71,7 +78,7 @@ class PagePlanner:
         self,
         planner: Planner,
         scan: FolderScan,
-        state: State | None,
+        state: State,
         *,
         root: Path,
         writable: bool,
@@ -83,16 +90,24 @@ class PagePlanner:
         self._scan = scan
         self._root = root
         self._state = state
-        self._writable = writable and state is not None
+        self._writable = writable
         self._limit = until_found
         self._streak = 0
         self._now = now
+        self._begun = False
 
     async def begin(self) -> None:
-        """Start noting the listing in the state."""
-        if self._writable:
-            assert self._state is not None
-            await asyncio.to_thread(self._state.begin_listing)
+        """Start noting the listing in the state (else the first page does).
+
+        Raises:
+            StorageError: the state's temporary tables cannot be made.
+        """
+        await asyncio.to_thread(self._begin)
+
+    def _begin(self) -> None:
+        if not self._begun:
+            self._state.begin_listing()
+            self._begun = True
 
     async def add(self, assets: list[Asset]) -> PlannedPage:
         """Plan one page of the listing.
@@ -112,31 +127,75 @@ class PagePlanner:
         if self.plan.suspects:  # most pages have none: no thread hop for them
             damaged, edited = await asyncio.to_thread(self._inspect, self.plan.suspects)
         self.plan.fetch_again(damaged)
-        return PlannedPage(self.plan.drain(), stop, edited)
+        page = self.plan.drain()
+        await asyncio.to_thread(self._note, page)
+        return PlannedPage(page, stop, edited)
 
     async def record(self, planned: PlannedPage) -> None:
-        """Record the page's adopted files and note what it lists (after its jobs are on
-        their way: nothing here is needed to start them).
+        """Record the page's adopted files (after its jobs are on their way: nothing here is
+        needed to start them).
 
         Raises:
             StorageError: the state cannot be written.
         """
-        if self._writable:
+        if self._writable and planned.page.adopt:
             await asyncio.to_thread(self._record, planned.page)
+
+    async def find_sources(self, writer: StateWriter) -> None:
+        """Give each duplicate of a photo planned on an earlier page the place of its first
+        copy, from the state (once the writer has recorded what the run fetched): they join
+        the plan's duplicates. One whose first copy is not here (it failed) is left for the
+        next run, like any duplicate of a photo that could not be fetched.
+
+        Raises:
+            StorageError: the state cannot be written or read.
+        """
+        later = self.plan.later_duplicates
+        if not later:
+            return
+        await writer.flush()
+        self.plan.duplicates.extend(await asyncio.to_thread(self._sources, later))
+        self.plan.later_duplicates = []
+
+    def _sources(self, later: list[Job]) -> list[tuple[Job, str]]:
+        recorded = self._state.md5_places([job.asset.md5_hash or "" for job in later])
+        sizes = sizes_of(self._root, {relpath for found in recorded.values() for relpath in found})
+        sources = []
+        for job in later:
+            places = recorded.get(job.asset.md5_hash or "", [])
+            here = [relpath for relpath in places if relpath in sizes and relpath != job.relpath]
+            if here:
+                sources.append((job, here[0]))
+        return sources
+
+    def _note(self, page: Page) -> None:
+        """Note what the page lists, and the md5s of the photos it placed (blocking)."""
+        state = self._state
+        state.note_listed(page.keys)
+        if self.planner.dedupe is not Dedupe.OFF:
+            placed = [*page.jobs, *(job for job, _ in page.adopt)]
+            state.note_placed(
+                job.asset.md5_hash
+                for job in placed
+                if job.kind is MediaKind.PHOTO and job.asset.md5_hash
+            )
 
     def _lookups(self, assets: list[Asset]) -> None:
         """Ask the state about the page's files, and the disk about every place they may be
         (blocking: SQL through the indexes, and a ``stat`` per place). A file found where
         the state put it (a nightly run's every file) costs one ``stat`` and nothing else."""
+        self._begin()
         state = self._state
         planner = self.planner
         real = [a for a in assets if not a.is_placeholder]
         files = [(asset, kind) for asset in real for kind in asset_kinds(asset)]
-        known = state.lookup([(a.id, kind) for a, kind in files]) if state is not None else {}
+        keys = [(a.id, str(kind)) for a, kind in files]
+        listed = state.listed_before(keys)
+        known = state.lookup(keys)
         sizes = sizes_of(self._root, {info.relpath for info in known.values()})
         names: dict[str, list[str]] = {}
         places: set[str] = set()
-        md5s: list[str] = []
+        md5s: set[str] = set()
         for asset, kind in files:
             info = known.get((asset.id, kind))
             if info is not None and info.relpath in sizes:
@@ -147,8 +206,9 @@ class PagePlanner:
             places.add(planned)
             places.update(found)
             if kind is MediaKind.PHOTO and asset.md5_hash:
-                md5s.append(asset.md5_hash)  # to be placed: perhaps a twin of one here
-        recorded = state.md5_places(md5s) if state is not None and md5s else {}
+                md5s.add(asset.md5_hash)  # to be placed: perhaps a twin of one here
+        dedupe = bool(md5s) and planner.dedupe is not Dedupe.OFF
+        recorded = state.md5_places(md5s) if dedupe else {}
         for relpaths in recorded.values():
             places.update(relpaths)
         sizes.update(sizes_of(self._root, places - sizes.keys()))
@@ -156,7 +216,8 @@ class PagePlanner:
         md5_places = {
             md5: on_disk[0] for md5, found in recorded.items() if (on_disk := _in(found, sizes))
         }
-        planner.learn(known, md5_places, sizes, where)
+        placed = state.placed_before(md5s - md5_places.keys()) if dedupe else set()
+        planner.learn(known, md5_places, sizes, where, listed=listed, placed=placed)
 
     def _inspect(self, suspects: list[tuple[Job, int | None]]) -> tuple[list[Job], list[str]]:
         """Look at the page's suspect files (another size than recorded, empty, or adopted
@@ -175,14 +236,11 @@ class PagePlanner:
         return damaged, edited
 
     def _record(self, page: Page) -> None:
-        state = self._state
-        assert state is not None
         sizes = self.planner.sizes
-        state.record(
+        self._state.record(
             FileRecord.from_asset(job.asset, job.kind, here, now=self._now, size=sizes.get(here))
             for job, here in page.adopt
         )
-        state.note_listed(page.keys)
 
 
 def _in(relpaths: list[str], sizes: dict[str, int]) -> list[str]:

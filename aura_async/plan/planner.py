@@ -15,11 +15,15 @@ duplicates the same photo (same ``md5_hash``) as another asset already here or p
            hard-linked to it, skipped, or downloaded, as ``dedupe`` says
 excluded   left out by the selection (kind, dates, uploader)
 ========== =================================================================================
+
+A run that streams gives the planner, page by page (:meth:`Planner.learn`), what the folder's
+state says of that page's files, so the planner itself keeps nothing per asset of the
+frame: what it knows of md5s and of the files listed holds for one page, and the state
+answers for the pages before (``listed``, ``placed``).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -98,6 +102,11 @@ class Plan:
     adopt: list[tuple[Job, str]] = field(default_factory=list)
     missing: list[Job] = field(default_factory=list)
     duplicates: list[tuple[Job, str]] = field(default_factory=list)
+    """Each duplicate with the relpath of the file it is a copy of."""
+    later_duplicates: list[Job] = field(default_factory=list)
+    """Duplicates of photos placed on an earlier page of a streaming run (``placed`` of
+    :meth:`Planner.learn`): where their first copy is, the state says once the run has
+    recorded it; then they join :attr:`duplicates`."""
     suspects: list[tuple[Job, int | None]] = field(default_factory=list)
     """Files here (also in ``present``, or ``adopt``) whose size is not the recorded one, or
     that were found by name: each with its recorded size, for the run to inspect on disk
@@ -234,13 +243,18 @@ class Planner:
             if sizes is not None
             else {relpath for places in self.where.values() for relpath in places}
         )
-        self.by_md5 = {
+        self._here = {
             info.md5_hash: info.relpath
             for info in self.known.values()
             if info.md5_hash and info.relpath in self.on_disk
         }
+        """Where a photo of each md5 is, or will be, as far as this planner knows: since the
+        last :meth:`learn` (one page), or of the whole listing without it."""
+        self._seen: set[Key] = set()
+        """The files planned since the last :meth:`learn`."""
+        self._listed: Collection[Key] = ()
+        self._placed: Collection[str] = ()
         self.plan = Plan()
-        self._seen: set[bytes] = set()
         self._wants = None if self.selection == Selection() else self.selection.wants
 
     def learn(
@@ -249,9 +263,13 @@ class Planner:
         md5_places: Mapping[str, str],
         sizes: Mapping[str, int],
         where: Mapping[str, Sequence[str]],
+        *,
+        listed: Collection[Key] = (),
+        placed: Collection[str] = (),
     ) -> None:
         """What the next page needs to know, asked of the state and the disk for just that
-        page (a streaming run never loads every record or every file of the folder).
+        page (a streaming run never loads every record or every file of the folder). What
+        the planner learned of the page before is forgotten.
 
         Args:
             known: the state's records of the page's files.
@@ -259,13 +277,19 @@ class Planner:
             sizes: the size of each of the page's files found on disk: where the state put
                 it, where the templates put it, and wherever a file of its name is.
             where: the page's file names found in sub-folders, and where.
+            listed: the page's files that earlier pages listed already (planned there).
+            placed: the page's md5s whose photos earlier pages placed (to fetch, or found
+                by name) but the state does not have on disk yet: a photo of one is a
+                duplicate (:attr:`Plan.later_duplicates`).
         """
         self.known = known
         self.sizes = sizes
         self.on_disk = sizes
         self.where = where
-        for md5, relpath in md5_places.items():
-            self.by_md5.setdefault(md5, relpath)
+        self._here = dict(md5_places)
+        self._seen = set()
+        self._listed = listed
+        self._placed = placed
 
     def _places(self, name: str) -> Sequence[str]:
         """Where a file of this name is in the folder (none: not there)."""
@@ -293,15 +317,12 @@ class Planner:
         if asset.video_not_ready:
             plan.not_ready += 1
             return False  # work left for a later run
-        before = len(plan.jobs) + len(plan.duplicates)
+        before = len(plan.jobs) + len(plan.duplicates) + len(plan.later_duplicates)
         for kind in asset_kinds(asset):
-            key = (asset.id, kind)
-            # 12 bytes per file, not the key itself: 100,000 files fit in a few MB. A
-            # collision (2**-96) would only miss a repeated row.
-            seen = hashlib.blake2b(f"{asset.id}\0{kind}".encode(), digest_size=12).digest()
-            if seen in self._seen:
-                continue  # the same asset listed twice across pages
-            self._seen.add(seen)
+            key: Key = (asset.id, kind)
+            if key in self._seen or key in self._listed:
+                continue  # the same asset listed twice (pages shift as photos are added)
+            self._seen.add(key)
             plan.keys.append(key)
             if wants is not None and not wants(asset, kind):
                 plan.excluded += 1
@@ -319,7 +340,7 @@ class Planner:
                     plan.suspects.append((suspect, info.size))
             else:
                 self._place(self._job(asset, kind), info)
-        return len(plan.jobs) + len(plan.duplicates) == before
+        return len(plan.jobs) + len(plan.duplicates) + len(plan.later_duplicates) == before
 
     def _job(self, asset: Asset, kind: MediaKind) -> Job:
         relpath = self.layout.relpath(asset, kind, self.frame)
@@ -330,7 +351,7 @@ class Planner:
 
     def _remember(self, asset: Asset, kind: MediaKind, relpath: str) -> None:
         if kind is MediaKind.PHOTO and asset.md5_hash:
-            self.by_md5.setdefault(asset.md5_hash, relpath)
+            self._here.setdefault(asset.md5_hash, relpath)
 
     def _place(self, job: Job, info: Known | None) -> None:
         plan = self.plan
@@ -345,11 +366,13 @@ class Planner:
         elif info is not None and not self.restore_missing:
             plan.missing.append(job)
             return
-        elif md5 and md5 in self.by_md5 and self.dedupe is not Dedupe.OFF:
+        elif md5 and self.dedupe is not Dedupe.OFF and (md5 in self._here or md5 in self._placed):
             if self.dedupe is Dedupe.SKIP:
                 plan.skipped_duplicates += 1
+            elif md5 in self._here:
+                plan.duplicates.append((job, self._here[md5]))
             else:
-                plan.duplicates.append((job, self.by_md5[md5]))
+                plan.later_duplicates.append(job)
             return
         else:
             here = job.relpath

@@ -25,10 +25,13 @@ Conventions:
 How a run uses it (each call in a worker thread; ``now`` from an injected wall clock)::
 
     with State.open(frame.file_path) as state:
-        known = state.index()                       # what earlier runs recorded: planning
+        state.begin_listing()                       # the listing's notes (store/queries.py)
+        # for each page: what earlier runs recorded of its files, through the indexes
+        known = state.lookup(keys)                  # also listed_before, md5_places, ...
+        state.note_listed(keys)                     # ... and note_placed
         state.record(adopted)                       # files found on disk by name
         ...                                         # downloads: StateWriter(state).add(...)
-        state.mark_listing(listed_keys, now, known=known)  # a complete listing: removals
+        removed = state.end_listing(now, complete=True)  # a whole listing: removals
         state.add_run(frame.name, started, now, report.to_json())
 
 A run remembers the rate the server allowed with ``state.set_value(...)``.
@@ -140,6 +143,26 @@ class State(ListingQueries):
         except sqlite3.Error as exc:
             raise _storage_error(path, "open", exc) from exc
         state = cls(conn, path)
+        try:
+            state._setup()
+        except BaseException:
+            conn.close()
+            raise
+        return state
+
+    @classmethod
+    def in_memory(cls) -> Self:
+        """An empty state that lives in memory only, gone once closed: where ``--dry-run``
+        notes a listing in a folder without a state of its own.
+
+        Raises:
+            StorageError: the database cannot be made.
+        """
+        try:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _storage_error(Path(":memory:"), "open", exc) from exc
+        state = cls(conn, Path(":memory:"))
         try:
             state._setup()
         except BaseException:
