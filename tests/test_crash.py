@@ -60,7 +60,11 @@ def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None
         if ready():
             return
         time.sleep(0.02)
-    raise AssertionError("the download never got where the test needs it")
+    # Not there: stop the run (no process left to the next test) and say what it printed.
+    proc.kill()
+    _, err = proc.communicate()
+    tail = err.decode(errors="replace").strip().splitlines()[-5:]
+    raise AssertionError("the download never got where the test needs it:\n" + "\n".join(tail))
 
 
 def wait_for_files(root: Path, count: int, proc: subprocess.Popen[bytes]) -> None:
