@@ -12,7 +12,7 @@ import pytest
 from aura_async.config import Settings
 from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
 from aura_async.emulator.thread import emulator_in_thread
-from aura_async.seams import DiskPace
+from aura_async.seams import Disk, DiskPace, File, Mode
 
 from .lossyfs import LossyMount, unavailable
 
@@ -98,6 +98,29 @@ class PaceClock:
     def stall(self) -> None:
         """Make the step under way look slower than :attr:`DiskPace.LIMIT`."""
         self.now += 2 * DiskPace.LIMIT
+
+
+class FullFile:
+    """A file whose every write fails as on a full disk (ENOSPC); reads and close pass."""
+
+    def __init__(self, real: File) -> None:
+        self.real = real
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self.real.read(size)
+
+    def write(self, data: bytes, /) -> int:
+        raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        self.real.close()
+
+
+class FullDisk(Disk):
+    """A disk that opens files, then refuses every write to them (disk full)."""
+
+    def open(self, path: Path, mode: Mode) -> File:
+        return FullFile(super().open(path, mode))
 
 
 LossyFactory = Callable[..., LossyMount]

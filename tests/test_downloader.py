@@ -18,7 +18,7 @@ from aura_async.report import Event, FileDone, FrameReport, PlanReady
 from aura_async.seams import Disk, File, Mode, Seams
 from aura_async.store.scan import scan_relpaths
 
-from .conftest import first_frame_id, no_wait, settings_for, small_config
+from .conftest import FullDisk, first_frame_id, no_wait, settings_for, small_config
 
 YEARS = Templates(folder="{year}")
 
@@ -225,23 +225,6 @@ class TestBadAnswers:
         self, emulator: Emulator, tmp_path: Path
     ) -> None:
         """A write failing (disk full) stops the run with the path, and leaves no file."""
-
-        class FullFile:
-            def __init__(self, real: File) -> None:
-                self.real = real
-
-            def read(self, size: int = -1, /) -> bytes:
-                return self.real.read(size)
-
-            def write(self, data: bytes, /) -> int:
-                raise OSError(28, "No space left on device")
-
-            def close(self) -> None:
-                self.real.close()
-
-        class FullDisk(Disk):
-            def open(self, path: Path, mode: Mode) -> File:
-                return FullFile(super().open(path, mode))
 
         settings = settings_for(emulator, tmp_path)
         report = FrameReport("myframe")

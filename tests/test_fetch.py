@@ -34,9 +34,9 @@ from aura_async.models import Asset, MediaKind
 from aura_async.pacing.retry import RetryPolicy
 from aura_async.plan.planner import Job
 from aura_async.report import BytesReceived, Event, FileDone
-from aura_async.seams import Disk, File, Mode
+from aura_async.seams import Disk
 
-from .conftest import first_frame_id, small_config
+from .conftest import FullDisk, first_frame_id, small_config
 from .test_downloader import download, expected_files, files_on_disk
 
 ONE_PHOTO_ONE_VIDEO = FrameSpec(photos=1, videos=1, live_photos=0, placeholders=0, hidden=0)
@@ -382,23 +382,6 @@ class TestShortAndWrong:
     ) -> None:
         """A write failing (disk full) is a StorageError naming the .part, which is
         removed: not a network error to retry."""
-
-        class FullFile:
-            def __init__(self, real: File) -> None:
-                self.real = real
-
-            def read(self, size: int = -1, /) -> bytes:
-                return self.real.read(size)
-
-            def write(self, data: bytes, /) -> int:
-                raise OSError(28, "No space left on device")
-
-            def close(self) -> None:
-                self.real.close()
-
-        class FullDisk(Disk):
-            def open(self, path: Path, mode: Mode) -> File:
-                return FullFile(super().open(path, mode))
 
         run = Run(session, tmp_path, FullDisk())
         served = Served(emulator)
