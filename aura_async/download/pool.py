@@ -336,7 +336,7 @@ class Transfers:
                 lost=self.limiter.lost,
                 told=verdict.told,
                 new=verdict.new,
-                gives_up=self.limiter.lost + verdict.wait > self.limiter.max_wait,
+                gives_up=self.limiter.past_max_wait(verdict.wait),
             )
         )
 

@@ -159,6 +159,11 @@ class AdaptiveLimiter:
         if learned is not None:
             self._learner.resume(learned, self.now())
 
+    def past_max_wait(self, wait: float) -> bool:
+        """Whether waiting ``wait`` more seconds would take the run past ``max_wait``
+        (an unknown wait, ``inf``, is not: it ends with an answer, not a clock)."""
+        return math.isfinite(wait) and self.lost + wait > self.max_wait
+
     # ------------------------------------------------------------------ acquiring
     async def acquire(self) -> Ticket:
         """Wait until a request may start; return its ticket.
@@ -176,7 +181,7 @@ class AdaptiveLimiter:
                 # refused again and again (nothing served between): the spacing is held too
                 refused = learner.unserved_episodes >= 2
                 held = reason in _HELD or (refused and reason == "spacing")
-                if held and math.isfinite(wait) and self.lost + wait > self.max_wait:
+                if held and self.past_max_wait(wait):
                     learner.give_up(now)
                     raise WaitedTooLong(
                         f"throttled too long: Aura asks to wait {human_wait(wait)} more, "
