@@ -274,33 +274,40 @@ class TestFiles:
 class TestListing:
     """Following the frame's listing: seen and removed files."""
 
-    def test_mark_seen(self, state: State) -> None:
-        """mark_seen updates last_seen, clears removed_at and ignores unknown keys."""
+    @staticmethod
+    def _listing(state: State, keys: list[tuple[str, str]], now: float) -> list[str]:
+        """One complete listing offering ``keys``; the relpaths it found removed."""
+        state.begin_listing()
+        state.note_listed(keys)
+        return state.end_listing(now, complete=True)
+
+    def test_a_listing_sees_what_it_offers(self, state: State) -> None:
+        """Files listed get last_seen and lose removed_at; keys without a row are ignored."""
         state.record([rec("a", removed_at=150.0), rec("b")])
-        assert state.mark_seen([("a", "photo"), ("zz", MediaKind.VIDEO)], 300.0) == 1
+        self._listing(state, [("a", "photo"), ("b", "photo"), ("zz", MediaKind.VIDEO)], 300.0)
         assert state.get("a", "photo") == rec("a", last_seen=300.0)
-        assert state.get("b", "photo") == rec("b")
+        assert state.files().keys() == {("a", "photo"), ("b", "photo")}
 
-    def test_mark_removed_marks_only_unlisted(self, state: State) -> None:
-        """Files missing from a full listing get removed_at; listed ones do not."""
+    def test_a_listing_removes_only_what_it_does_not_offer(self, state: State) -> None:
+        """A file of an asset still listed, but of a kind no longer offered, is removed."""
         state.record([rec("a"), rec("b"), rec("b", MediaKind.LIVE)])
-        gone = state.mark_removed({("a", "photo"), ("b", MediaKind.PHOTO)}, 400.0)
-        assert gone == [rec("b", MediaKind.LIVE, removed_at=400.0)]
-        assert state.get("b", MediaKind.LIVE) == gone[0]
-        assert state.get("a", "photo") == rec("a")
+        gone = self._listing(state, [("a", "photo"), ("b", MediaKind.PHOTO)], 400.0)
+        assert gone == [rec("b", MediaKind.LIVE).relpath]
+        assert state.get("b", MediaKind.LIVE) == rec("b", MediaKind.LIVE, removed_at=400.0)
+        assert state.get("a", "photo") == rec("a", last_seen=400.0)
 
-    def test_mark_removed_is_idempotent_and_never_deletes(self, state: State) -> None:
+    def test_a_removal_keeps_its_first_time_and_its_row(self, state: State) -> None:
         """An already removed file keeps its first removal time and its row."""
         state.record([rec("a")])
-        assert len(state.mark_removed(set(), 400.0)) == 1
-        assert state.mark_removed(set(), 500.0) == []
+        assert len(self._listing(state, [], 400.0)) == 1
+        assert self._listing(state, [], 500.0) == []
         assert state.files() == {("a", "photo"): rec("a", removed_at=400.0)}
 
     def test_reappearing_file_is_listed_again(self, state: State) -> None:
         """A removed file that a later listing offers again loses its removed_at."""
         state.record([rec("a")])
-        state.mark_removed([], 400.0)
-        state.mark_seen([("a", "photo")], 500.0)
+        self._listing(state, [], 400.0)
+        self._listing(state, [("a", "photo")], 500.0)
         assert state.files(include_removed=False) == {("a", "photo"): rec("a", last_seen=500.0)}
 
 

@@ -74,6 +74,36 @@ class TestStateQueries:
         assert files[("b", "photo")].removed_at == (9.0 if complete else None)
         assert files[("b", "photo")].last_seen == 1.0
 
+    def test_files_recorded_during_the_listing_are_seen(self, tmp_path: Path) -> None:
+        """A file noted before it had a row (fetched or adopted while the listing went on)
+        is seen when the listing ends, not removed; an old row noted is seen as before."""
+        with State.open(tmp_path) as state:
+            state.record([rec("old", "old.jpg"), rec("gone", "gone.jpg")])
+            state.begin_listing()
+            state.note_listed([("old", MediaKind.PHOTO), ("new", MediaKind.PHOTO)])
+            state.record([rec("new", "new.jpg"), rec("unlisted", "unlisted.jpg")])
+            gone = state.end_listing(9.0, complete=True)
+            files = state.files()
+        assert gone == ["gone.jpg", "unlisted.jpg"]
+        assert files[("new", "photo")].last_seen == 9.0
+        assert files[("new", "photo")].removed_at is None
+        assert files[("old", "photo")].last_seen == 9.0
+
+    def test_a_listing_of_every_row_sees_them_all(self, tmp_path: Path) -> None:
+        """Every row listed (a nightly run): every one is seen, one removed before comes
+        back, none is removed."""
+        with State.open(tmp_path) as state:
+            state.record([rec(f"id{i}", f"{i}.jpg") for i in range(2500)])
+            state.record([rec("back", "back.jpg", removed_at=5.0)])
+            state.begin_listing()
+            state.note_listed([(f"id{i}", MediaKind.PHOTO) for i in range(2500)])
+            state.note_listed([("back", MediaKind.PHOTO)])
+            gone = state.end_listing(9.0, complete=True)
+            files = state.files()
+        assert gone == []
+        assert {r.last_seen for r in files.values()} == {9.0}
+        assert {r.removed_at for r in files.values()} == {None}
+
     def test_a_new_listing_forgets_the_last_one(self, tmp_path: Path) -> None:
         """begin_listing starts afresh: keys noted by an earlier listing do not count."""
         with State.open(tmp_path) as state:

@@ -5,11 +5,11 @@ on them.
 Nothing here loads every record: :meth:`ListingQueries.lookup` and
 :meth:`ListingQueries.md5_places` read one page's files through the indexes, and a listing
 is noted in temporary tables of the connection (in memory: ``PRAGMA temp_store``), 12 bytes
-of a hash a row: the files it offers, so that a file listed twice is planned once and the
-files it no longer offers are found by one query (:meth:`ListingQueries.end_listing`); and
-the md5s of the photos it placed, so that a later twin is linked to its first copy. A
-hash shared by two texts (2**-96 for 12 bytes) would at worst plan a file one run late, or
-keep one unlisted file from being marked removed.
+of a hash a row: the files it offers, so that a file listed twice is planned once; the
+md5s of the photos it placed, so that a later twin is linked to its first copy; and the
+rowids of the state's rows it offers, so that the files it no longer offers are found by
+one query in SQL alone (:meth:`ListingQueries.end_listing`). A hash shared by two texts
+(2**-96 for 12 bytes) would at worst plan a file one run late.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import sqlite3
 import sys
 from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from pathlib import Path
 
 from aura_async.models import Key
-from aura_async.store.records import FileRecord, Indexed
-from aura_async.store.schema import SELECT, record_from_row
+from aura_async.store.records import Indexed
 
 __all__ = ["ListingQueries"]
 
@@ -36,12 +34,29 @@ _ROWS = 2000
 """Rows of ``files`` one statement of :meth:`ListingQueries.end_listing` changes at most: a
 statement inside a transaction keeps a journal of the pages it changes, in memory here (one
 ``UPDATE`` of 100,000 rows held 28 MB); in ranges of rowids it holds one range's."""
-_IN_LISTING = "listed_key(asset_id, kind) IN (SELECT key FROM temp.listed)"
-_LISTED = f"rowid > ? AND rowid <= ? AND {_IN_LISTING}"
-_UNLISTED = f"rowid > ? AND rowid <= ? AND removed_at IS NULL AND NOT {_IN_LISTING}"
+_SEEN = "EXISTS (SELECT 1 FROM temp.seen WHERE temp.seen.rowid = files.rowid)"
+"""A row noted by the listing: one look-up of its rowid (``rowid IN (SELECT rowid FROM
+temp.seen)`` took six times as long: SQLite copied the table for each statement)."""
+_LISTED = f"rowid > ? AND rowid <= ? AND {_SEEN}"
+_UNLISTED = f"rowid > ? AND rowid <= ? AND removed_at IS NULL AND NOT {_SEEN}"
 _UNLISTED_FILES = f"SELECT relpath FROM files WHERE {_UNLISTED}"  # noqa: S608 - constants
 _MARK_REMOVED = f"UPDATE files SET removed_at = ? WHERE {_UNLISTED}"  # noqa: S608
 _MARK_SEEN = f"UPDATE files SET last_seen = ?, removed_at = NULL WHERE {_LISTED}"  # noqa: S608
+_MARK_RANGE_SEEN = (
+    "UPDATE files SET last_seen = ?, removed_at = NULL WHERE rowid > ? AND rowid <= ?"
+)
+"""Every row of the range was noted (a nightly run's every range): updated without looking
+each up in ``temp.seen``, and none to remove."""
+_NOTE_SEEN = (
+    "INSERT OR IGNORE INTO temp.seen SELECT files.rowid FROM listed_now CROSS JOIN files "
+    "ON files.asset_id = listed_now.column1 AND files.kind = listed_now.column2"
+)
+_SEEN_LATE = (
+    "INSERT OR IGNORE INTO temp.seen SELECT rowid FROM files WHERE rowid > ? "
+    "AND listed_key(asset_id, kind) IN (SELECT key FROM temp.listed)"
+)
+"""Rows recorded since the listing began (files fetched or adopted by this run), whose
+keys were noted before they had a row."""
 _NOTES = ("listed", "placed")
 """The listing's temporary tables: ``key`` (a text's hash, 8 bytes) and ``tail`` (4 more)."""
 
@@ -78,6 +93,8 @@ class ListingQueries:
 
     _conn: sqlite3.Connection
     path: Path
+    _listing_from: int | None = None
+    """The largest rowid of ``files`` when the listing began (``None``: none)."""
 
     def _locked(self, action: str) -> AbstractContextManager[None]:
         raise NotImplementedError
@@ -138,6 +155,9 @@ class ListingQueries:
                     "(key INTEGER PRIMARY KEY, tail INTEGER NOT NULL)"
                 )
                 self._conn.execute(f"DELETE FROM temp.{table}")  # noqa: S608 - our own names
+            self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS seen (rowid INTEGER PRIMARY KEY)")
+            self._conn.execute("DELETE FROM temp.seen")
+            self._listing_from = self._conn.execute("SELECT max(rowid) FROM files").fetchone()[0]
 
     def note_listed(self, keys: Iterable[Key]) -> None:
         """Note files a page of the listing offers (selected or not).
@@ -145,7 +165,16 @@ class ListingQueries:
         Raises:
             StorageError: the write failed.
         """
-        self._note("listed", (_file_text(asset_id, str(kind)) for asset_id, kind in keys))
+        pairs = [(asset_id, str(kind)) for asset_id, kind in keys]
+        self._note("listed", (_file_text(asset_id, kind) for asset_id, kind in pairs))
+        with self._locked("note the listing"):  # the state's rows of them: their rowids
+            for start in range(0, len(pairs), _CHUNK // 2):
+                chunk = pairs[start : start + _CHUNK // 2]
+                values = ", ".join(["(?, ?)"] * len(chunk))
+                self._conn.execute(
+                    f"WITH listed_now AS (VALUES {values}) {_NOTE_SEEN}",
+                    [v for pair in chunk for v in pair],
+                )
 
     def listed_before(self, keys: Collection[Key]) -> set[Key]:
         """Which of these files :meth:`note_listed` noted since :meth:`begin_listing`.
@@ -197,7 +226,10 @@ class ListingQueries:
         """Record the listing noted since :meth:`begin_listing`: every file it offered was
         seen ``now`` (and is no longer removed); after a ``complete`` listing, every file it
         did not offer is marked removed: a set difference in SQL, one range of rows at a
-        time (see :data:`_ROWS`), in one transaction.
+        time (see :data:`_ROWS`), in one transaction. The rows noted are those of the
+        files the state had when noted (by rowid, found through the primary key page by
+        page), and those recorded since the listing began whose keys were noted (by hash:
+        in a nightly run, a few).
 
         Returns:
             The relpaths of the files newly marked removed, in order.
@@ -208,61 +240,21 @@ class ListingQueries:
         gone: list[str] = []
         conn = self._conn
         with self._locked("record the listing"), self._transaction():
+            conn.execute(_SEEN_LATE, (self._listing_from or 0,))
             last = conn.execute("SELECT max(rowid) FROM files").fetchone()[0] or 0
             for low in range(0, last, _ROWS):
                 rows = (low, low + _ROWS)
+                if _count(conn, "temp.seen", rows) == _count(conn, "files", rows):
+                    conn.execute(_MARK_RANGE_SEEN, (now, *rows))
+                    continue
                 if complete:
                     gone += [relpath for (relpath,) in conn.execute(_UNLISTED_FILES, rows)]
                     conn.execute(_MARK_REMOVED, (now, *rows))
                 conn.execute(_MARK_SEEN, (now, *rows))
         return sorted(gone)
 
-    def mark_seen(self, keys: Iterable[Key], now: float) -> int:
-        """Note that a listing offered these files: set ``last_seen``, clear ``removed_at``.
 
-        Keys without a row (files not fetched yet) are ignored.
-
-        Args:
-            keys: ``(asset_id, kind)`` of every file the listing offers.
-            now: unix time of the listing.
-
-        Returns:
-            How many rows were updated.
-
-        Raises:
-            StorageError: the write failed; nothing was written.
-        """
-        params = [(now, asset_id, str(kind)) for asset_id, kind in keys]
-        with self._locked("mark files seen"), self._transaction():
-            cursor = self._conn.executemany(
-                "UPDATE files SET last_seen = ?, removed_at = NULL WHERE asset_id = ? AND kind = ?",
-                params,
-            )
-            return cursor.rowcount
-
-    def mark_removed(self, listed: Collection[Key], now: float) -> list[FileRecord]:
-        """Set ``removed_at`` on every file a complete listing no longer offers.
-
-        Call it only after a full listing (every page, hidden assets included when the run
-        includes them, every kind even if excluded by flags): anything not in ``listed``
-        is marked. Rows are never deleted and files are never touched.
-
-        Args:
-            listed: ``(asset_id, kind)`` of every file the listing offers.
-            now: unix time of the listing.
-
-        Returns:
-            The records newly marked removed (with ``removed_at`` set to ``now``).
-
-        Raises:
-            StorageError: the write failed; nothing was written.
-        """
-        wanted = {(asset_id, str(kind)) for asset_id, kind in listed}
-        with self._locked("mark files removed"), self._transaction():
-            rows = self._conn.execute(f"{SELECT} WHERE removed_at IS NULL").fetchall()
-            gone = [rec for rec in map(record_from_row, rows) if rec.key not in wanted]
-            self._conn.executemany(
-                "UPDATE files SET removed_at = ? WHERE asset_id = ? AND kind = ?",
-                [(now, rec.asset_id, rec.kind.value) for rec in gone],
-            )
-        return [replace(rec, removed_at=now) for rec in gone]
+def _count(conn: sqlite3.Connection, table: str, rows: tuple[int, int]) -> int:
+    """Rows of ``table`` (``files`` or ``temp.seen``) in a range of rowids."""
+    query = f"SELECT count(*) FROM {table} WHERE rowid > ? AND rowid <= ?"  # noqa: S608
+    return int(conn.execute(query, rows).fetchone()[0])
