@@ -219,6 +219,90 @@ class TestReads:
         assert all(0 <= w <= 30 for w in sleeps.waits)
 
 
+def _chain(mocked: aioresponses, count: int, fail_at: int | None = None) -> list[int]:
+    """Serve ``count`` pages of one asset each (``p1``, ``p2``, ...), chained by cursors; the
+    page ``fail_at`` answers 404. Returns the list the page numbers asked for go into."""
+    asked: list[int] = []
+
+    def assets(url: Any, **kwargs: Any) -> CallbackResult:
+        number = int(kwargs["params"].get("cursor", "1"))
+        asked.append(number)
+        if number == fail_at:
+            return CallbackResult(status=404)
+        following = str(number + 1) if number < count else None
+        return CallbackResult(
+            payload={"assets": [{"id": f"p{number}"}], "next_page_cursor": following}
+        )
+
+    mocked.get(ASSETS, callback=assets, repeat=True)
+    return asked
+
+
+async def _settle() -> None:
+    """Let every task that can run, run (the mocked server answers at once)."""
+    for _ in range(200):
+        await asyncio.sleep(0)
+
+
+class TestReadingAhead:
+    async def test_pages_are_read_ahead_of_a_busy_caller_up_to_the_depth(
+        self, client: AuraClient, mocked: aioresponses
+    ) -> None:
+        """While the caller works on a page, later pages are read, but no more than
+        read_ahead wait for it (and one more on its way); every page comes, in order."""
+        mocked.post(LOGIN, payload=login_body())
+        asked = _chain(mocked, 20)
+        pages = client.asset_pages("f1", page_size=1, read_ahead=3)
+        first = await anext(pages)
+        await _settle()
+        assert asked == [1, 2, 3, 4, 5]
+        rest = [page.assets[0].id async for page in pages]
+        assert [first.assets[0].id, *rest] == [f"p{n}" for n in range(1, 21)]
+
+    async def test_without_reading_ahead_only_the_pages_asked_for_are_read(
+        self, client: AuraClient, mocked: aioresponses
+    ) -> None:
+        """read_ahead=0 (a caller that may stop early) never asks for a page it did not
+        ask for."""
+        mocked.post(LOGIN, payload=login_body())
+        asked = _chain(mocked, 20)
+        pages = client.asset_pages("f1", page_size=1, read_ahead=0)
+        await anext(pages)
+        await anext(pages)
+        await _settle()
+        assert asked == [1, 2]
+        await pages.aclose()
+
+    async def test_an_error_ahead_is_raised_when_the_caller_comes_to_it(
+        self, client: AuraClient, mocked: aioresponses
+    ) -> None:
+        """A page that failed while read ahead: the pages before it are yielded first, then
+        its error, as if it had been read when asked for."""
+        mocked.post(LOGIN, payload=login_body())
+        _chain(mocked, 20, fail_at=3)
+        pages = client.asset_pages("f1", page_size=1, read_ahead=8)
+        got = [(await anext(pages)).assets[0].id]
+        await _settle()  # the error is known by now
+        got.append((await anext(pages)).assets[0].id)
+        with pytest.raises(NotFound):
+            await anext(pages)
+        assert got == ["p1", "p2"]
+
+    async def test_stopping_early_stops_the_reading_ahead(
+        self, client: AuraClient, mocked: aioresponses
+    ) -> None:
+        """A caller that stops (aclose) stops the task reading ahead: nothing more is
+        asked for."""
+        mocked.post(LOGIN, payload=login_body())
+        asked = _chain(mocked, 50)
+        pages = client.asset_pages("f1", page_size=1, read_ahead=2)
+        await anext(pages)
+        await pages.aclose()
+        before = len(asked)
+        await _settle()
+        assert len(asked) == before <= 4
+
+
 class TestPaging:
     async def test_follows_cursors_to_the_end(
         self, client: AuraClient, mocked: aioresponses

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aura_async.api.client import AuraClient
+from aura_async.api.client import READ_AHEAD, AuraClient
 from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
 from aura_async.download.listing import ListingFile, PagePlanner
@@ -212,7 +212,7 @@ class Downloader:
             page_size=self.options.page_size,
             include_hidden=self.options.include_hidden,
             keep_raw=self.options.save_assets is not None,
-            prefetch=not self.options.until_found,
+            read_ahead=0 if self.options.until_found else READ_AHEAD,
         )
         # A folder an earlier run made is locked and its state opened (and checked) while
         # the first page is on its way; a new folder only once the frame is known to exist,
@@ -221,7 +221,7 @@ class Downloader:
         if not self.options.dry_run and await asyncio.to_thread(frame.file_path.is_dir):
             opening = asyncio.ensure_future(self._open_folder(frame, job))
         try:
-            async with contextlib.aclosing(pages):  # stopping early cancels the prefetch
+            async with contextlib.aclosing(pages):  # stopping early stops the reading ahead
                 try:
                     first = await anext(pages)
                 except BaseException:
