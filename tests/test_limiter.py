@@ -10,6 +10,7 @@ import math
 import pytest
 
 from aura_async.exceptions import WaitedTooLong
+from aura_async.pacing.learner import EARLY_TRY
 from aura_async.pacing.limiter import START_RATE, AdaptiveLimiter, Ticket, human_wait
 from aura_async.pacing.memory import Learned
 from aura_async.pacing.policy import FIRST_CUT, PROBE_FIRST, SAFETY
@@ -96,6 +97,56 @@ class TestServersWord:
         starts = await asyncio.gather(*(lim.acquire() for _ in range(8)))
         assert min(t.start for t in starts) == pytest.approx(pause_ends)
         assert lim.lost == pytest.approx(3.0)  # once, however many waited
+
+    async def test_a_rounded_second_is_tried_early_by_one_request(self, fake: FakeTime) -> None:
+        """Retry-After: 1 after a bucket's overrun (a refill rounded up to a second): one
+        request goes EARLY_TRY later, the others wait for its answer; served, the run goes
+        on at its pace without waiting the rest of the second."""
+        lim = limiter(fake, 25.0)
+        throttled_at = fake.now
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert verdict.new
+        assert verdict.wait == pytest.approx(EARLY_TRY)
+        early = await lim.acquire()
+        assert early.start == pytest.approx(throttled_at + EARLY_TRY)
+        others = [asyncio.ensure_future(lim.acquire()) for _ in range(2)]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not any(task.done() for task in others)  # until the early try's answer
+        lim.on_success(early)
+        starts = [(await task).start for task in others]
+        assert max(starts) < throttled_at + 1.0
+        assert min(starts) >= early.start
+
+    async def test_a_refused_early_try_waits_the_rest_and_is_not_tried_again(
+        self, fake: FakeTime
+    ) -> None:
+        """Refused, the early try is the same episode (no second cut), its own Retry-After
+        is waited out, and the run waits every later one out too."""
+        lim = limiter(fake, 25.0)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        rate = lim.rate
+        early = await lim.acquire()
+        refused_at = fake.now
+        verdict = lim.on_throttle(early, retry_after=1.0)
+        assert not verdict.new
+        assert lim.rate == rate
+        assert (await lim.acquire()).start == pytest.approx(refused_at + 1.0)
+        fake.now += 30.0
+        again = lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert again.new
+        assert again.wait == pytest.approx(1.0)
+
+    @pytest.mark.parametrize("retry_after", [0.7, 2.0])
+    async def test_other_waits_are_not_tried_early(
+        self, fake: FakeTime, retry_after: float
+    ) -> None:
+        """A fraction of a second is exact, two seconds or more are meant: nothing starts
+        before they end."""
+        lim = limiter(fake, 25.0)
+        throttled_at = fake.now
+        lim.on_throttle(await lim.acquire(), retry_after=retry_after)
+        assert (await lim.acquire()).start == pytest.approx(throttled_at + retry_after)
 
     async def test_late_answers_of_the_same_episode_do_not_extend_it(self, fake: FakeTime) -> None:
         """Requests in flight when the first 429 came belong to its episode: read later,

@@ -7,7 +7,8 @@ waits; this module only decides, with times passed in). Each request gets a
 * a throttle of a request started after the last episode began is a new **episode**;
   answers of requests that were already in flight belong to the episode they were part
   of (they are counted, and their ``Retry-After`` is honoured, but they teach nothing new);
-* ``Retry-After`` pauses every start until it ends (the server's word);
+* ``Retry-After`` pauses every start until it ends (the server's word), but for a
+  bucket's ``Retry-After: 1``, which one request tries early (:data:`EARLY_TRY`);
 * without one the gate closes: one **probe** at a time (:func:`~aura_async.pacing.policy.probe_at`);
 * the segment an episode ends, and the wait it cost, go to the :class:`~aura_async.pacing.pace.Pace`
   (a short wait is a bucket refilling, a long one a punishment);
@@ -65,6 +66,15 @@ ESCALATED = 1.8
 
 SLIDING_MARGIN = 0.05
 """Seconds added to a sliding window's length: the way to the server and back."""
+
+EARLY_TRY = 0.25
+"""A bucket's overrun told to wait one second (``Retry-After: 1``, whole seconds: rounded
+up from the twentieth of a second a bucket of 20/s takes to refill a token) is tried again
+by one request this soon, or two spacings at the rate it was cut to if that is longer; the
+others wait for its answer. Served, the run goes on at its pace; refused (a ban, a
+window), it waits the rest out, and every ``Retry-After`` after it in the run. In the
+sweep at 300 photos this took a bucket of 20/s (burst 5) from 1.06 to 1.01 of the least
+time, 15/s from 1.19 to 1.08, and ``--rate 0`` beside the default from 1.05 to 1.00."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,10 @@ class Learner:
         self._trying: tuple[float, float, int] | None = None  # bracket and refusals
         self._confirmed = False
         self._suspect: int | None = None
+        # an early try before a Retry-After of a second, rounded up (see EARLY_TRY)
+        self._early: tuple[float, float] | None = None  # (when it went, the header's end)
+        self._early_ok = True
+        self._early_out = False
 
     # ------------------------------------------------------------------ starting
     def delay(self, now: float) -> tuple[float, Reason]:
@@ -153,6 +167,11 @@ class Learner:
         when an answer comes)."""
         if self.paused_until - now > _EPSILON:  # float dust must not skip the spacing
             return self.paused_until - now, "server"
+        if self._early is not None:
+            if now >= self._early[1]:
+                self._early, self._early_out = None, False  # the header's own end
+            elif self._early_out:
+                return math.inf, "server"  # its answer says whether to go on
         if self.closed_at is not None:
             if self._probe_out:
                 return math.inf, "closed"
@@ -201,6 +220,11 @@ class Learner:
             self._opened = now
         self.pace.started(now)
         probe, slot = False, 0
+        if self._early is not None:
+            if now >= self._early[1]:
+                self._early = None
+            else:
+                self._early_out = probe = True
         if self.closed_at is not None:
             self._probe_out = probe = True
         elif self.window is not None:
@@ -238,6 +262,9 @@ class Learner:
                 self._trying = None
         if ticket.probe:
             self._probe_out = False
+            if self._early is not None and ticket.start >= self._early[0]:
+                self._early = None  # the bucket had refilled: go on at the pace
+                self._early_out = False
         if self.window is None and self.closed_at is None and now >= self.paused_until:
             self.pace.rise(now)
 
@@ -248,7 +275,7 @@ class Learner:
             if self.window is not None and ticket.slot > self.window.quota:
                 self._asked = False
         if ticket.probe:
-            self._probe_out = False
+            self._probe_out = self._early_out = False
 
     def throttled(self, ticket: Ticket, retry_after: float | None, now: float) -> Verdict:
         """``ticket``'s request was throttled, with the server's ``Retry-After`` if any."""
@@ -260,13 +287,27 @@ class Learner:
             self._probe_out = self._asked = False
         if ticket.slot:
             self._win_out = max(0, self._win_out - 1)
-        new = ticket.epoch >= self._epoch
+        early = self._early
+        if early is not None and now >= early[1]:
+            early = self._early = None
+        tried_early = early is not None and ticket.probe and ticket.start >= early[0]
+        if tried_early:
+            self._early_ok = False  # the server meant its whole second: never again
+            self._early = None
+            self._early_out = False
+            self.pace.end_segment(ticket.start, self.going_at())  # nothing served in it
+        new = ticket.epoch >= self._epoch and not tried_early
         if retry_after is not None:
             # One more answer of an episode already seen must not push the pause further
             # for having been read late: the server answered it about when it answered
             # the first of the episode.
-            since = now if new else max(ticket.start, min(now, self.episode_at + EPISODE_SLACK))
-            self.paused_until = max(self.paused_until, since + retry_after)
+            since = (
+                now
+                if new or tried_early
+                else max(ticket.start, min(now, self.episode_at + EPISODE_SLACK))
+            )
+            if early is None or tried_early:
+                self.paused_until = max(self.paused_until, since + retry_after)
         long = retry_after is not None and is_long_wait(retry_after, self.going_at())
         if new:
             long = self._episode(now, ticket, retry_after, long)
@@ -300,6 +341,11 @@ class Learner:
             long = True
         else:
             self.pace.cut(now, retry_after, self.going_at())
+            early = now + max(EARLY_TRY, 2.0 / self.pace.rate)
+            rounded = retry_after == 1.0  # a whole second: perhaps rounded up from less
+            if self._early_ok and rounded and early < now + retry_after - EARLY_TRY:
+                self._early = (early, now + retry_after)
+                self.paused_until = early
         self._closure_len = now - self.pace.segment_start
         self._reopen(now + retry_after, told=True, long=long)
         return long

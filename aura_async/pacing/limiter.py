@@ -6,7 +6,8 @@ policy: it records what happens (:mod:`aura_async.pacing.learner`) and the pure 
 of :mod:`aura_async.pacing.policy` say what that means:
 
 * ``Retry-After`` is the server's word: no request starts before it ends, and the first
-  one starts when it ends;
+  one starts when it ends (but one request tries early after a bucket's ``Retry-After: 1``,
+  a refill perhaps rounded up to a whole second: :data:`~aura_async.pacing.learner.EARLY_TRY`);
 * a throttle without one closes the gate: a single probe at a time, further apart after
   each refusal, until one is served;
 * an overrun answered like a token bucket (a short wait) spaces requests just below the
