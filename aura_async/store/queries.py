@@ -4,11 +4,11 @@ on them.
 
 Nothing here loads every record: :meth:`ListingQueries.lookup` and
 :meth:`ListingQueries.md5_places` read one page's files through the indexes, and a listing
-is noted in temporary tables of the connection (in memory: ``PRAGMA temp_store``), 12 bytes
-of a hash a row: the files it offers, so that a file listed twice is planned once; the
-md5s of the photos it placed, so that a later twin is linked to its first copy; and the
-rowids of the state's rows it offers, so that the files it no longer offers are found by
-one query in SQL alone (:meth:`ListingQueries.end_listing`). A hash shared by two texts
+is noted in temporary tables of the connection (in memory: ``PRAGMA temp_store``): the
+files it offers (12 bytes of a hash a row), so that a file listed twice is planned once;
+the md5s of the photos it placed (likewise), so that a later twin is linked to its first
+copy; and the rowids of the state's rows it offers, so that the files it no longer offers
+are found in SQL alone (:meth:`ListingQueries.end_listing`). A hash shared by two texts
 (2**-96 for 12 bytes) would at worst plan a file one run late.
 """
 
