@@ -135,20 +135,7 @@ class State(ListingQueries):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
-        try:
-            # Autocommit mode: every write below opens its own explicit transaction.
-            conn = sqlite3.connect(
-                path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise _storage_error(path, "open", exc) from exc
-        state = cls(conn, path)
-        try:
-            state._setup()
-        except BaseException:
-            conn.close()
-            raise
-        return state
+        return cls._set_up(path, timeout=timeout)
 
     @classmethod
     def in_memory(cls) -> Self:
@@ -158,11 +145,20 @@ class State(ListingQueries):
         Raises:
             StorageError: the database cannot be made.
         """
+        return cls._set_up(Path(":memory:"))
+
+    @classmethod
+    def _set_up(cls, path: Path, *, timeout: float = 5.0) -> Self:
+        """Connect to the database at ``path`` (``:memory:`` for none) and bring it to the
+        current schema; the connection is closed if that fails."""
         try:
-            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            # Autocommit mode: every write below opens its own explicit transaction.
+            conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
-            raise _storage_error(Path(":memory:"), "open", exc) from exc
-        state = cls(conn, Path(":memory:"))
+            raise _storage_error(path, "open", exc) from exc
+        state = cls(conn, path)
         try:
             state._setup()
         except BaseException:
