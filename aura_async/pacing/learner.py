@@ -167,11 +167,8 @@ class Learner:
         when an answer comes)."""
         if self.paused_until - now > _EPSILON:  # float dust must not skip the spacing
             return self.paused_until - now, "server"
-        if self._early is not None:
-            if now >= self._early[1]:
-                self._early, self._early_out = None, False  # the header's own end
-            elif self._early_out:
-                return math.inf, "server"  # its answer says whether to go on
+        if self._early_window(now) is not None and self._early_out:
+            return math.inf, "server"  # the early try's answer says whether to go on
         if self.closed_at is not None:
             if self._probe_out:
                 return math.inf, "closed"
@@ -220,11 +217,8 @@ class Learner:
             self._opened = now
         self.pace.started(now)
         probe, slot = False, 0
-        if self._early is not None:
-            if now >= self._early[1]:
-                self._early = None
-            else:
-                self._early_out = probe = True
+        if self._early_window(now) is not None:
+            self._early_out = probe = True  # the early try
         if self.closed_at is not None:
             self._probe_out = probe = True
         elif self.window is not None:
@@ -263,8 +257,7 @@ class Learner:
         if ticket.probe:
             self._probe_out = False
             if self._early is not None and ticket.start >= self._early[0]:
-                self._early = None  # the bucket had refilled: go on at the pace
-                self._early_out = False
+                self._end_early()  # the bucket had refilled: go on at the pace
         if self.window is None and self.closed_at is None and now >= self.paused_until:
             self.pace.rise(now)
 
@@ -287,14 +280,11 @@ class Learner:
             self._probe_out = self._asked = False
         if ticket.slot:
             self._win_out = max(0, self._win_out - 1)
-        early = self._early
-        if early is not None and now >= early[1]:
-            early = self._early = None
+        early = self._early_window(now)
         tried_early = early is not None and ticket.probe and ticket.start >= early[0]
         if tried_early:
             self._early_ok = False  # the server meant its whole second: never again
-            self._early = None
-            self._early_out = False
+            self._end_early()
             self.pace.end_segment(ticket.start, self.going_at())  # nothing served in it
         new = ticket.epoch >= self._epoch and not tried_early
         if retry_after is not None:
@@ -349,6 +339,15 @@ class Learner:
         self._closure_len = now - self.pace.segment_start
         self._reopen(now + retry_after, told=True, long=long)
         return long
+
+    def _early_window(self, now: float) -> tuple[float, float] | None:
+        """The early try's window (when it may go, when the header ends), until that end."""
+        if self._early is not None and now >= self._early[1]:
+            self._end_early()
+        return self._early
+
+    def _end_early(self) -> None:
+        self._early, self._early_out = None, False
 
     def give_up(self, now: float) -> None:
         """The run stops waiting: a closure that never reopened was a punishment."""
