@@ -447,6 +447,24 @@ class TestWindowWithoutRetryAfter:
             fake.now = max(fake.now, opened)
         assert lim.window is not None
 
+    async def test_answers_of_the_last_window_do_not_open_the_next(self, fake: FakeTime) -> None:
+        """The last of a window's quota answered after the next opening was tried count
+        to the window they went in: the try is still one request until it is answered."""
+        lim = limiter(fake, 25.0)
+        await self.silent_windows(lim, fake)
+        for _ in range(47):
+            lim.on_success(await lim.acquire())
+        late = [await lim.acquire() for _ in range(2)]  # in flight at the quota's end
+        try_ = await lim.acquire()
+        assert try_.slot == 1
+        for ticket in late:
+            lim.on_success(ticket)
+        blocked = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0)
+        assert not blocked.done()  # the try's answer says whether the window opened
+        lim.on_success(try_)
+        assert (await blocked).slot == 2
+
     async def test_the_next_opening_is_tried_within_its_bracket(self, fake: FakeTime) -> None:
         """After the quota, nothing is refused to ask: the next window is tried within
         the bracket the last openings give, and a refused try narrows it."""

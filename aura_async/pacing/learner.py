@@ -86,12 +86,14 @@ class Ticket:
         epoch: the throttle episodes seen before it started.
         probe: it tests whether the server serves again (one at a time).
         slot: its place in a quota window (1 for the first; 0 outside windows).
+        opening: which of the run's window openings ``slot`` counts in.
     """
 
     start: float
     epoch: int
     probe: bool = False
     slot: int = 0
+    opening: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class Learner:
         self._opened_count = 0
         self._tentative: Window | None = None
         self._win_open = -math.inf
+        self._openings = 0
         self._win_used = 0
         self._win_served = 0
         self._win_out = 0
@@ -228,7 +231,7 @@ class Learner:
             if slot > self.window.quota and not self.window.sliding:
                 self._asked = probe = True
         self._last_start = now
-        return Ticket(now, self._epoch, probe, slot)
+        return Ticket(now, self._epoch, probe, slot, self._openings)
 
     # ------------------------------------------------------------------ answers
     def served(self, ticket: Ticket, now: float) -> None:
@@ -243,15 +246,16 @@ class Learner:
         elif self._closures and ticket.start >= self._closures[-1].opened:
             self._served_late()
         window = self.window
-        if window is not None and ticket.slot:
+        slot = self._slot(ticket)
+        if window is not None and slot:
             self._win_served += 1
             self._win_out = max(0, self._win_out - 1)
             if self._win_served >= window.quota:
                 self._confirmed = True  # a whole quota at once: not a sliding log
-            if ticket.slot > window.quota and not window.sliding:
-                window = self.window = replace(window, quota=ticket.slot)  # more than thought
+            if slot > window.quota and not window.sliding:
+                window = self.window = replace(window, quota=slot)  # more than thought
                 self._asked = False
-            if self._trying is not None and ticket.slot == 1:
+            if self._trying is not None and slot == 1:
                 self.window = window.opens(self._trying[0], ticket.start)
                 self._trying = None
         if ticket.probe:
@@ -263,9 +267,10 @@ class Learner:
 
     def failed(self, ticket: Ticket) -> None:
         """``ticket``'s request ended without telling anything of throttling."""
-        if ticket.slot:
+        slot = self._slot(ticket)
+        if slot:
             self._win_out = max(0, self._win_out - 1)
-            if self.window is not None and ticket.slot > self.window.quota:
+            if self.window is not None and slot > self.window.quota:
                 self._asked = False
         if ticket.probe:
             self._probe_out = self._early_out = False
@@ -278,7 +283,7 @@ class Learner:
         self._told_last = told
         if ticket.probe:
             self._probe_out = self._asked = False
-        if ticket.slot:
+        if self._slot(ticket):
             self._win_out = max(0, self._win_out - 1)
         early = self._early_window(now)
         tried_early = early is not None and ticket.probe and ticket.start >= early[0]
@@ -453,17 +458,24 @@ class Learner:
 
     def _open_window(self, at: float) -> None:
         self._win_open = at
+        self._openings += 1
         self._win_used = self._win_served = self._win_out = 0
         self._asked = False
         self._trying = None
+
+    def _slot(self, ticket: Ticket) -> int:
+        """``ticket``'s place in the window open now (0: none, or an earlier opening's:
+        its answer, however late, says nothing of this one's quota)."""
+        return ticket.slot if ticket.opening == self._openings else 0
 
     def _window_throttle(self, now: float, ticket: Ticket, retry_after: float | None) -> bool:
         """A new throttle episode while a quota window is in use; returns whether it was
         long (the window closed)."""
         window = self.window
         assert window is not None
+        slot = self._slot(ticket)
         if retry_after is not None:
-            in_burst = 0 < ticket.slot <= window.quota
+            in_burst = 0 < slot <= window.quota
             if in_burst and not is_long_wait(retry_after, self.going_at()):
                 if not window.sliding:
                     # refused in a burst yet free again soon: the quota comes back a request
@@ -476,13 +488,13 @@ class Learner:
                 self._leave_window(now, retry_after)
                 return True
             if in_burst:
-                self._shrink(ticket.slot - 1, now)
+                self._shrink(slot - 1, now)
             if self.window is not None:
                 self.window = self.window.opens(end, end)
                 self._open_window(end)
             return True
         # without Retry-After
-        if ticket.slot == 1 and self._trying is not None:
+        if slot == 1 and self._trying is not None:
             lo, hi, failures = self._trying
             lo = max(lo, ticket.start)
             if ticket.start < hi:
@@ -490,10 +502,10 @@ class Learner:
                 self._trying = (lo, hi, failures + 1)
                 return True
             self._trying = None  # later than expected: probe as after any closure
-        elif 0 < ticket.slot <= window.quota and not window.sliding:
+        elif 0 < slot <= window.quota and not window.sliding:
             # refused before the quota: a smaller quota, or a sliding log whose slots come
             # back one by one; a probe soon after tells which
-            self._suspect = ticket.slot - 1
+            self._suspect = slot - 1
             self._close(now, ticket)
             self._bracket = None
             self._next_probe = probe_at(now, now)
