@@ -10,10 +10,11 @@ import math
 import pytest
 
 from aura_async.exceptions import WaitedTooLong
-from aura_async.pacing.learner import EARLY_TRY
+from aura_async.pacing.learner import EARLY_TRY, SLIDING_MARGIN, Learner
 from aura_async.pacing.limiter import START_RATE, AdaptiveLimiter, Ticket, human_wait
 from aura_async.pacing.memory import Learned
-from aura_async.pacing.policy import FIRST_CUT, PROBE_FIRST, SAFETY
+from aura_async.pacing.pace import Pace
+from aura_async.pacing.policy import FIRST_CUT, PROBE_FIRST, SAFETY, Window
 
 
 class FakeTime:
@@ -510,6 +511,22 @@ class TestWindowWithoutRetryAfter:
         assert fake.now - before > 1.0  # it waited for the oldest of the log to expire
         for t in starts:  # never more than the quota in any window's length
             assert sum(1 for u in starts if t - span < u <= t) <= window.quota
+
+
+def test_a_request_served_early_bounds_a_sliding_log() -> None:
+    """A sliding log thought up to 14 s long serves a request 9.5 s after the one a quota
+    (10) before it: it is at most 9.5 s long, and the next waits only for that."""
+    learner = Learner(Pace(25.0, 25.0, 0.2))
+    learner.window = Window(10, (0.0, 0.0), (8.0, 14.0), sliding=True)
+    for i in range(10):
+        learner.served(learner.start(i / 10), i / 10 + 0.01)
+    learner.served(learner.start(9.5), 9.51)
+    assert learner.window.length is not None
+    assert learner.window.length[0] == 8.0
+    assert learner.window.length[1] == pytest.approx(9.5)
+    wait, reason = learner.delay(9.6)
+    assert reason == "window"
+    assert 9.6 + wait == pytest.approx(0.1 + 9.5 + SLIDING_MARGIN)
 
 
 class TestWindowAnswers:

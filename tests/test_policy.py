@@ -20,6 +20,7 @@ from aura_async.pacing.policy import (
     is_long_wait,
     probe_at,
     served_rate,
+    sliding_bound,
 )
 
 
@@ -215,3 +216,21 @@ class TestServedRate:
     ) -> None:
         """Served per second over a real interval, or nothing."""
         assert served_rate(starts, now, span) == expected
+
+
+class TestSlidingBound:
+    @pytest.mark.parametrize(
+        ("starts", "start", "quota", "expected"),
+        [
+            ([0.0, 1.0, 2.0, 3.0], 3.5, 2, 1.5),  # the 2nd served before 3.5 started at 2
+            ([0.0, 1.0, 2.0, 3.0], 3.0, 3, 3.0),  # the request itself is not counted
+            ([0.0, 1.0, 2.0, 3.0], 3.5, 5, None),  # fewer than the quota known
+            ([], 1.0, 1, None),
+        ],
+    )
+    def test_table(
+        self, starts: list[float], start: float, quota: int, expected: float | None
+    ) -> None:
+        """Served at ``start``: the log is no longer than the way back to the request a
+        quota before it."""
+        assert sliding_bound(starts, start, quota) == expected

@@ -18,7 +18,8 @@ waits; this module only decides, with times passed in). Each request gets a
   burst was served whole), then one request more to ask when the next opens, or, without
   ``Retry-After``, a try halfway through the bracket the last openings give;
 * refused in a burst but soon free again, the window is a **sliding** log: a request may
-  go once the one a quota back is a window old.
+  go once the one a quota back is a window old; each request it serves sooner than that
+  shows the log to be shorter (:func:`~aura_async.pacing.policy.sliding_bound`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from aura_async.pacing.policy import (
     is_long_wait,
     probe_at,
     served_rate,
+    sliding_bound,
 )
 
 __all__ = ["Learner", "Reason", "Ticket", "Verdict"]
@@ -246,6 +248,9 @@ class Learner:
         elif self._closures and ticket.start >= self._closures[-1].opened:
             self._served_late()
         window = self.window
+        if window is not None and window.sliding and window.length is not None:
+            self._narrow_sliding(window, ticket.start)
+            window = self.window
         slot = self._slot(ticket)
         if window is not None and slot:
             self._win_served += 1
@@ -462,6 +467,14 @@ class Learner:
         self._win_used = self._win_served = self._win_out = 0
         self._asked = False
         self._trying = None
+
+    def _narrow_sliding(self, window: Window, start: float) -> None:
+        """A request was served in a sliding log: its length is at most how long ago the
+        one ``quota`` served requests before it started (:func:`sliding_bound`)."""
+        assert window.length is not None
+        bound = sliding_bound(self.served_log, start, window.quota)
+        if bound is not None and bound < window.length[1]:
+            self.window = replace(window, length=(min(window.length[0], bound), bound))
 
     def _slot(self, ticket: Ticket) -> int:
         """``ticket``'s place in the window open now (0: none, or an earlier opening's:

@@ -46,6 +46,7 @@ __all__ = [
     "is_long_wait",
     "probe_at",
     "served_rate",
+    "sliding_bound",
 ]
 
 LONG_WAIT = 1.5
@@ -332,6 +333,25 @@ def probe_at(
             return start + (hi - start) / 2
         since = max(since, hi)
     return now + min(PROBE_MAX, max(PROBE_FIRST, now - since))
+
+
+def sliding_bound(starts: Sequence[float], start: float, quota: int) -> float | None:
+    """The longest a sliding window of ``quota`` can be, now that a request started at
+    ``start`` was served: a log that long would still have held the ``quota`` requests
+    served before it. ``None`` while fewer are known.
+
+    Args:
+        starts: start times of served requests, oldest first (``start`` among them or not).
+        start: the served request's start.
+        quota: the window's quota.
+    """
+    before = 0
+    for t in reversed(starts):
+        if t < start:
+            before += 1
+            if before == quota:
+                return start - t
+    return None
 
 
 def served_rate(starts: Sequence[float], now: float, span: float) -> float | None:
