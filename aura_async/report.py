@@ -189,6 +189,9 @@ class Throttled:
     """``wait`` is what the server asked (``Retry-After``), not a guess."""
     new: bool = True
     """It began a new episode (not one more answer to requests already in flight)."""
+    early: bool = False
+    """When ``wait`` ends, one request tries before the ``Retry-After`` does; the others
+    wait for its answer."""
     gives_up: bool = False
     """The wait is longer than ``--max-wait`` leaves: the run stops instead of waiting."""
 

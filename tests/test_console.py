@@ -228,6 +228,16 @@ class TestPlain:
         )
         assert lines[2].endswith("on e.jpg; every worker waits 9.0s, rate now a quota window")
 
+    def test_an_early_try_is_said_as_one(self) -> None:
+        """A Retry-After: 1 tried early: one worker goes after the wait, not every one."""
+        out = StringIO()
+        display = Display(out, interactive=False, debug=True)
+        display.handle(Throttled(429, 0.25, 19.6, "a.jpg", early=True))
+        assert out.getvalue().rstrip().endswith(
+            "on a.jpg; one worker tries again in 0.2s, the others wait for its answer, "
+            "rate now 19.6/s"
+        )
+
     def test_a_resumed_file_says_so(self) -> None:
         """A resumed download's line gives the whole file's size and where it resumed."""
         out = StringIO()

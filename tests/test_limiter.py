@@ -61,12 +61,25 @@ class TestSpacing:
         assert lim.lost == 0.0  # spacing is not time lost to the server
 
     async def test_no_ceiling_is_not_spaced_until_throttled(self, fake: FakeTime) -> None:
-        """Without a ceiling (--rate 0), requests go as fast as workers take them."""
+        """Without a ceiling (--rate 0), requests go as fast as answers come."""
         lim = limiter(fake, None)
-        for _ in range(100):
-            await lim.acquire()
+        await serve(lim, fake, 100)
         assert fake.sleeps == []
         assert math.isinf(lim.rate)
+
+    async def test_no_ceiling_starts_slowly(self, fake: FakeTime) -> None:
+        """Unspaced, one request goes first, then one more than were served is in flight
+        (two, then four...): the opening burst is refused by a few, not every worker."""
+        lim = limiter(fake, None)
+        in_flight = [await lim.acquire()]
+        for allowed in (2, 4, 8):
+            blocked = asyncio.ensure_future(lim.acquire())
+            await asyncio.sleep(0)
+            assert not blocked.done()  # waits for an answer
+            for ticket in in_flight:
+                lim.on_success(ticket)
+            in_flight = [await blocked] + [await lim.acquire() for _ in range(allowed - 1)]
+        assert fake.sleeps == []
 
     async def test_idle_time_does_not_bank_a_burst(self, fake: FakeTime) -> None:
         """After a long idle, only one request goes at once: a bucket of one may be behind."""
@@ -107,6 +120,7 @@ class TestServersWord:
         throttled_at = fake.now
         verdict = lim.on_throttle(await lim.acquire(), retry_after=1.0)
         assert verdict.new
+        assert verdict.early
         assert verdict.wait == pytest.approx(EARLY_TRY)
         early = await lim.acquire()
         assert early.start == pytest.approx(throttled_at + EARLY_TRY)
@@ -131,6 +145,7 @@ class TestServersWord:
         refused_at = fake.now
         verdict = lim.on_throttle(early, retry_after=1.0)
         assert not verdict.new
+        assert not verdict.early  # every worker waits the whole second now
         assert lim.rate == rate
         assert (await lim.acquire()).start == pytest.approx(refused_at + 1.0)
         fake.now += 30.0
@@ -146,13 +161,14 @@ class TestServersWord:
         before they end."""
         lim = limiter(fake, 25.0)
         throttled_at = fake.now
-        lim.on_throttle(await lim.acquire(), retry_after=retry_after)
+        assert not lim.on_throttle(await lim.acquire(), retry_after=retry_after).early
         assert (await lim.acquire()).start == pytest.approx(throttled_at + retry_after)
 
     async def test_late_answers_of_the_same_episode_do_not_extend_it(self, fake: FakeTime) -> None:
         """Requests in flight when the first 429 came belong to its episode: read later,
         their Retry-After counts from when they started."""
         lim = limiter(fake, None)
+        await serve(lim, fake, 7)  # unspaced: served, seven let eight go at once
         tickets = [await lim.acquire() for _ in range(8)]
         lim.on_throttle(tickets[0], retry_after=2.0)
         fake.now += 0.4  # the others are read 0.4 s later
@@ -408,11 +424,10 @@ class TestWindow:
         Retry-After was read: they still count to it, and the next window of 50 shows a
         quota."""
         lim = limiter(fake, None)
-        tickets = [await lim.acquire() for _ in range(51)]
-        for ticket in tickets[:47]:
-            lim.on_success(ticket)
-        lim.on_throttle(tickets[50], retry_after=10.0)
-        for ticket in tickets[47:50]:  # in flight when the throttle came
+        await serve(lim, fake, 47)
+        tickets = [await lim.acquire() for _ in range(4)]
+        lim.on_throttle(tickets[3], retry_after=10.0)
+        for ticket in tickets[:3]:  # in flight when the throttle came
             lim.on_success(ticket)
         await serve(lim, fake, 50, every=0.1)
         lim.on_throttle(await lim.acquire(), retry_after=5.0)

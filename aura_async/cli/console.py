@@ -344,10 +344,11 @@ class Display:
         self._throttle_line_at, self._unsaid_throttles = now, 0
         where = f" on {event.relpath}" if event.relpath else ""
         pace = "a quota window" if math.isinf(event.rate) else f"{event.rate:.1f}/s"
-        self.debug(
-            f"throttled (HTTP {event.status}){where}; every worker waits {event.wait:.1f}s, "
-            f"rate now {pace}{since}"
-        )
+        if event.early:
+            wait = f"one worker tries again in {event.wait:.1f}s, the others wait for its answer"
+        else:
+            wait = f"every worker waits {event.wait:.1f}s"
+        self.debug(f"throttled (HTTP {event.status}){where}; {wait}, rate now {pace}{since}")
 
     def _long_wait(self, event: Throttled) -> None:
         """One line for a long wait: how long, and when the run goes on."""

@@ -336,6 +336,7 @@ class Transfers:
                 lost=self.limiter.lost,
                 told=verdict.told,
                 new=verdict.new,
+                early=verdict.early,
                 gives_up=self.limiter.past_max_wait(verdict.wait),
             )
         )

@@ -4,6 +4,8 @@
 waits; this module only decides, with times passed in). Each request gets a
 :class:`Ticket` when it may start; its answer comes back as served, throttled or failed:
 
+* unspaced (no ``--rate`` ceiling, nothing throttled yet), requests start as TCP's do:
+  one, then one more in flight than have been served (a **slow start**);
 * a throttle of a request started after the last episode began is a new **episode**;
   answers of requests that were already in flight belong to the episode they were part
   of (they are counted, and their ``Retry-After`` is honoured, but they teach nothing new);
@@ -107,12 +109,15 @@ class Verdict:
         told: ``wait`` is the server's word (``Retry-After``).
         new: it began a new episode (not one more answer to requests already in flight).
         long: the wait is a punishment or a closed window, not a bucket refilling.
+        early: when ``wait`` ends one request tries before the ``Retry-After`` does (see
+            :data:`EARLY_TRY`); the others wait for its answer.
     """
 
     wait: float
     told: bool
     new: bool
     long: bool
+    early: bool = False
 
 
 class Learner:
@@ -136,6 +141,8 @@ class Learner:
         self.closed_at: float | None = None
         """When a closure without ``Retry-After`` began (``None``: not closed)."""
         self._epoch = 0
+        self._in_flight = 0
+        self._served = 0
         self._told_last = True
         self._last_wait = math.inf
         self._last_start = -math.inf
@@ -182,6 +189,8 @@ class Learner:
             wait, reason = self._window_delay(now, self.window)
             if wait > _EPSILON:
                 return wait, reason
+        elif math.isinf(self.pace.rate) and self._in_flight > self._served:
+            return math.inf, "burst"  # unspaced: one, then two, then four... (slow start)
         return self.pace.delay(now, windowed=self.window is not None), "spacing"
 
     def _window_delay(self, now: float, window: Window) -> tuple[float, Reason]:
@@ -233,12 +242,15 @@ class Learner:
             if slot > self.window.quota and not self.window.sliding:
                 self._asked = probe = True
         self._last_start = now
+        self._in_flight += 1
         return Ticket(now, self._epoch, probe, slot, self._openings)
 
     # ------------------------------------------------------------------ answers
     def served(self, ticket: Ticket, now: float) -> None:
         """The server served ``ticket``'s request."""
         self.unserved_episodes = 0
+        self._in_flight = max(0, self._in_flight - 1)
+        self._served += 1
         self.served_log.append(ticket.start)
         self.pace.served(ticket.start)
         if ticket.probe and self.closed_at is not None:
@@ -272,6 +284,7 @@ class Learner:
 
     def failed(self, ticket: Ticket) -> None:
         """``ticket``'s request ended without telling anything of throttling."""
+        self._in_flight = max(0, self._in_flight - 1)
         slot = self._slot(ticket)
         if slot:
             self._win_out = max(0, self._win_out - 1)
@@ -283,6 +296,7 @@ class Learner:
     def throttled(self, ticket: Ticket, retry_after: float | None, now: float) -> Verdict:
         """``ticket``'s request was throttled, with the server's ``Retry-After`` if any."""
         self.throttles += 1
+        self._in_flight = max(0, self._in_flight - 1)
         self.pace.throttled = True
         told = retry_after is not None
         self._told_last = told
@@ -317,7 +331,8 @@ class Learner:
             wait = max(0.0, self._next_probe - now)
         else:
             wait = max(0.0, self._win_open - now)
-        return Verdict(wait, told, new, long)
+        early_try = retry_after is not None and self._early is not None
+        return Verdict(wait, told, new, long, early_try)
 
     def _episode(self, now: float, ticket: Ticket, retry_after: float | None, long: bool) -> bool:
         """A new throttle episode; returns whether its wait is long."""
