@@ -10,11 +10,12 @@ import math
 import pytest
 
 from aura_async.exceptions import WaitedTooLong
-from aura_async.pacing.learner import EARLY_TRY, SLIDING_MARGIN, Learner
+from aura_async.pacing.learner import EARLY_TRY, Learner
 from aura_async.pacing.limiter import START_RATE, AdaptiveLimiter, Ticket, human_wait
 from aura_async.pacing.memory import Learned
 from aura_async.pacing.pace import Pace
 from aura_async.pacing.policy import FIRST_CUT, PROBE_FIRST, SAFETY, Window
+from aura_async.pacing.quota import SLIDING_MARGIN
 
 
 class FakeTime:

@@ -15,13 +15,13 @@ waits; this module only decides, with times passed in). Each request gets a
 * the segment an episode ends, and the wait it cost, go to the :class:`~aura_async.pacing.pace.Pace`
   (a short wait is a bucket refilling, a long one a punishment);
 * each episode seen whole is a **closure**; two alike make a quota **window**
-  (:func:`~aura_async.pacing.policy.infer_window`), used whole when it opens: one request,
-  then more as answers come (slow start, at most :data:`BURST_TEST` in flight until one
-  burst was served whole), then one request more to ask when the next opens, or, without
-  ``Retry-After``, a try halfway through the bracket the last openings give;
-* refused in a burst but soon free again, the window is a **sliding** log: a request may
-  go once the one a quota back is a window old; each request it serves sooner than that
-  shows the log to be shorter (:func:`~aura_async.pacing.policy.sliding_bound`).
+  (:func:`~aura_async.pacing.policy.infer_window`), used whole when it opens
+  (:class:`~aura_async.pacing.quota.QuotaUse` keeps its slots: a slow start, then one
+  request more to ask when the next opens, or, without ``Retry-After``, a try within the
+  bracket the last openings give); a throttle in it may show a smaller quota, a ban
+  that looked like a window, or
+* a **sliding** log, when a burst is refused but soon free again: a request may go once
+  the one a quota back is a window old.
 """
 
 from __future__ import annotations
@@ -41,21 +41,13 @@ from aura_async.pacing.policy import (
     is_long_wait,
     probe_at,
     served_rate,
-    sliding_bound,
 )
+from aura_async.pacing.quota import QuotaUse
 
 __all__ = ["Learner", "Reason", "Ticket", "Verdict"]
 
 _EPSILON = 1e-9
 Reason = Literal["go", "spacing", "server", "closed", "window", "burst"]
-
-BURST_TEST = 2
-"""Requests in flight at most in a window's burst until one burst was served whole: if
-the quota comes back a request at a time (a sliding log), few are refused."""
-
-ACCEPT = 0.05
-"""A window's opening known within this share of its length is tried at the latest
-moment it may be, not halfway (no refusal to learn it better)."""
 
 EPISODE_SLACK = 0.05
 """Seconds after an episode's first throttle within which the server answered the other
@@ -67,9 +59,6 @@ MEASURED = 10.0
 
 ESCALATED = 1.8
 """A ``Retry-After`` this many times the last one (a ban doubled) is a repeated punishment."""
-
-SLIDING_MARGIN = 0.05
-"""Seconds added to a sliding window's length: the way to the server and back."""
 
 EARLY_TRY = 0.25
 """A bucket's overrun told to wait one second (``Retry-After: 1``, whole seconds: rounded
@@ -129,8 +118,8 @@ class Learner:
 
     def __init__(self, pace: Pace) -> None:
         self.pace = pace
-        self.window: Window | None = None
-        """The quota window the server was found to use, if any."""
+        self.quota = QuotaUse()
+        """The quota window in use, if the server was found to use one."""
         self.throttles = 0
         self.paused_until = -math.inf
         self.episode_at = -math.inf
@@ -159,19 +148,19 @@ class Learner:
         self._opened = 0.0
         self._opened_count = 0
         self._tentative: Window | None = None
-        self._win_open = -math.inf
-        self._openings = 0
-        self._win_used = 0
-        self._win_served = 0
-        self._win_out = 0
-        self._asked = False
-        self._trying: tuple[float, float, int] | None = None  # bracket and refusals
-        self._confirmed = False
-        self._suspect: int | None = None
         # an early try before a Retry-After of a second, rounded up (see EARLY_TRY)
         self._early: tuple[float, float] | None = None  # (when it went, the header's end)
         self._early_ok = True
         self._early_out = False
+
+    @property
+    def window(self) -> Window | None:
+        """The quota window the server was found to use, if any."""
+        return self.quota.window
+
+    @window.setter
+    def window(self, window: Window | None) -> None:
+        self.quota.window = window
 
     # ------------------------------------------------------------------ starting
     def delay(self, now: float) -> tuple[float, Reason]:
@@ -186,44 +175,12 @@ class Learner:
                 return math.inf, "closed"
             return max(0.0, self._next_probe - now), "closed"
         if self.window is not None:
-            wait, reason = self._window_delay(now, self.window)
+            wait, reason = self.quota.delay(now, self.served_log, self._last_start, self._told_last)
             if wait > _EPSILON:
                 return wait, reason
         elif math.isinf(self.pace.rate) and self._in_flight > self._served:
             return math.inf, "burst"  # unspaced: one, then two, then four... (slow start)
         return self.pace.delay(now, windowed=self.window is not None), "spacing"
-
-    def _window_delay(self, now: float, window: Window) -> tuple[float, Reason]:
-        if self._win_open - now > _EPSILON:
-            return self._win_open - now, "window"
-        if window.sliding and window.length is not None:
-            # a sliding log: a request may go once the one `quota` requests back is a
-            # window old
-            span = window.length[1] + SLIDING_MARGIN
-            recent = [t for t in self.served_log if t > now - span]
-            over = len(recent) + self._win_out - window.quota
-            if over < 0:
-                return 0.0, "go"
-            if not recent:
-                return math.inf, "burst"
-            return max(4 * _EPSILON, recent[min(over, len(recent) - 1)] + span - now), "window"
-        if self._win_used >= window.quota:
-            if self._asked:
-                return math.inf, "window"  # its answer says when the next opens
-            expected = window.next_opening()
-            if self._told_last or expected is None:
-                return 0.0, "go"  # one more request: its answer says when the next opens
-            # without Retry-After: try the next opening halfway through its bracket
-            lo = max(expected[0], self._last_start)
-            hi = max(lo, expected[1])
-            self._open_window(probe_at(now, now, (lo, hi), 0, self._accept()))
-            self._trying = (lo, hi, 0)
-            return max(0.0, self._win_open - now), "window"
-        if self._win_out > self._win_served or (
-            not self._confirmed and self._win_out >= BURST_TEST
-        ):
-            return math.inf, "burst"  # slow start: one, then two more, then four...
-        return 0.0, "go"
 
     def start(self, now: float) -> Ticket:
         """A request starts at ``now``: its ticket."""
@@ -236,14 +193,11 @@ class Learner:
         if self.closed_at is not None:
             self._probe_out = probe = True
         elif self.window is not None:
-            self._win_used += 1
-            self._win_out += 1
-            slot = self._win_used
-            if slot > self.window.quota and not self.window.sliding:
-                self._asked = probe = True
+            slot, asks = self.quota.start()
+            probe = probe or asks
         self._last_start = now
         self._in_flight += 1
-        return Ticket(now, self._epoch, probe, slot, self._openings)
+        return Ticket(now, self._epoch, probe, slot, self.quota.openings)
 
     # ------------------------------------------------------------------ answers
     def served(self, ticket: Ticket, now: float) -> None:
@@ -259,22 +213,7 @@ class Learner:
             self._opened_count += 1
         elif self._closures and ticket.start >= self._closures[-1].opened:
             self._served_late()
-        window = self.window
-        if window is not None and window.sliding and window.length is not None:
-            self._narrow_sliding(window, ticket.start)
-            window = self.window
-        slot = self._slot(ticket)
-        if window is not None and slot:
-            self._win_served += 1
-            self._win_out = max(0, self._win_out - 1)
-            if self._win_served >= window.quota:
-                self._confirmed = True  # a whole quota at once: not a sliding log
-            if slot > window.quota and not window.sliding:
-                window = self.window = replace(window, quota=slot)  # more than thought
-                self._asked = False
-            if self._trying is not None and slot == 1:
-                self.window = window.opens(self._trying[0], ticket.start)
-                self._trying = None
+        self.quota.served_at(ticket.start, self._slot(ticket), self.served_log)
         if ticket.probe:
             self._probe_out = False
             if self._early is not None and ticket.start >= self._early[0]:
@@ -285,11 +224,7 @@ class Learner:
     def failed(self, ticket: Ticket) -> None:
         """``ticket``'s request ended without telling anything of throttling."""
         self._in_flight = max(0, self._in_flight - 1)
-        slot = self._slot(ticket)
-        if slot:
-            self._win_out = max(0, self._win_out - 1)
-            if self.window is not None and slot > self.window.quota:
-                self._asked = False
+        self.quota.ended(self._slot(ticket), throttled=False)
         if ticket.probe:
             self._probe_out = self._early_out = False
 
@@ -301,9 +236,8 @@ class Learner:
         told = retry_after is not None
         self._told_last = told
         if ticket.probe:
-            self._probe_out = self._asked = False
-        if self._slot(ticket):
-            self._win_out = max(0, self._win_out - 1)
+            self._probe_out = self.quota.asked = False
+        self.quota.ended(self._slot(ticket), throttled=True)
         early = self._early_window(now)
         tried_early = early is not None and ticket.probe and ticket.start >= early[0]
         if tried_early:
@@ -330,7 +264,7 @@ class Learner:
         elif self.closed_at is not None:
             wait = max(0.0, self._next_probe - now)
         else:
-            wait = max(0.0, self._win_open - now)
+            wait = max(0.0, self.quota.open_at - now)
         early_try = retry_after is not None and self._early is not None
         return Verdict(wait, told, new, long, early_try)
 
@@ -444,10 +378,10 @@ class Learner:
         window = infer_window(self._closures) if self.window is None else None
         if window is not None:
             self.window = window
-            self._open_window(at)
-            self._confirmed = False
+            self.quota.open(at)
+            self.quota.confirmed = False
             if not told:  # the probe that was served is the window's first request
-                self._win_used = self._win_served = 1
+                self.quota.used = self.quota.served = 1
 
     def _served_late(self) -> None:
         """A request of the segment before the last closure was served after the closure
@@ -460,41 +394,25 @@ class Learner:
 
     def _window_reopens(self, at: float, told: bool, closed_at: float, earliest: float) -> None:
         assert self.window is not None
-        suspect, self._suspect = self._suspect, None
+        suspect, self.quota.suspect = self.quota.suspect, None
         if suspect is not None:
             if not is_long_wait(at - closed_at, self._closed_pace):
                 # served again soon: the quota comes back a request at a time
                 self.window = replace(self.window, sliding=True)
-                self._win_out = 0
+                self.quota.out = 0
                 return
             self._shrink(suspect, at)
             if self.window is None:
                 return
         lo = at if told else max(earliest, closed_at)
         self.window = self.window.opens(lo, at)
-        self._open_window(at)
+        self.quota.open(at)
         if not told:  # the probe that was served is the window's first request
-            self._win_used = self._win_served = 1
-
-    def _open_window(self, at: float) -> None:
-        self._win_open = at
-        self._openings += 1
-        self._win_used = self._win_served = self._win_out = 0
-        self._asked = False
-        self._trying = None
-
-    def _narrow_sliding(self, window: Window, start: float) -> None:
-        """A request was served in a sliding log: its length is at most how long ago the
-        one ``quota`` served requests before it started (:func:`sliding_bound`)."""
-        assert window.length is not None
-        bound = sliding_bound(self.served_log, start, window.quota)
-        if bound is not None and bound < window.length[1]:
-            self.window = replace(window, length=(min(window.length[0], bound), bound))
+            self.quota.used = self.quota.served = 1
 
     def _slot(self, ticket: Ticket) -> int:
-        """``ticket``'s place in the window open now (0: none, or an earlier opening's:
-        its answer, however late, says nothing of this one's quota)."""
-        return ticket.slot if ticket.opening == self._openings else 0
+        """``ticket``'s place in the window open now (:meth:`QuotaUse.slot`)."""
+        return self.quota.slot(ticket.slot, ticket.opening)
 
     def _window_throttle(self, now: float, ticket: Ticket, retry_after: float | None) -> bool:
         """A new throttle episode while a quota window is in use; returns whether it was
@@ -519,21 +437,21 @@ class Learner:
                 self._shrink(slot - 1, now)
             if self.window is not None:
                 self.window = self.window.opens(end, end)
-                self._open_window(end)
+                self.quota.open(end)
             return True
         # without Retry-After
-        if slot == 1 and self._trying is not None:
-            lo, hi, failures = self._trying
+        if slot == 1 and self.quota.trying is not None:
+            lo, hi, failures = self.quota.trying
             lo = max(lo, ticket.start)
             if ticket.start < hi:
-                self._open_window(probe_at(now, now, (lo, hi), failures + 1, self._accept()))
-                self._trying = (lo, hi, failures + 1)
+                self.quota.open(probe_at(now, now, (lo, hi), failures + 1, self.quota.accept()))
+                self.quota.trying = (lo, hi, failures + 1)
                 return True
-            self._trying = None  # later than expected: probe as after any closure
+            self.quota.trying = None  # later than expected: probe as after any closure
         elif 0 < slot <= window.quota and not window.sliding:
             # refused before the quota: a smaller quota, or a sliding log whose slots come
             # back one by one; a probe soon after tells which
-            self._suspect = slot - 1
+            self.quota.suspect = slot - 1
             self._close(now, ticket)
             self._bracket = None
             self._next_probe = probe_at(now, now)
@@ -548,13 +466,6 @@ class Learner:
         pace = self.pace.rate if math.isfinite(self.pace.rate) else self.going_at()
         self.window = None
         self.pace.punish(now, pause, pace)
-
-    def _accept(self) -> float:
-        """Seconds of lateness at a window's opening not worth a refused probe."""
-        window = self.window
-        if window is None or window.length is None:
-            return 0.0
-        return ACCEPT * window.length[0]
 
     def _shrink(self, quota: int, now: float) -> None:
         """The window closed after ``quota`` requests, fewer than learned: use that; far
@@ -603,4 +514,4 @@ class Learner:
                 self.window = Window(learned.quota, opened, (learned.window, learned.window))
             else:
                 self.window = Window(learned.quota, (now, now))
-            self._open_window(now)
+            self.quota.open(now)
