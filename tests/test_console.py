@@ -233,7 +233,8 @@ class TestPlain:
         out = StringIO()
         display = Display(out, interactive=False, debug=True)
         display.handle(Throttled(429, 0.25, 19.6, "a.jpg", early=True))
-        assert out.getvalue().rstrip().endswith(
+        line = out.getvalue().rstrip()
+        assert line.endswith(
             "on a.jpg; one worker tries again in 0.2s, the others wait for its answer, "
             "rate now 19.6/s"
         )
