@@ -30,7 +30,7 @@ from aura_async.emulator import (
 from aura_async.emulator.thread import emulator_in_thread
 from aura_async.exceptions import WaitedTooLong
 from aura_async.options import DownloadOptions, RunOptions
-from aura_async.report import Event, FrameReport, Throttled
+from aura_async.report import Event, FileDone, FileFailed, FrameReport, Throttled
 from aura_async.seams import Seams
 
 from .conftest import FakeTime, settings_for, small_config, write_config
@@ -176,6 +176,9 @@ async def test_a_wait_past_max_wait_gives_up_at_once(tmp_path: Path) -> None:
     throttles = [e for e in events if isinstance(e, Throttled)]
     assert throttles
     assert all(e.gives_up for e in throttles if e.new)
+    # the files it did not fetch are left for the next run, not failed
+    assert sum(isinstance(e, FileDone) for e in events) == 5
+    assert not [e for e in events if isinstance(e, FileFailed)]
 
 
 async def test_endless_throttling_gives_up(tmp_path: Path) -> None:
@@ -248,4 +251,5 @@ def test_throttled_run_exits_0_and_a_hopeless_one_exits_5(tmp_path: Path) -> Non
         result = CliRunner().invoke(app, ["--config", str(path), "myframe", "--max-wait", "60"])
     assert result.exit_code == ExitCode.THROTTLED
     assert "--max-wait" in result.stderr
-    assert "3 downloaded" in result.stderr
+    assert "3 downloaded, 0 skipped, 0 failed" in result.stderr
+    assert "not attempted: the next run fetches them" in result.stderr

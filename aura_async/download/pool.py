@@ -26,7 +26,14 @@ from aura_async.config import FrameConfig
 from aura_async.download.commit import Committer, Outcome
 from aura_async.download.fetch import Fetcher, Streamed
 from aura_async.download.target import Finish, TargetFile, write_durably
-from aura_async.exceptions import ApiError, AuraError, ExpiredUrl, RateLimited, StorageError
+from aura_async.exceptions import (
+    ApiError,
+    AuraError,
+    ExpiredUrl,
+    RateLimited,
+    StorageError,
+    WaitedTooLong,
+)
 from aura_async.metadata.sidecar import SIDECAR_SUFFIX, sidecar_json, sidecar_xmp
 from aura_async.models import MediaKind
 from aura_async.options import DownloadOptions
@@ -204,19 +211,28 @@ class Transfers:
                     written = (streamed.size, streamed.sha256)
                     committer.submit(target, written, then(job, target, streamed))
 
+        gave_up: WaitedTooLong | None = None
         try:
-            async with committer, asyncio.TaskGroup() as group:
-                for _ in range(self.workers):
-                    group.create_task(worker())
+            async with committer:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for _ in range(self.workers):
+                            group.create_task(worker())
+                except* WaitedTooLong as stopped:
+                    # The run stops waiting for Aura: what was fetched is still committed
+                    # and recorded (the block waits for it) before the run says so.
+                    gave_up = next(e for e in stopped.exceptions if isinstance(e, WaitedTooLong))
         except BaseExceptionGroup as group_error:
-            # One fatal error (disk, auth, endless throttling) stops every worker: raise it
-            # as itself, not wrapped.
+            # One fatal error (disk, auth) stops every worker: raise it as itself, not
+            # wrapped.
             fatal = [e for e in group_error.exceptions if isinstance(e, AuraError)]
             if fatal:
                 raise fatal[0] from None
             raise
         if errors:
             raise errors[0]
+        if gave_up is not None:
+            raise gave_up
 
     async def _download(
         self, to: Destination, job: Job, maybe_part: bool
@@ -234,6 +250,8 @@ class Transfers:
         try:
             await self._ensure_folder(final.parent)
             streamed = await self._fetch(to, job, target)
+        except WaitedTooLong:
+            raise  # the run stops waiting for Aura: this file is left for the next, not failed
         except AuraError as exc:
             to.emit(FileFailed(job.relpath, str(exc), fatal=exc.fatal))
             if exc.fatal:
