@@ -69,6 +69,9 @@ class PlanReady:
     """Every page of the listing was read (``False``: ``--until-found`` stopped it)."""
     not_ready: int = 0
     """Videos the server has not finished yet (no ``video_url``): fetched by a later run."""
+    cut_short: bool = False
+    """The listing was stopped (interrupted, or an error): the counts are of the pages read
+    so far, for the run's summary; nothing is announced."""
 
 
 @dataclass(frozen=True, slots=True)

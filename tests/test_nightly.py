@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import shutil
 from pathlib import Path
@@ -17,8 +18,8 @@ from aura_async.options import DownloadOptions, RunOptions
 from aura_async.pacing.memory import RATE_KEY
 from aura_async.plan.selection import Dedupe
 from aura_async.plan.templates import Templates
-from aura_async.report import FrameReport
-from aura_async.store.state import State
+from aura_async.report import Event, FrameReport, PageListed
+from aura_async.store.state import LAST_COMPLETE_LISTING, State
 
 from .conftest import first_frame_id, settings_for, small_config, write_config
 from .test_downloader import expected_files, files_on_disk
@@ -335,3 +336,35 @@ async def test_linked_duplicates_get_their_own_sidecars(emulator: Emulator, tmp_
     for asset in (first, copy):
         (sidecar,) = (tmp_path / "myframe").glob(f"*{asset['id']}*.json")
         assert json.loads(sidecar.read_text())["id"] == asset["id"]
+
+
+async def test_a_listing_stopped_half_way_counts_what_it_found(tmp_path: Path) -> None:
+    """Ctrl-C in the listing of a nightly run with nothing to do: the summary counts the
+    files the pages read so far found here (it said "0 skipped"), and the run records no
+    complete listing."""
+    config = small_config(frames=[PHOTOS_ONLY], api_latency=0.05)
+    async with Emulator(config) as emu:
+        await sync(emu, tmp_path, page_size=5)
+        with State.open(tmp_path / "myframe") as state:
+            listed_before = state.get_value(LAST_COMPLETE_LISTING)
+        settings = settings_for(emu, tmp_path)
+        report = FrameReport("myframe")
+        running: list[asyncio.Task[None]] = []
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, PageListed) and event.page == 3:
+                running[0].cancel()  # pages 1 and 2 are planned by now: 50 ms apart
+
+        async def nightly() -> None:
+            options = RunOptions(download=DownloadOptions(page_size=5))
+            async with Runner(settings, options, on_event=on_event) as runner:
+                await runner.download(settings.frame("myframe"), report)
+
+        running.append(asyncio.ensure_future(nightly()))
+        with pytest.raises(asyncio.CancelledError):
+            await running[0]
+    assert 10 <= report.skipped < 20
+    assert not report.listing_complete
+    assert report.downloaded == report.failed == 0
+    with State.open(tmp_path / "myframe") as state:
+        assert state.get_value(LAST_COMPLETE_LISTING) == listed_before

@@ -76,9 +76,10 @@ class Invocation:
                 self.out.write(f"would download {event.folder / event.relpath}\n")
             return
         if isinstance(event, PlanReady):
-            self.note_uploaders(event.frame, event.uploaders)
+            if not event.cut_short:  # a listing cut short knows only some of the uploaders
+                self.note_uploaders(event.frame, event.uploaders)
+                self.note_exif(event)
             self.display.handle(event)
-            self.note_exif(event)
             return
         self.display.handle(event)
 

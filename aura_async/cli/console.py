@@ -309,7 +309,7 @@ class Display:
             )
         elif isinstance(event, JobsQueued):  # downloads begin with the first page
             self._queued(event.frame, event.count)
-        elif isinstance(event, PlanReady):
+        elif isinstance(event, PlanReady) and not event.cut_short:
             self.info(
                 f"{event.frame}: {plural(event.to_fetch, 'file')} to download, "
                 f"{event.present} already here, {plural(event.placeholders, 'placeholder')} "

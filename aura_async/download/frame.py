@@ -354,6 +354,12 @@ class Downloader:
                                 break
                         if saving is not None:
                             await saving.finish()
+                    except BaseException:
+                        # stopped (Ctrl-C, an error): no complete listing to record, but the
+                        # summary still counts what the pages read so far found here
+                        complete = False
+                        self._plan_ready(frame, plan, job, edited, False, cut_short=True)
+                        raise
                     finally:
                         if saving is not None:
                             await saving.abandon()
@@ -435,7 +441,14 @@ class Downloader:
         )
 
     def _plan_ready(
-        self, frame: FrameConfig, plan: Plan, job: _FrameRun, edited: list[str], complete: bool
+        self,
+        frame: FrameConfig,
+        plan: Plan,
+        job: _FrameRun,
+        edited: list[str],
+        complete: bool,
+        *,
+        cut_short: bool = False,
     ) -> None:
         job.emit(
             PlanReady(
@@ -453,6 +466,7 @@ class Downloader:
                 listing_complete=complete,
                 not_ready=plan.not_ready,
                 uploaders=tuple(sorted(plan.uploaders)),
+                cut_short=cut_short,
             )
         )
 
