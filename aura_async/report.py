@@ -66,7 +66,8 @@ class PlanReady:
     edited: tuple[str, ...] = ()
     """Files whose bytes changed on disk but are whole: the user's edits, kept."""
     listing_complete: bool = True
-    """Every page of the listing was read (``False``: ``--until-found`` stopped it)."""
+    """Every page of the listing was read (``False``: ``--until-found`` stopped it, or the
+    run was stopped)."""
     not_ready: int = 0
     """Videos the server has not finished yet (no ``video_url``): fetched by a later run."""
     cut_short: bool = False
@@ -289,7 +290,8 @@ class FrameReport:
     not_attempted: int = 0
     """Files planned but never tried: the run stopped first (the next run fetches them)."""
     listing_complete: bool = True
-    """Every page of the listing was read (``False``: ``--until-found`` stopped early)."""
+    """Every page of the listing was read (``False``: ``--until-found`` stopped early, or
+    the run was stopped before the last page)."""
     interrupted: bool = False
     error: str | None = None
     """Why the frame could not be done (not found, folder locked, disk); None if it was."""
@@ -321,8 +323,8 @@ class FrameReport:
             extras.append(f"{self.damaged} damaged on disk, fetched again")
         if self.changed:
             extras.append(f"{len(self.changed)} changed locally, kept (see --verify)")
-        if not self.listing_complete:
-            extras.append("listing stopped early by --until-found")
+        if not self.listing_complete and not self.interrupted and self.error is None:
+            extras.append("listing stopped early by --until-found")  # not by the run's end
         if self.not_ready:
             extras.append(f"{plural(self.not_ready, 'video')} not ready on Aura yet, fetched later")
         if self.not_attempted:
