@@ -377,11 +377,7 @@ class Learner:
         """Use the quota window the closures show, if they show one, open since ``at``."""
         window = infer_window(self._closures) if self.window is None else None
         if window is not None:
-            self.window = window
-            self.quota.open(at)
-            self.quota.confirmed = False
-            if not told:  # the probe that was served is the window's first request
-                self.quota.used = self.quota.served = 1
+            self.quota.use(window, at, probed=not told)
 
     def _served_late(self) -> None:
         """A request of the segment before the last closure was served after the closure
@@ -406,9 +402,7 @@ class Learner:
                 return
         lo = at if told else max(earliest, closed_at)
         self.window = self.window.opens(lo, at)
-        self.quota.open(at)
-        if not told:  # the probe that was served is the window's first request
-            self.quota.used = self.quota.served = 1
+        self.quota.open(at, probed=not told)
 
     def _slot(self, ticket: Ticket) -> int:
         """``ticket``'s place in the window open now (:meth:`QuotaUse.slot`)."""

@@ -69,11 +69,20 @@ class QuotaUse:
         """Refused before the quota without ``Retry-After``: the requests it served (a
         smaller quota, or a sliding log; the next probe tells which)."""
 
-    def open(self, at: float) -> None:
-        """The next opening is at ``at``: its slots start again."""
+    def use(self, window: Window, at: float, *, probed: bool = False) -> None:
+        """Use ``window``, just found, open since ``at`` (see :meth:`open`); its first
+        burst is not known to be served whole yet."""
+        self.window = window
+        self.confirmed = False
+        self.open(at, probed=probed)
+
+    def open(self, at: float, *, probed: bool = False) -> None:
+        """The next opening is at ``at``: its slots start again (``probed``: from the
+        second; the probe that found it open, served, was its first request)."""
         self.open_at = at
         self.openings += 1
-        self.used = self.served = self.out = 0
+        self.used = self.served = 1 if probed else 0
+        self.out = 0
         self.asked = False
         self.trying = None
 
