@@ -63,6 +63,8 @@ def newer(path: Path) -> None:
 
 DAMAGES: dict[str, Callable[[Path], None]] = {
     "garbage": garbage,
+    "one byte": truncate_to(lambda n: 1),
+    "ten bytes": truncate_to(lambda n: 10),
     "header only": truncate_to(lambda n: 100),
     "one page": truncate_to(lambda n: 4096),
     "half": truncate_to(lambda n: n // 2),
@@ -71,6 +73,8 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 }
 REASONS = {
     "garbage": "not a database",
+    "one byte": "cut to 1 of its bytes",  # SQLite alone takes it for an empty database
+    "ten bytes": "cut to 10 of its bytes",
     "header only": "malformed",
     "one page": "malformed",
     "half": "malformed",

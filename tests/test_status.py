@@ -223,6 +223,23 @@ class TestUnreadable:
         assert f"state database {tmp_path / 'junk' / '.aura-async' / 'state.db'}" in err
         assert (tmp_path / "junk" / ".aura-async" / "state.db").read_bytes() == before
 
+    def test_a_state_cut_to_a_byte_is_damaged_not_empty(self, tmp_path: Path) -> None:
+        """A state.db of one byte (SQLite alone would read it as an empty database): exit 1,
+        one line saying it is cut short; nothing changes."""
+        path = tmp_path / "c.ini"
+        path.write_text(
+            "[login]\nemail = a\npassword = b\n"
+            f"[cut]\nframe_id = x\nfile_path = {tmp_path / 'cut'}\n"
+        )
+        path.chmod(0o600)
+        (tmp_path / "cut" / ".aura-async").mkdir(parents=True)
+        (tmp_path / "cut" / ".aura-async" / "state.db").write_bytes(b"S")
+        code, _, err = invoke("--config", str(path), "--status")
+        assert code == ExitCode.FAILED
+        assert "damaged: cut to 1 of its bytes" in err
+        assert "no such table" not in err
+        assert (tmp_path / "cut" / ".aura-async" / "state.db").read_bytes() == b"S"
+
     def test_a_schema_1_state_has_no_runs_yet(self, tmp_path: Path) -> None:
         """A state from before runs were recorded: its files, no last run, nothing removed."""
         folder = tmp_path / "old"

@@ -67,6 +67,7 @@ __all__ = [
     "STATE_DIR",
     "STATE_FILE",
     "State",
+    "check_not_cut_short",
     "state_path",
 ]
 
@@ -135,6 +136,7 @@ class State(ListingQueries):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+        check_not_cut_short(path)
         return cls._set_up(path, timeout=timeout)
 
     @classmethod
@@ -474,6 +476,30 @@ _SET_VALUE = (
     "INSERT INTO kv (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+_HEADER_SIZE = 100
+"""Bytes of the header every SQLite database file begins with."""
+
+
+def check_not_cut_short(path: Path) -> None:
+    """A database file cut shorter than SQLite's header is damaged: SQLite itself takes it
+    for an empty database, and would start over in it without a word (a power cut on a
+    file system that lied about syncing can leave one byte). An empty file is SQLite's own
+    (its pages may still be in the -wal); longer damage SQLite finds itself.
+
+    Raises:
+        StateUnreadable: the file is cut short.
+    """
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return  # SQLite says what is wrong when it opens it
+    if 0 < size < _HEADER_SIZE:
+        raise StateUnreadable(
+            f"state database {path}: damaged: cut to {size} of its bytes, shorter than "
+            "a database's header"
+        )
+
+
 _UNREADABLE = frozenset({5, 6, 11, 26})
 """SQLite's primary result codes of a database a run cannot use but may replace: BUSY and
 LOCKED (after the timeout, with the folder's own lock held: a holder that is gone),

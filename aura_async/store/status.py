@@ -23,7 +23,12 @@ from aura_async.exceptions import ExitCode, StorageError
 from aura_async.store.lock import lock_holder
 from aura_async.store.records import RunRecord
 from aura_async.store.schema import CURRENT_VERSION
-from aura_async.store.state import CAUGHT_UP, LAST_COMPLETE_LISTING, state_path
+from aura_async.store.state import (
+    CAUGHT_UP,
+    LAST_COMPLETE_LISTING,
+    check_not_cut_short,
+    state_path,
+)
 
 __all__ = ["FolderStatus", "read_status", "run_exit_code"]
 
@@ -93,6 +98,7 @@ def read_status(folder: Path, frame: str) -> FolderStatus:
     holder = lock_holder(folder)
     if not path.is_file():
         return FolderStatus(folder, has_state=False, lock_holder=holder)
+    check_not_cut_short(path)
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
