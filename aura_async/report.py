@@ -72,7 +72,7 @@ class PlanReady:
     """Videos the server has not finished yet (no ``video_url``): fetched by a later run."""
     cut_short: bool = False
     """The listing was stopped (interrupted, or an error): the counts are of the pages read
-    so far, for the run's summary; nothing is announced."""
+    so far, for the run's summary (the command announces no plan for it)."""
 
 
 @dataclass(frozen=True, slots=True)

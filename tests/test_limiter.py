@@ -10,7 +10,7 @@ import math
 import pytest
 
 from aura_async.exceptions import WaitedTooLong
-from aura_async.pacing.learner import EARLY_TRY, Learner
+from aura_async.pacing.learner import EARLY_TRY, SLOW_START, SLOW_START_POLL, Learner
 from aura_async.pacing.limiter import START_RATE, AdaptiveLimiter, Ticket, human_wait
 from aura_async.pacing.memory import Learned
 from aura_async.pacing.pace import Pace
@@ -72,6 +72,7 @@ class TestSpacing:
         """Unspaced, one request goes first, then one more than were served is in flight
         (two, then four...): the opening burst is refused by a few, not every worker."""
         lim = limiter(fake, None)
+        began = fake.now
         in_flight = [await lim.acquire()]
         for allowed in (2, 4, 8):
             blocked = asyncio.ensure_future(lim.acquire())
@@ -80,7 +81,20 @@ class TestSpacing:
             for ticket in in_flight:
                 lim.on_success(ticket)
             in_flight = [await blocked] + [await lim.acquire() for _ in range(allowed - 1)]
-        assert fake.sleeps == []
+        assert fake.now - began < SLOW_START / 2  # a look each SLOW_START_POLL at most
+        assert all(wait <= SLOW_START_POLL for wait in fake.sleeps)
+
+    async def test_a_slow_first_answer_holds_the_rest_a_second_at_most(
+        self, fake: FakeTime
+    ) -> None:
+        """The first file may be a long video: unanswered, it holds the other workers for
+        SLOW_START at most, then they all go."""
+        lim = limiter(fake, None)
+        began = (await lim.acquire()).start
+        second = await lim.acquire()
+        assert second.start == pytest.approx(began + SLOW_START)
+        for _ in range(6):  # no longer held
+            assert (await lim.acquire()).start == second.start
 
     async def test_idle_time_does_not_bank_a_burst(self, fake: FakeTime) -> None:
         """After a long idle, only one request goes at once: a bucket of one may be behind."""
@@ -543,6 +557,19 @@ def test_a_request_served_early_bounds_a_sliding_log() -> None:
     wait, reason = learner.delay(9.6)
     assert reason == "window"
     assert 9.6 + wait == pytest.approx(0.1 + 9.5 + SLIDING_MARGIN)
+
+
+def test_answers_out_of_order_bound_a_sliding_log_by_their_starts() -> None:
+    """A long download started at 3 answers after one started at 4: a request served at 6
+    shows a log of two at most 3 s long (6 - 3), not 2 (6 - 4, read in answer order)."""
+    learner = Learner(Pace(25.0, 25.0, 0.2))
+    learner.window = Window(2, (0.0, 0.0), (2.5, 4.0), sliding=True)
+    early, late = learner.start(3.0), learner.start(4.0)
+    learner.served(late, 4.2)
+    learner.served(early, 5.5)
+    learner.served(learner.start(6.0), 6.1)
+    assert list(learner.served_log) == [3.0, 4.0, 6.0]
+    assert learner.window.length == (2.5, 3.0)
 
 
 class TestWindowAnswers:

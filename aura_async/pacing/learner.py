@@ -5,7 +5,8 @@ waits; this module only decides, with times passed in). Each request gets a
 :class:`Ticket` when it may start; its answer comes back as served, throttled or failed:
 
 * unspaced (no ``--rate`` ceiling, nothing throttled yet), requests start as TCP's do:
-  one, then one more in flight than have been served (a **slow start**);
+  one, then one more in flight than have been served (a **slow start**, for the run's
+  first :data:`SLOW_START` seconds);
 * a throttle of a request started after the last episode began is a new **episode**;
   answers of requests that were already in flight belong to the episode they were part
   of (they are counted, and their ``Retry-After`` is honoured, but they teach nothing new);
@@ -59,6 +60,15 @@ MEASURED = 10.0
 
 ESCALATED = 1.8
 """A ``Retry-After`` this many times the last one (a ban doubled) is a repeated punishment."""
+
+SLOW_START = 1.0
+"""Seconds from the run's first request during which unspaced requests (no ``--rate``
+ceiling, nothing throttled yet) start as TCP's do: one, then one more in flight than have
+been served. An answer is a whole file, and the first may be a long video: past this, the
+workers are not held for answers any more."""
+
+SLOW_START_POLL = 0.01
+"""Seconds between looks at the slow start's allowance (an answer, or its end)."""
 
 EARLY_TRY = 0.25
 """A bucket's overrun told to wait one second (``Retry-After: 1``, whole seconds: rounded
@@ -126,12 +136,15 @@ class Learner:
         self.unserved_episodes = 0
         """Episodes in a row with nothing served between them."""
         self.served_log: deque[float] = deque(maxlen=4096)
-        """Start times of served requests, oldest first."""
+        """Start times of served requests, oldest first (in the order they started, not
+        the order their answers came: a long download answers after shorter ones that
+        started later)."""
         self.closed_at: float | None = None
         """When a closure without ``Retry-After`` began (``None``: not closed)."""
         self._epoch = 0
         self._in_flight = 0
         self._served = 0
+        self._began = -math.inf
         self._told_last = True
         self._last_wait = math.inf
         self._last_start = -math.inf
@@ -179,13 +192,15 @@ class Learner:
             if wait > _EPSILON:
                 return wait, reason
         elif math.isinf(self.pace.rate) and self._in_flight > self._served:
-            return math.inf, "burst"  # unspaced: one, then two, then four... (slow start)
+            left = self._began + SLOW_START - now
+            if left > _EPSILON:  # unspaced: one, then two, then four... (slow start)
+                return min(left, SLOW_START_POLL), "burst"
         return self.pace.delay(now, windowed=self.window is not None), "spacing"
 
     def start(self, now: float) -> Ticket:
         """A request starts at ``now``: its ticket."""
         if self._last_start == -math.inf:
-            self._opened = now
+            self._opened = self._began = now
         self.pace.started(now)
         probe, slot = False, 0
         if self._early_window(now) is not None:
@@ -205,7 +220,7 @@ class Learner:
         self.unserved_episodes = 0
         self._in_flight = max(0, self._in_flight - 1)
         self._served += 1
-        self.served_log.append(ticket.start)
+        self._log_served(ticket.start)
         self.pace.served(ticket.start)
         if ticket.probe and self.closed_at is not None:
             self._reopen(ticket.start, told=False)  # it opened by this request: counted after
@@ -220,6 +235,17 @@ class Learner:
                 self._end_early()  # the bucket had refilled: go on at the pace
         if self.window is None and self.closed_at is None and now >= self.paused_until:
             self.pace.rise(now)
+
+    def _log_served(self, start: float) -> None:
+        """Note a served request's start in :attr:`served_log`, in start order (answers
+        come out of order by at most the requests in flight: a short walk back)."""
+        log = self.served_log
+        if len(log) == log.maxlen:
+            log.popleft()
+        at = len(log)
+        while at > 0 and log[at - 1] > start:
+            at -= 1
+        log.insert(at, start)
 
     def failed(self, ticket: Ticket) -> None:
         """``ticket``'s request ended without telling anything of throttling."""

@@ -64,8 +64,9 @@ class AdaptiveLimiter:
 
     Args:
         max_rate: the ceiling in requests per second (``--rate``); ``None`` or 0 for
-            none: requests are not spaced until the server first throttles (but start
-            slowly: one, then one more in flight than were served); from there
+            none: requests are not spaced until the server first throttles (but in the
+            run's first second start slowly: one, then one more in flight than were
+            served); from there
             the run goes on as the default would, and its rate may rise above
             :data:`START_RATE` while nothing is throttled.
         start_rate: where to begin (defaults to the ceiling; none without one).

@@ -39,9 +39,10 @@ __all__ = ["START_RATE", "Pace"]
 _EPSILON = 1e-9
 
 START_RATE = 25.0
-"""The default ``--rate``; a run without a ceiling sends as fast as answers come (one
-request, then one more in flight than were served) until the server first throttles,
-then goes on from this pace (or less, if punished), as the default would have."""
+"""The default ``--rate``; a run without a ceiling sends as fast as its workers go (in its
+first second, one request, then one more in flight than were served) until the server
+first throttles, then goes on from this pace (or less, if punished), as the default
+would have."""
 
 CEILING_SPAN = 10.0
 """The ``--rate`` ceiling holds on average over this many seconds in a quota window: its
