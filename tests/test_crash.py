@@ -53,8 +53,9 @@ def start(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None:
-    """Poll the files ``ready`` looks at until it says so (or the process ends)."""
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], root: Path) -> None:
+    """Poll the files in ``root`` that ``ready`` looks at until it says so (or the process
+    ends)."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:
         if ready():
@@ -64,7 +65,10 @@ def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None
     proc.kill()
     _, err = proc.communicate()
     tail = err.decode(errors="replace").strip().splitlines()[-5:]
-    raise AssertionError("the download never got where the test needs it:\n" + "\n".join(tail))
+    seen = sorted((p.name, p.stat().st_size) for p in root.glob("*") if p.is_file())
+    raise AssertionError(
+        f"the download never got where the test needs it: files {seen}\n" + "\n".join(tail)
+    )
 
 
 def wait_for_files(root: Path, count: int, proc: subprocess.Popen[bytes]) -> None:
@@ -310,7 +314,7 @@ def test_sighup_stops_like_ctrl_c(tmp_path: Path) -> None:
             parts = [size for name, size in sizes.items() if name.endswith(".part")]
             return len(sizes) - len(parts) == 3 and len(parts) == 4 and min(parts) >= 2**20
 
-        wait_until(hung, proc)
+        wait_until(hung, proc, root)
         proc.send_signal(signal.SIGHUP)
         _, err = proc.communicate(timeout=20)
         expected = expected_files(emu)
