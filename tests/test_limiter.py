@@ -361,6 +361,26 @@ class TestPunished:
         assert lim.cap == pytest.approx(cut)
         assert lim.rate <= 0.5 * cut + 1e-9
 
+    async def test_a_banned_opening_burst_is_punished_at_its_own_rate(self, fake: FakeTime) -> None:
+        """Without a ceiling, five requests served in 20 ms then a ban: the burst went at
+        250/s, not at the five a whole second would count. The cap (kept for the next
+        runs) is that rate, and the run goes on as the default would have."""
+        lim = limiter(fake, None)
+        await serve(lim, fake, 5, every=0.004)
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        assert verdict.long
+        assert lim.cap == pytest.approx(5 / 0.02)
+        assert lim.rate == pytest.approx(FIRST_CUT * START_RATE)
+        assert lim.learned.cap == pytest.approx(5 / 0.02)
+
+    async def test_a_ban_before_anything_was_served_measures_no_rate(self, fake: FakeTime) -> None:
+        """Refused at the first request (a ban still running from an earlier run): no rate
+        was punished, none is kept."""
+        lim = limiter(fake, None)
+        lim.on_throttle(await lim.acquire(), retry_after=30.0)
+        assert lim.cap == math.inf
+        assert lim.learned.cap is None
+
 
 class TestWindow:
     async def window_learned(self, lim: AdaptiveLimiter, fake: FakeTime) -> None:

@@ -342,11 +342,17 @@ class Learner:
     # ------------------------------------------------------------------ learning
     def going_at(self) -> float:
         """The rate requests were going out at: the spacing, or what was served over the
-        last second (in a window's burst, or unspaced)."""
+        last second (in a window's burst, or unspaced). In the run's first second, what
+        was served over the run so far (``inf`` if nothing was: no rate was measured);
+        a count over a whole second would take an opening burst of five requests in 20 ms
+        for 5/s, and the run would be held below it."""
         if self.window is None and math.isfinite(self.pace.rate):
             return self.pace.rate
-        recent = [t for t in self.served_log if t > self._last_start - 1.0]
-        return float(max(1, len(recent)))
+        recent = sum(1 for t in self.served_log if t > self._last_start - 1.0)
+        span = self._last_start - self._began
+        if span < 1.0:
+            return recent / span if recent and span > _EPSILON else math.inf
+        return float(max(1, recent))
 
     def _close(self, now: float, ticket: Ticket) -> None:
         """A throttle without ``Retry-After``: one probe at a time until one is served."""
