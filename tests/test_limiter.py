@@ -274,14 +274,15 @@ class TestBucket:
 
     async def test_two_segments_measure_the_bucket(self, fake: FakeTime) -> None:
         """From full, a 20/s bucket of 5 serves 25 in 1 s at 25/s, then after a pause 205
-        in 10 s at 20.5/s: the rate is set just below 20/s."""
+        in 10 s at 20.5/s rising to 20.9: the rate is set just below 20/s (the bounds
+        the second segment gives, 19.9 and the 20.9 that overran, meet within 5 %)."""
         lim = limiter(fake, 25.0)
         await serve(lim, fake, 25)
         lim.on_throttle(await lim.acquire(), retry_after=1.0)
         lim.rate = 20.5  # as if it had probed up since
         await serve(lim, fake, 205)
         lim.on_throttle(await lim.acquire(), retry_after=1.0)
-        assert lim.rate == pytest.approx(SAFETY * 20.0, rel=0.02)
+        assert 19.5 < lim.rate < 20.0
 
     async def test_without_a_ceiling_the_first_overrun_falls_back_to_the_default(
         self, fake: FakeTime
@@ -590,6 +591,24 @@ def test_answers_out_of_order_bound_a_sliding_log_by_their_starts() -> None:
     learner.served(learner.start(6.0), 6.1)
     assert list(learner.served_log) == [3.0, 4.0, 6.0]
     assert learner.window.length == (2.5, 3.0)
+
+
+def test_a_pace_that_rose_into_an_overrun_is_not_cut_to_its_average() -> None:
+    """Spaced from 12/s rising to 25/s over 20 s, then an overrun: the segment served
+    about 19/s on average because the pace was lower for most of it, which says nothing
+    of the bucket. The cut is from the 25/s that overran (to 80 %, 20/s), not from 19
+    (to 15/s)."""
+    pace = Pace(25.0, 12.0, 0.2)
+    now = 0.0
+    while now < 20.0:
+        pace.started(now)
+        pace.served(now)
+        pace.rise(now)
+        now += 1.0 / pace.rate
+    assert pace.rate == pytest.approx(25.0)
+    pace.end_segment(now, pace.rate)
+    pace.cut(now + 0.25, 0.25, 25.0)
+    assert pace.rate == pytest.approx(FIRST_CUT * 25.0)
 
 
 class TestWindowAnswers:

@@ -43,8 +43,15 @@ class TestLongWait:
         assert is_long_wait(wait, rate) is long
 
 
-def seg(start: float, pause: float, served: int, length: float, rate: float = 25.0) -> Segment:
-    return Segment(start, pause, served, length, rate)
+def seg(
+    start: float,
+    pause: float,
+    served: int,
+    length: float,
+    rate: float = 25.0,
+    first: float | None = None,
+) -> Segment:
+    return Segment(start, pause, served, length, rate, first)
 
 
 class TestBucketRate:
@@ -82,6 +89,26 @@ class TestBucketRate:
         """Whatever the segments say, the new rate is below the one that just overran."""
         segments = [seg(0, math.inf, 25, 1.0), seg(2, 1.0, 205, 10.0)]
         assert bucket_rate(segments, 15.0).rate <= 15.0
+
+    def test_a_rising_pace_is_bounded_by_where_it_overran_not_its_average(self) -> None:
+        """A bucket of 20/s, burst 1: the pace climbed from 12 to 19.5 and overran after
+        177 served in 10.5 s. A full bucket lost its tokens while the pace was below 20:
+        16.9/s on average is no bound on the bucket (taken for one, the pace was cut to
+        16 again and again), the 19.5 it overran at is."""
+        rising = [seg(0.6, 0.255, 177, 10.482, rate=19.51, first=12.0)]
+        estimate = bucket_rate(rising, 19.51)
+        assert estimate.upper == pytest.approx(19.51)
+        assert estimate.known is None
+        steady = [seg(0.6, 0.255, 177, 10.482, rate=19.51)]  # spaced at 19.51 throughout
+        assert bucket_rate(steady, 19.51).upper == pytest.approx(177 / 10.482)
+
+    def test_a_slope_needs_a_pace_above_it_throughout(self) -> None:
+        """Two segments from a full bucket give the rate as a slope only if the pace never
+        went below it: tokens lost to a full bucket would bend the line."""
+        above = [seg(0, math.inf, 25, 1.0), seg(2, 1.0, 205, 10.0, rate=21.0, first=20.5)]
+        assert bucket_rate(above, 21.0).known == pytest.approx(20.0)
+        below = [seg(0, math.inf, 25, 1.0), seg(2, 1.0, 205, 10.0, rate=21.0, first=15.0)]
+        assert bucket_rate(below, 21.0).known is None
 
     def test_a_rate_served_safely_halves_the_gap(self) -> None:
         """A guess goes halfway from a rate served without throttling to the one that

@@ -118,7 +118,8 @@ class Pace:
         self._seg_start = 0.0
         self._seg_pause = math.inf
         self._seg_served = 0
-        self._ending: tuple[float, float, float, float] | None = None
+        self._seg_first = self.rate
+        self._ending: tuple[float, float, float, float, float] | None = None
         self._segments: list[Segment] = []
 
     # ------------------------------------------------------------------ spacing
@@ -145,6 +146,7 @@ class Pace:
         if not self._started:
             self._started = True
             self._seg_start = self._last_change = now
+            self._seg_first = self.rate
         self._finish_segment(now)
         self._ceiling_tokens = max(0.0, self._ceiling_tokens - 1.0)
         if math.isfinite(self.rate):
@@ -164,7 +166,8 @@ class Pace:
     def end_segment(self, at: float, pace: float) -> None:
         """An episode ended the segment where the request that overran started."""
         if self._ending is None:
-            self._ending = (self._seg_start, self._seg_pause, pace, max(self._seg_start, at))
+            ended = max(self._seg_start, at)
+            self._ending = (self._seg_start, self._seg_pause, pace, ended, self._seg_first)
 
     @property
     def segment_start(self) -> float:
@@ -176,19 +179,22 @@ class Pace:
         requests in flight have answered) and the next one begins."""
         if self._ending is None:
             return
-        start, pause, rate, ended = self._ending
+        start, pause, rate, ended, first = self._ending
         self._ending = None
         if self._seg_served and ended > start:
-            self._segments.append(Segment(start, pause, self._seg_served, ended - start, rate))
+            self._segments.append(
+                Segment(start, pause, self._seg_served, ended - start, rate, first)
+            )
             del self._segments[:-8]
         self._seg_start, self._seg_pause, self._seg_served = now, now - ended, 0
+        self._seg_first = self.rate
 
     def _evidence(self) -> list[Segment]:
         """The finished segments and the one an episode just ended."""
         segments = list(self._segments)
         if self._ending is not None and self._seg_served:
-            start, pause, rate, ended = self._ending
-            segments.append(Segment(start, pause, self._seg_served, ended - start, rate))
+            start, pause, rate, ended, first = self._ending
+            segments.append(Segment(start, pause, self._seg_served, ended - start, rate, first))
         return segments
 
     # ------------------------------------------------------------------ answers

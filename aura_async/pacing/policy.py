@@ -88,6 +88,8 @@ class Segment:
         served: requests started in it and served.
         length: seconds from ``start`` to the throttle that ended it.
         rate: the rate requests were spaced at when it ended (``inf``: not spaced).
+        first: the rate they were spaced at when it began (``None``: the same as
+            ``rate``); the pace only rises within a segment.
     """
 
     start: float
@@ -95,6 +97,13 @@ class Segment:
     served: int
     length: float
     rate: float
+    first: float | None = None
+
+    @property
+    def rising(self) -> bool:
+        """The pace rose during the segment: the bucket may have been full, its tokens
+        lost, while requests went slower than it refills."""
+        return self.first is not None and self.first < self.rate
 
 
 @dataclass(frozen=True)
@@ -211,10 +220,17 @@ def bucket_rate(
     for seg in segments:
         if seg.length <= 0:
             continue
-        hi = min(hi, seg.served / seg.length)
+        # A pace that rose before it overran may have gone slower than the bucket
+        # refills for a while, its tokens lost to a full bucket: its average is then no
+        # bound on the bucket (it bounds it only where the first pace already does
+        # better), the pace it overran at is.
+        hi = min(hi, seg.rate if seg.rising else seg.served / seg.length)
         if math.isfinite(seg.pause):
             lo = max(lo, (seg.served - 1) / (seg.pause + seg.length))
-    slope = _slope([s for s in segments if s.pause >= FULL_AFTER])
+    full = [s for s in segments if s.pause >= FULL_AFTER]
+    slope = _slope(full)
+    if slope is not None and any(s.first is not None and s.first < slope for s in full):
+        slope = None  # the fit holds if the pace never went slower than the bucket refills
     if slope is not None and 0.95 * lo <= slope <= hi:
         known: float | None = slope
     elif lo > 0 and hi <= 1.1 * lo:
