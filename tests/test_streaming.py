@@ -294,6 +294,7 @@ class TestDownloadsFromTheFirstPage:
     ) -> None:
         """With six pages of 50, the first file is complete before the last page is read;
         the plan's totals come once the listing is read."""
+        emulator.config.api_latency = 0.05  # a listing of 0.3 s: room for a slow disk's fsync
         pages_at_first_file: list[int] = []
         settings = settings_for(emulator, tmp_path)
         options = RunOptions(download=DownloadOptions(page_size=50, concurrency=2), rate=None)
