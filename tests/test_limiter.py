@@ -611,6 +611,19 @@ def test_a_pace_that_rose_into_an_overrun_is_not_cut_to_its_average() -> None:
     assert pace.rate == pytest.approx(FIRST_CUT * 25.0)
 
 
+def test_a_windows_counted_pace_is_not_a_rising_one() -> None:
+    """A segment that ended in a window's burst carries the requests served in its last
+    second (100), not a spacing: it is not read as a pace that rose from 20/s, and its
+    average still bounds the bucket."""
+    pace = Pace(25.0, 20.0, 0.2)
+    for i in range(40):
+        pace.started(i / 20.0)
+        pace.served(i / 20.0)
+    pace.end_segment(2.0, 100.0)
+    pace.cut(2.25, 0.25, 100.0)
+    assert pace.rate == pytest.approx(FIRST_CUT * 20.0)
+
+
 class TestWindowAnswers:
     async def learned(self, fake: FakeTime) -> AdaptiveLimiter:
         lim = limiter(fake, 25.0)

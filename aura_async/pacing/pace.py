@@ -119,7 +119,7 @@ class Pace:
         self._seg_pause = math.inf
         self._seg_served = 0
         self._seg_first = self.rate
-        self._ending: tuple[float, float, float, float, float] | None = None
+        self._ending: tuple[float, float, float, float, float | None] | None = None
         self._segments: list[Segment] = []
 
     # ------------------------------------------------------------------ spacing
@@ -167,7 +167,10 @@ class Pace:
         """An episode ended the segment where the request that overran started."""
         if self._ending is None:
             ended = max(self._seg_start, at)
-            self._ending = (self._seg_start, self._seg_pause, pace, ended, self._seg_first)
+            # a pace that is not the spacing (a window's burst, counted) has no first
+            # spacing to be compared with
+            first = self._seg_first if pace == self.rate else None
+            self._ending = (self._seg_start, self._seg_pause, pace, ended, first)
 
     @property
     def segment_start(self) -> float:
