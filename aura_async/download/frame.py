@@ -355,8 +355,9 @@ class Downloader:
                         if saving is not None:
                             await saving.finish()
                     except BaseException:
-                        # stopped (Ctrl-C, an error): no complete listing to record, but the
-                        # summary still counts what the pages read so far found here
+                        # stopped (Ctrl-C, an error): no complete listing to record (a
+                        # cancellation can still reach end_listing below), but the summary
+                        # still counts what the pages read so far found here
                         complete = False
                         self._plan_ready(frame, plan, job, edited, False, cut_short=True)
                         raise

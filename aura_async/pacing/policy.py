@@ -88,8 +88,10 @@ class Segment:
         served: requests started in it and served.
         length: seconds from ``start`` to the throttle that ended it.
         rate: the rate requests were spaced at when it ended (``inf``: not spaced).
-        first: the rate they were spaced at when it began (``None``: the same as
-            ``rate``); the pace only rises within a segment.
+        first: the rate they were spaced at when it began (``None``: unknown, or ``rate``
+            is no spacing but a window's burst, counted). Within a segment the pace only
+            rises, but one that began with a probe without ``Retry-After`` starts at the
+            rate before the cut the probe's answer made.
     """
 
     start: float

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -490,13 +491,13 @@ def check_not_cut_short(path: Path) -> None:
         StateUnreadable: the file is cut short.
     """
     try:
-        size = path.stat().st_size if path.is_file() else 0
+        info = path.stat()
     except OSError:
-        return  # SQLite says what is wrong when it opens it
-    if 0 < size < _HEADER_SIZE:
+        return  # none yet, or SQLite says what is wrong when it opens it
+    if stat.S_ISREG(info.st_mode) and 0 < info.st_size < _HEADER_SIZE:
         raise StateUnreadable(
-            f"state database {path}: damaged: cut to {size} of its bytes, shorter than "
-            "a database's header"
+            f"state database {path}: damaged: cut to {info.st_size} of its bytes, shorter "
+            "than a database's header"
         )
 
 
