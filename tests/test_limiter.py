@@ -624,6 +624,38 @@ def test_a_windows_counted_pace_is_not_a_rising_one() -> None:
     assert pace.rate == pytest.approx(FIRST_CUT * 20.0)
 
 
+def test_a_climb_between_near_bounds_aims_below_the_upper_one() -> None:
+    """A bucket of 5/s, burst 5: the pace rose from 4.8 to 5.6 and overran after 37
+    served in 7 s, 0.47 s after the last refusal. The bucket serves less than 5.6 and at
+    least 36 / 7.47 = 4.82. Climbing halfway to just under 5.6 again and again drained
+    it every ten seconds (3.2 % of a minute's requests refused); the climb heads a
+    quarter of the way down to the lower bound instead, closer to the bucket."""
+    pace = Pace(25.0, 25.0, 0.2)
+    pace.throttled = True  # as the learner marks it at each throttle
+    for i in range(6):  # the opening burst overruns a full bucket
+        pace.started(i * 0.04)
+        pace.served(i * 0.04)
+    pace.end_segment(0.2, 25.0)
+    pace.cut(0.45, 0.25, 25.0)
+    pace.rate = 4.8
+    now = 0.67
+    for i in range(37):
+        pace.rate = 4.8 + 0.8 * i / 36
+        pace.started(now)
+        pace.served(now)
+        now += 7.0 / 37
+    pace.end_segment(now, pace.rate)
+    pace.cut(now + 0.25, 0.25, pace.rate)
+    lower = 36 / (now - 0.2)
+    assert pace.upper == pytest.approx(5.6)
+    assert pace.lower == pytest.approx(lower)
+    for step in range(1, 8):  # within the hold: only the climb to the firm bound moves it
+        pace.rise(now + 0.25 + 2.0 * step)
+    aim = 5.6 - 0.25 * (5.6 - lower)
+    assert pace.rate == pytest.approx(SAFETY * aim, rel=0.01)
+    assert pace.rate < 5.3 < SAFETY * 5.6
+
+
 class TestWindowAnswers:
     async def learned(self, fake: FakeTime) -> AdaptiveLimiter:
         lim = limiter(fake, 25.0)

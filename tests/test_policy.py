@@ -59,6 +59,7 @@ class TestBucketRate:
         """With one overrun and nothing else, the rate is cut to 80 % of what overran."""
         estimate = bucket_rate([seg(0, math.inf, 20, 0.8)], 25.0)
         assert estimate.known is None
+        assert estimate.lower == 0.0  # a full bucket at the start: no lower bound
         assert estimate.rate == pytest.approx(FIRST_CUT * 25.0)
         assert estimate.upper == pytest.approx(25.0)
 
@@ -84,6 +85,8 @@ class TestBucketRate:
         estimate = bucket_rate([seg(0, 0.05, 50, 5.0, rate=11.0)], 11.0)
         assert estimate.known == pytest.approx(10.0, rel=0.05)
         assert estimate.rate < 10.0
+        assert estimate.lower == pytest.approx(49 / 5.05)  # one token left, the rest refilled
+        assert estimate.upper == pytest.approx(50 / 5.0)
 
     def test_never_above_the_rate_that_overran(self) -> None:
         """Whatever the segments say, the new rate is below the one that just overran."""
@@ -98,6 +101,7 @@ class TestBucketRate:
         rising = [seg(0.6, 0.255, 177, 10.482, rate=19.51, first=12.0)]
         estimate = bucket_rate(rising, 19.51)
         assert estimate.upper == pytest.approx(19.51)
+        assert estimate.lower == pytest.approx(176 / (0.255 + 10.482))
         assert estimate.known is None
         steady = [seg(0.6, 0.255, 177, 10.482, rate=19.51)]  # spaced at 19.51 throughout
         assert bucket_rate(steady, 19.51).upper == pytest.approx(177 / 10.482)

@@ -15,8 +15,9 @@ keeps the **segments** of serving between throttle episodes, from which
   second time, the rate halves (bans may double), but not below a rate served for a while
   without a throttle, and goes no higher in the run;
 * after the hold the rate rises (:meth:`Pace.rise`): halfway to a firm upper bound when
-  two overruns showed one, else by 2 % every two seconds; with no ceiling and nothing
-  throttled yet, by 10 %.
+  two overruns showed one (a quarter of the way down from it to a lower bound within
+  25 % of it), else by 2 % every two seconds; with no ceiling and nothing throttled yet,
+  by 10 %.
 
 Times come in as arguments; nothing here reads a clock.
 """
@@ -50,6 +51,14 @@ quota may go at once when it opens, after the run waited for it."""
 
 PROBE_EVERY = 2.0
 """Seconds of serving without a throttle between two rises of the rate."""
+
+NEAR = 1.25
+"""Bounds this close (the upper at most this times the lower) are near each other..."""
+
+TOWARD_LOWER = 0.25
+"""...and a climb below a firm upper bound aims this share of the way down from it to the
+lower bound: the bucket lies between the two, and a pace just under the upper one still
+drains it, to be refused again ten seconds later."""
 
 PROBE_STEP = 0.02
 """How much the rate rises each time, once the server has throttled (a share of it)."""
@@ -105,6 +114,8 @@ class Pace:
         """The pace came from what an earlier run learned."""
         self.upper = math.inf
         """The segments show the bucket serves less than this."""
+        self.lower = 0.0
+        """...and at least this."""
         self._next = -math.inf
         self._ceiling_tokens = 1.0
         self._ceiling_stamp: float | None = None
@@ -217,8 +228,11 @@ class Pace:
                 # cut once already and over again within a second or two: far off still
                 self.rate = max(self.floor, min(self.rate, QUICK_CUT * pace))
             self.upper = min(self.upper, estimate.upper)
+            self.lower = max(self.lower, estimate.lower)
             if estimate.known is not None:
                 self.upper = min(self.upper, estimate.known)
+                self.lower = max(self.lower, estimate.known)
+            self.lower = min(self.lower, self.upper)
             self._overruns += 1
         self._punished = False
         self._rate_since = self._last_change = now
@@ -259,7 +273,7 @@ class Pace:
         if not self.throttled and not self.resumed:  # nothing known yet
             self.rate = min(hard, self.rate * (1 + UNLIMITED_STEP))
         else:
-            firm = min(hard, SAFETY * self.upper) if self._overruns >= 2 else 0.0
+            firm = min(hard, SAFETY * self._aim()) if self._overruns >= 2 else 0.0
             if self.rate < firm and not self._punished:
                 step = max(PROBE_STEP * self.rate, (firm - self.rate) / 2)
                 self.rate = min(firm, self.rate + step)
@@ -267,6 +281,13 @@ class Pace:
                 self.rate = min(hard, self.rate * (1 + PROBE_STEP))
         if self.rate != before:
             self._rate_since = now
+
+    def _aim(self) -> float:
+        """Where a climb below a firm upper bound heads (before :data:`SAFETY`): the upper
+        bound, or, when the lower one is near it, a little way down towards it."""
+        if self.lower > 0.0 and self.upper <= NEAR * self.lower:
+            return self.upper - TOWARD_LOWER * (self.upper - self.lower)
+        return self.upper
 
     def resume(self, learned: Learned) -> None:
         """Start from the rates an earlier run learned: below a punished one, at a

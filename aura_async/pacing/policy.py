@@ -191,11 +191,13 @@ class BucketEstimate:
         known: the bucket's rate, when the segments determine it (``None`` when ``rate``
             is a guess from one overrun).
         upper: the segments show the bucket serves less than this.
+        lower: ...and at least this (0: the segments show nothing of it).
     """
 
     rate: float
     known: float | None
     upper: float
+    lower: float = 0.0
 
 
 def bucket_rate(
@@ -244,8 +246,8 @@ def bucket_rate(
         # (whole counts, a late wake-up): cut from the rate sent, not from the noise.
         base = overran if hi >= 0.9 * overran else hi
         guess = max(lo, FIRST_CUT * base, (safe + hi) / 2 if 0 < safe < hi else 0.0)
-        return BucketEstimate(min(guess, hi), None, hi)
-    return BucketEstimate(SAFETY * min(known, overran), known, hi)
+        return BucketEstimate(min(guess, hi), None, hi, lo)
+    return BucketEstimate(SAFETY * min(known, overran), known, hi, lo)
 
 
 def _slope(segments: Sequence[Segment]) -> float | None:
