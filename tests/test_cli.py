@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import shellingham
 import typer.main
 from typer.testing import CliRunner
 
@@ -497,6 +498,55 @@ class TestHelp:
             },
         )
         assert result.stdout.split() == ["--show-completion"]
+
+    def test_the_shell_named_wins(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A shell named after the option (or with ``=``) is the one the script is for,
+        whichever shell this runs under."""
+        monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
+        for args in (["--show-completion", "zsh"], ["--show-completion=zsh"]):
+            shown = runner.invoke(app, args, prog_name="aura-async")
+            assert shown.exit_code == 0
+            assert shown.stdout.startswith("#compdef aura-async")
+
+    def test_an_undetected_shell_falls_back_to_dollar_shell(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Under cron or a script the process tree may show no shell: $SHELL says which;
+        without it, one error line says how to name one (Typer printed "Shell  not
+        supported." and exit 1)."""
+
+        def undetected() -> tuple[str, str]:
+            raise shellingham.ShellDetectionFailure
+
+        monkeypatch.setattr(shellingham, "detect_shell", undetected)
+        monkeypatch.setenv("SHELL", "/usr/bin/fish")
+        shown = runner.invoke(app, ["--show-completion"], prog_name="aura-async")
+        assert shown.exit_code == 0
+        assert "_AURA_ASYNC_COMPLETE=complete_fish" in shown.stdout
+        monkeypatch.delenv("SHELL")
+        code, out, err = invoke("--show-completion")
+        assert (code, out) == (2, "")
+        assert err.splitlines() == [
+            "aura-async: error: cannot tell which shell this is; name it: --show-completion "
+            "bash, zsh, fish, powershell or pwsh (see aura-async --help)"
+        ]
+
+    def test_a_shell_without_completion_is_one_error_line(self) -> None:
+        code, out, err = invoke("--install-completion", "tcsh")
+        assert (code, out) == (2, "")
+        assert err.startswith("aura-async: error: no completion for shell 'tcsh': ")
+        assert len(err.splitlines()) == 1
+
+    def test_install_completion_writes_the_script(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("HOME", str(tmp_path))
+        done = runner.invoke(app, ["--install-completion=fish"], prog_name="aura-async")
+        script = tmp_path / ".config/fish/completions/aura-async.fish"
+        assert done.exit_code == 0
+        assert "complete_fish" in script.read_text()
+        said = f"fish completion installed in {script}; it works in shells started from now"
+        assert done.stdout.splitlines() == [said]
 
     def test_completion_options_are_built_only_when_used(self) -> None:
         """A run that names no completion option does not build them (they cost ~1 ms of

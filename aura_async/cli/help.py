@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperOption
 
+from aura_async.cli.completion import OPTIONS as COMPLETION_OPTIONS
+from aura_async.cli.completion import complete, requested
 from aura_async.cli.console import run_object
 
 __all__ = [
@@ -64,9 +66,6 @@ def error_line(message: str) -> str:
     return f"aura-async: error: {message}"
 
 
-COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
-
-
 class AuraCommand(TyperCommand):
     """The ``aura-async`` command: help in panels with examples, errors in one style, and
     shell completion that costs nothing unless it is used.
@@ -82,7 +81,18 @@ class AuraCommand(TyperCommand):
             return
         from typer.main import get_install_completion_arguments
 
-        self.params.extend(get_install_completion_arguments())
+        install, show = get_install_completion_arguments()
+        for param, text in (
+            (
+                install,
+                "Install tab completion for the shell named after it (bash, zsh, fish, "
+                "powershell, pwsh), else for the current one.",
+            ),
+            (show, "Print that completion script instead, to install it yourself."),
+        ):
+            if isinstance(param, TyperOption):
+                param.help = text
+        self.params.extend((install, show))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """Parse, with the completion options when the command line names one."""
@@ -140,20 +150,26 @@ class AuraCommand(TyperCommand):
         argv = list(sys.argv[1:] if args is None else args)
         started = time.time()
         name = (prog_name or "aura-async").replace("-", "_").upper()
-        if os.environ.get(complete_var or f"_{name}_COMPLETE"):  # a shell asks: completions
+        asking = os.environ.get(complete_var or f"_{name}_COMPLETE")
+        if asking:  # a shell asks: completions
             from typer.completion import get_completion_inspect_parameters
 
             get_completion_inspect_parameters()  # registers Typer's shells, as typer would
             self._with_completion()
+        wanted = None if asking else requested(argv)
         try:
-            code = super().main(
-                argv,
-                prog_name,
-                complete_var,
-                standalone_mode=False,
-                windows_expand_args=windows_expand_args,
-                **extra,
-            )
+            if wanted is not None:  # print or install a completion script, and nothing else
+                complete(*wanted, prog_name=prog_name or "aura-async")
+                code = 0
+            else:
+                code = super().main(
+                    argv,
+                    prog_name,
+                    complete_var,
+                    standalone_mode=False,
+                    windows_expand_args=windows_expand_args,
+                    **extra,
+                )
         except typer.TyperException as exc:  # click's usage errors: a bad option or value
             message = exc.format_message().rstrip(".")
             typer.echo(error_line(f"{message} (see aura-async --help)"), err=True)
