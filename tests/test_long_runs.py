@@ -116,6 +116,8 @@ def test_dry_run_knows_what_the_state_knows(threaded_emulator: Emulator, tmp_pat
     assert "0 files would be downloaded" in result.stderr
     assert "1 missing locally" in result.stderr
     assert [p.stat().st_mtime_ns for p in state_files] == before  # nothing written
+    # nor left behind: SQLite's -wal and -shm of a read-only connection are removed
+    assert sorted((tmp_path / "photos" / ".aura-async").iterdir()) == state_files
 
 
 @pytest.mark.parametrize("name", ["listing-{frame}.json", "listing.json"])

@@ -57,6 +57,10 @@ def test_lock_holder_only_looks(tmp_path: Path) -> None:
         pass
 
 
+def folder_files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 class TestStatus:
     def test_before_and_after_a_download(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
         """--status says a folder was never downloaded into, then shows the last run, the
@@ -69,9 +73,11 @@ class TestStatus:
         victim = sorted(p for p in (tmp_path / "photos").iterdir() if p.is_file())[0]
         victim.unlink()
         threaded_emulator.counters.reset()
+        before = folder_files(tmp_path / "photos")
         code, out, _ = invoke("--config", str(config), "--status")  # no FRAME: every frame
         assert code == ExitCode.OK
         assert threaded_emulator.counters.count("login") == 0
+        assert folder_files(tmp_path / "photos") == before  # not even SQLite's -wal and -shm
         lines = out.splitlines()
         assert lines[0] == f"myframe  {tmp_path / 'photos'}"
         assert ", exit 0: 37 downloaded, 0 skipped, 0 failed, 424.0 KiB" in lines[1]

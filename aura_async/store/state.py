@@ -69,7 +69,9 @@ __all__ = [
     "STATE_FILE",
     "State",
     "check_not_cut_short",
+    "has_companions",
     "state_path",
+    "tidy_after_reading",
 ]
 
 STATE_DIR = ".aura-async"
@@ -116,6 +118,7 @@ class State(ListingQueries):
         self._conn = connection
         self._lock = threading.Lock()
         self.path = path
+        self._tidy = False  # remove the -wal and -shm a read-only open created
 
     @classmethod
     def open(cls, folder: Path, *, timeout: float = 5.0) -> Self:
@@ -184,6 +187,7 @@ class State(ListingQueries):
         path = state_path(folder)
         if not path.is_file():
             return None
+        tidy = not has_companions(path)
         try:
             conn = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
@@ -191,15 +195,16 @@ class State(ListingQueries):
         except sqlite3.Error as exc:
             raise _storage_error(path, "open", exc) from exc
         state = cls(conn, path)
+        state._tidy = tidy
         try:
             with state._locked("open"):
                 if conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION:
                     state._quick_check()
                     return state
         except BaseException:
-            conn.close()
+            state.close()
             raise
-        conn.close()
+        state.close()
         return None
 
     def _setup(self) -> None:
@@ -269,6 +274,8 @@ class State(ListingQueries):
         """
         with self._locked("close"):
             self._conn.close()
+            if self._tidy:
+                tidy_after_reading(self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -479,6 +486,32 @@ _SET_VALUE = (
 )
 _HEADER_SIZE = 100
 """Bytes of the header every SQLite database file begins with."""
+
+
+def has_companions(path: Path) -> bool:
+    """Whether the database at ``path`` has a ``-wal`` or ``-shm`` file beside it."""
+    return any(path.with_name(path.name + end).exists() for end in ("-wal", "-shm"))
+
+
+def tidy_after_reading(path: Path) -> None:
+    """Remove the ``-wal`` and ``-shm`` files a read-only connection left beside the
+    database at ``path`` (it may not delete them), when there were none before it.
+
+    A writable connection that reads once and is the last to close lets SQLite remove
+    them, as every run's close does; nothing of the database changes (a reader wrote
+    nothing to its WAL). While another process has the database open they stay, kept
+    for it. Where the folder is read-only nothing was created, and nothing is done.
+    """
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error:
+        pass  # a damaged file: its companions stay, as before
+    finally:
+        conn.close()
 
 
 def check_not_cut_short(path: Path) -> None:
