@@ -531,6 +531,32 @@ class TestHelp:
             "bash, zsh, fish, powershell or pwsh (see aura-async --help)"
         ]
 
+    def test_the_sh_of_cron_falls_back_to_dollar_shell(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Under cron the process tree shows ``sh``, which has no completion: the login
+        shell is the one meant."""
+        monkeypatch.setattr(shellingham, "detect_shell", lambda: ("sh", "/bin/sh"))
+        monkeypatch.setenv("SHELL", "/usr/bin/zsh")
+        shown = runner.invoke(app, ["--show-completion"], prog_name="aura-async")
+        assert shown.exit_code == 0
+        assert shown.stdout.startswith("#compdef aura-async")
+        monkeypatch.setenv("SHELL", "/bin/sh")
+        code, _, err = invoke("--show-completion")
+        assert code == 2
+        assert err.startswith("aura-async: error: no completion for this shell (sh); ")
+
+    def test_a_home_that_cannot_hold_it_is_one_error_line(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        home = tmp_path / "home"
+        home.write_text("a file, not a folder")
+        monkeypatch.setenv("HOME", str(home))
+        code, out, err = invoke("--install-completion", "Bash")
+        assert (code, out) == (2, "")
+        assert err.startswith("aura-async: error: cannot install bash completion: ")
+        assert len(err.splitlines()) == 1
+
     def test_a_shell_without_completion_is_one_error_line(self) -> None:
         code, out, err = invoke("--install-completion", "tcsh")
         assert (code, out) == (2, "")

@@ -90,6 +90,38 @@ class TestOpen:
         with State.open(tmp_path) as state:
             assert state.get("a1", MediaKind.PHOTO) == rec()
 
+    def test_a_read_only_open_leaves_no_wal_files(self, tmp_path: Path) -> None:
+        """A read-only open (--dry-run) removes the -wal and -shm it created: the folder
+        and the database are as they were."""
+        with State.open(tmp_path) as state:
+            state.record([rec()])
+        before = db_path(tmp_path).read_bytes()
+        readonly = State.open_readonly(tmp_path)
+        assert readonly is not None
+        assert readonly.get("a1", MediaKind.PHOTO) == rec()
+        readonly.close()
+        assert sorted(p.name for p in db_path(tmp_path).parent.iterdir()) == [STATE_FILE]
+        assert db_path(tmp_path).read_bytes() == before
+
+    def test_commits_made_while_it_read_are_left_to_their_run(self, tmp_path: Path) -> None:
+        """A run that commits and closes while a read-only open reads cannot remove its
+        WAL (the reader still uses it): the reader's close leaves it, and the database's
+        bytes, as they are; the commit is there at the next open."""
+        with State.open(tmp_path) as state:
+            state.record([rec()])
+        before = db_path(tmp_path).read_bytes()
+        readonly = State.open_readonly(tmp_path)
+        assert readonly is not None
+        readonly.get("a1", MediaKind.PHOTO)
+        with State.open(tmp_path) as writer:
+            writer.record([rec("a2")])
+        readonly.close()
+        wal = db_path(tmp_path).with_name(STATE_FILE + "-wal")
+        assert wal.stat().st_size > 0
+        assert db_path(tmp_path).read_bytes() == before
+        with State.open(tmp_path) as state:
+            assert state.get("a2", MediaKind.PHOTO) == rec("a2")
+
     def test_newer_schema_is_refused(self, tmp_path: Path) -> None:
         """A database from a newer aura-async is refused rather than misread."""
         db_path(tmp_path).parent.mkdir()

@@ -1,10 +1,11 @@
 """Shell completion: ``--show-completion [SHELL]`` and ``--install-completion [SHELL]``.
 
 Part of the CLI layer. Typer's own options find the shell from the process tree only:
-where that fails (under cron, an editor's terminal, a script run by ``sh``) they print
-``Shell  not supported.``, and a shell named after the option is ignored. Here the shell
-named after the option wins, then the process tree, then ``$SHELL``; without one, one
-error line says how to name it.
+where that shows none (a background job) they print ``Shell  not supported.``, where it
+shows ``sh`` (cron, a script) they offer nothing, and a shell named after the option is
+ignored. Here the shell named after the option wins, then one with completion in the
+process tree, then the login shell (``$SHELL``); without one, one error line says how to
+name it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 
 
 class NoShell(typer.TyperException):
-    """No shell was named and the current one is unknown or has no completion."""
+    """No completion for the shell: none was named and the current one is unknown or has
+    none, or its script could not be installed."""
 
     exit_code = 2
 
@@ -34,28 +36,33 @@ def requested(argv: Sequence[str]) -> tuple[str, str | None] | None:
         option, equals, shell = arg.partition("=")
         if option in OPTIONS:
             if equals:
-                return option, shell
+                return option, shell.lower()
             after = argv[i + 1] if i + 1 < len(argv) else None
-            return option, after if after and not after.startswith("-") else None
+            return option, after.lower() if after and not after.startswith("-") else None
     return None
 
 
 def current_shell() -> str | None:
-    """The shell this runs under: from the process tree, else ``$SHELL``."""
+    """The shell this runs under: from the process tree, else (none found there, or one
+    without completion, such as the ``sh`` of cron) the login shell, ``$SHELL``."""
     import shellingham
 
     try:
-        name, _ = shellingham.detect_shell()
+        name = str(shellingham.detect_shell()[0]).lower()
     except shellingham.ShellDetectionFailure:
-        name = Path(os.environ.get("SHELL", "")).name.removesuffix(".exe")
-    return str(name).lower() or None
+        name = ""
+    if name not in SHELLS:
+        login = Path(os.environ.get("SHELL", "")).name.removesuffix(".exe").lower()
+        name = login if login in SHELLS else name
+    return name or None
 
 
 def complete(option: str, shell: str | None, prog_name: str) -> None:
     """Print or install the completion script for ``shell`` (the current one if ``None``).
 
     Raises:
-        NoShell: no shell was named and the current one is unknown or has no completion.
+        NoShell: no shell was named and the current one is unknown or has no completion,
+            or the script could not be installed.
     """
     # typer.completion imports these from here too; they take the shell as an argument
     from typer._completion_shared import get_completion_script, install
@@ -76,5 +83,8 @@ def complete(option: str, shell: str | None, prog_name: str) -> None:
             get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
         )
         return
-    _, path = install(shell=shell, prog_name=prog_name, complete_var=complete_var)
+    try:
+        _, path = install(shell=shell, prog_name=prog_name, complete_var=complete_var)
+    except OSError as exc:  # a read-only home; PowerShell asked where none is installed
+        raise NoShell(f"cannot install {shell} completion: {exc}") from exc
     typer.echo(f"{shell} completion installed in {path}; it works in shells started from now")

@@ -15,9 +15,9 @@ keeps the **segments** of serving between throttle episodes, from which
   second time, the rate halves (bans may double), but not below a rate served for a while
   without a throttle, and goes no higher in the run;
 * after the hold the rate rises (:meth:`Pace.rise`): halfway to a firm upper bound when
-  two overruns showed one (a quarter of the way down from it to a lower bound within
-  25 % of it), else by 2 % every two seconds; with no ceiling and nothing throttled yet,
-  by 10 %.
+  two overruns showed one (or, with a lower bound of at least 80 % of it, a quarter of
+  the way down to that), else by 2 % every two seconds; with no ceiling and nothing
+  throttled yet, by 10 %.
 
 Times come in as arguments; nothing here reads a clock.
 """
@@ -259,7 +259,8 @@ class Pace:
         above a rate that was punished).
 
         Below a rate that overran after the rate had been cut once already (a firm upper
-        bound), it climbs halfway there every :data:`PROBE_EVERY` seconds; above that,
+        bound), it climbs halfway to just under it (:meth:`_aim`) every
+        :data:`PROBE_EVERY` seconds; above that,
         or after a single overrun or a punished one, it rises by :data:`PROBE_STEP` only
         after the hold the last overrun set.
         """

@@ -495,13 +495,22 @@ def has_companions(path: Path) -> bool:
 
 def tidy_after_reading(path: Path) -> None:
     """Remove the ``-wal`` and ``-shm`` files a read-only connection left beside the
-    database at ``path`` (it may not delete them), when there were none before it.
+    database at ``path`` (it may not delete them); call it only when there were none
+    before that connection opened.
 
     A writable connection that reads once and is the last to close lets SQLite remove
-    them, as every run's close does; nothing of the database changes (a reader wrote
-    nothing to its WAL). While another process has the database open they stay, kept
-    for it. Where the folder is read-only nothing was created, and nothing is done.
+    them, as every run's close does. Only an empty ``-wal`` is tidied, a reader's: one
+    that holds another run's commits (it wrote while this one read, and could not remove
+    its files) is left for that run's next open to fold in, as it would have been. While
+    another process has the database open nothing is removed: its files are kept for it.
+    Where the database or its folder is read-only nothing is done.
     """
+    wal = path.with_name(path.name + "-wal")
+    try:
+        if wal.stat().st_size:
+            return
+    except FileNotFoundError:
+        return
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
     except sqlite3.Error:
