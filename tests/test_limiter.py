@@ -611,6 +611,29 @@ def test_a_pace_that_rose_into_an_overrun_is_not_cut_to_its_average() -> None:
     assert pace.rate == pytest.approx(FIRST_CUT * 25.0)
 
 
+def test_punished_at_a_rate_it_held_goes_back_to_one_below() -> None:
+    """20/s served for a while, then 20.6/s for a while too, then punished again at 20.6:
+    the rate served below the punished one is the one to go back to (just below 20/s),
+    not half of 20.6 (over 1,500 photos against a ban of 1 s over 20/s, the halving cost
+    a minute of slow climbing: 1.40 of the least time where 1.06 is possible)."""
+    pace = Pace(20.0, 20.0, 0.2)
+    pace.throttled = True
+    now = 0.0
+    for ceiling in (20.0, 20.612):  # the ceiling holds each rate for 10 s
+        pace.max_rate = ceiling
+        end = now + 10.0
+        while now < end:
+            pace.started(now)
+            pace.served(now)
+            pace.rise(now)
+            now += 1.0 / pace.rate
+    assert pace.rate == pytest.approx(20.612)
+    pace.end_segment(now, pace.rate)
+    pace.punish(now + 2.0, 2.0, 20.612, again=True)
+    assert pace.rate == pytest.approx(SAFETY * 20.0)
+    assert pace.cap == pytest.approx(20.0)
+
+
 def test_a_windows_counted_pace_is_not_a_rising_one() -> None:
     """A segment that ended in a window's burst carries the requests served in its last
     second (100), not a spacing: it is not read as a pace that rose from 20/s, and its

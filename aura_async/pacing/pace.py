@@ -12,8 +12,9 @@ keeps the **segments** of serving between throttle episodes, from which
   overruns again within two seconds is still far off, and is cut to 60 % of itself;
 * an overrun answered with a long wait (a ban, a closed window) is punished
   (:meth:`Pace.punish`): that rate becomes the run's cap, never probed again; punished a
-  second time, the rate halves (bans may double), but not below a rate served for a while
-  without a throttle, and goes no higher in the run;
+  second time, the rate halves (bans may double), but not below the fastest rate under
+  the punished one that was served for a while without a throttle, and goes no higher
+  in the run;
 * after the hold the rate rises (:meth:`Pace.rise`): halfway to a firm upper bound when
   two overruns showed one (or, with a lower bound of at least 80 % of it, a quarter of
   the way down to that), else by 2 % every two seconds; with no ceiling and nothing
@@ -124,6 +125,7 @@ class Pace:
         self._punished = False
         self._hold_until = -math.inf
         self._sustained = 0.0
+        self._served_rates: set[float] = set()  # every rate served SUSTAIN s unthrottled
         self._rate_since = -math.inf
         self._started = False
         self._seg_start = 0.0
@@ -247,10 +249,13 @@ class Pace:
         self.cut(now, pause, pace)
         if repeat:  # punished again: bans may double, so back off as TCP does...
             self.rate = max(self.floor, min(self.rate, REPEAT_CUT * pace))
-            if 0.0 < self._sustained < pace:
-                # ...but not below a rate served for a while without a throttle: go back
-                # to it, and probe no more in this run (what lies between was punished)
-                self.rate = max(self.rate, SAFETY * self._sustained)
+            served = max((r for r in self._served_rates if r < pace), default=0.0)
+            if served > 0.0:
+                # ...but not below the fastest rate under the punished one that was served
+                # for a while without a throttle (the punished rate itself may have been):
+                # go back to it, and probe no more in this run (what lies between was
+                # punished)
+                self.rate = max(self.rate, SAFETY * served)
                 self.cap = min(self.cap, self.rate / SAFETY)
         self._punished = True
 
@@ -268,6 +273,7 @@ class Pace:
             return
         if now - self._rate_since >= SUSTAIN:
             self._sustained = max(self._sustained, self.rate)
+            self._served_rates.add(self.rate)
         self._last_change = now
         hard = min(self.max_rate, SAFETY * self.cap)
         before = self.rate
