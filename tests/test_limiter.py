@@ -593,18 +593,24 @@ def test_answers_out_of_order_bound_a_sliding_log_by_their_starts() -> None:
     assert learner.window.length == (2.5, 3.0)
 
 
+def spaced(pace: Pace, now: float, until: float) -> float:
+    """Requests served at the pace's spacing from ``now`` to ``until``, the pace rising as
+    it may; returns the time after the last."""
+    while now < until:
+        pace.started(now)
+        pace.served(now)
+        pace.rise(now)
+        now += 1.0 / pace.rate
+    return now
+
+
 def test_a_pace_that_rose_into_an_overrun_is_not_cut_to_its_average() -> None:
     """Spaced from 12/s rising to 25/s over 20 s, then an overrun: the segment served
     about 19/s on average because the pace was lower for most of it, which says nothing
     of the bucket. The cut is from the 25/s that overran (to 80 %, 20/s), not from 19
     (to 15/s)."""
     pace = Pace(25.0, 12.0, 0.2)
-    now = 0.0
-    while now < 20.0:
-        pace.started(now)
-        pace.served(now)
-        pace.rise(now)
-        now += 1.0 / pace.rate
+    now = spaced(pace, 0.0, 20.0)
     assert pace.rate == pytest.approx(25.0)
     pace.end_segment(now, pace.rate)
     pace.cut(now + 0.25, 0.25, 25.0)
@@ -621,12 +627,7 @@ def test_punished_at_a_rate_it_held_goes_back_to_one_below() -> None:
     now = 0.0
     for ceiling in (20.0, 20.612):  # the ceiling holds each rate for 10 s
         pace.max_rate = ceiling
-        end = now + 10.0
-        while now < end:
-            pace.started(now)
-            pace.served(now)
-            pace.rise(now)
-            now += 1.0 / pace.rate
+        now = spaced(pace, now, now + 10.0)
     assert pace.rate == pytest.approx(20.612)
     pace.end_segment(now, pace.rate)
     pace.punish(now + 2.0, 2.0, 20.612, again=True)
