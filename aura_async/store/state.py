@@ -69,9 +69,8 @@ __all__ = [
     "STATE_FILE",
     "State",
     "check_not_cut_short",
-    "has_companions",
+    "connect_reading",
     "state_path",
-    "tidy_after_reading",
 ]
 
 STATE_DIR = ".aura-async"
@@ -118,7 +117,6 @@ class State(ListingQueries):
         self._conn = connection
         self._lock = threading.Lock()
         self.path = path
-        self._tidy = False  # remove the -wal and -shm a read-only open created
 
     @classmethod
     def open(cls, folder: Path, *, timeout: float = 5.0) -> Self:
@@ -187,15 +185,11 @@ class State(ListingQueries):
         path = state_path(folder)
         if not path.is_file():
             return None
-        tidy = not has_companions(path)
         try:
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-            )
+            conn = connect_reading(path, check_same_thread=False)
         except sqlite3.Error as exc:
             raise _storage_error(path, "open", exc) from exc
         state = cls(conn, path)
-        state._tidy = tidy
         try:
             with state._locked("open"):
                 if conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION:
@@ -274,8 +268,6 @@ class State(ListingQueries):
         """
         with self._locked("close"):
             self._conn.close()
-            if self._tidy:
-                tidy_after_reading(self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -488,12 +480,38 @@ _HEADER_SIZE = 100
 """Bytes of the header every SQLite database file begins with."""
 
 
-def has_companions(path: Path) -> bool:
-    """Whether the database at ``path`` has a ``-wal`` or ``-shm`` file beside it."""
-    return any(path.with_name(path.name + end).exists() for end in ("-wal", "-shm"))
+def connect_reading(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A read-only connection to the database at ``path`` that, closed, removes the
+    ``-wal`` and ``-shm`` files it created (:func:`_tidy_after_reading`), so that reading a
+    state (``--status``, ``--dry-run``) leaves the folder as it was.
+
+    Raises:
+        sqlite3.Error: it cannot be opened.
+    """
+    fresh = not any(path.with_name(path.name + end).exists() for end in ("-wal", "-shm"))
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro",
+        uri=True,
+        check_same_thread=check_same_thread,
+        factory=_Reader,
+    )
+    conn.tidy = path if fresh else None
+    return conn
 
 
-def tidy_after_reading(path: Path) -> None:
+class _Reader(sqlite3.Connection):
+    """A connection that tidies after itself when closed (see :func:`connect_reading`)."""
+
+    tidy: Path | None = None
+
+    def close(self) -> None:
+        super().close()
+        path, self.tidy = self.tidy, None
+        if path is not None:
+            _tidy_after_reading(path)
+
+
+def _tidy_after_reading(path: Path) -> None:
     """Remove the ``-wal`` and ``-shm`` files a read-only connection left beside the
     database at ``path`` (it may not delete them); call it only when there were none
     before that connection opened.

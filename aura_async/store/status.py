@@ -27,9 +27,8 @@ from aura_async.store.state import (
     CAUGHT_UP,
     LAST_COMPLETE_LISTING,
     check_not_cut_short,
-    has_companions,
+    connect_reading,
     state_path,
-    tidy_after_reading,
 )
 
 __all__ = ["FolderStatus", "read_status", "run_exit_code"]
@@ -101,9 +100,8 @@ def read_status(folder: Path, frame: str) -> FolderStatus:
     if not path.is_file():
         return FolderStatus(folder, has_state=False, lock_holder=holder)
     check_not_cut_short(path)
-    tidy = not has_companions(path)
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = connect_reading(path)
     except sqlite3.Error as exc:
         raise StorageError(f"state database {path}: cannot open: {exc}") from exc
     try:
@@ -120,8 +118,6 @@ def read_status(folder: Path, frame: str) -> FolderStatus:
         raise StorageError(f"state database {path}: cannot read: {exc}") from exc
     finally:
         conn.close()
-        if tidy:
-            tidy_after_reading(path)
     complete = [run for run in runs if "listing_complete" in run.summary]
     last_complete = next((run for run in complete if _listed_whole(run)), None)
     listed_at = values.get(LAST_COMPLETE_LISTING)
