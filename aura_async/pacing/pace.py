@@ -124,7 +124,6 @@ class Pace:
         self._overruns = 0
         self._punished = False
         self._hold_until = -math.inf
-        self._sustained = 0.0
         self._served_rates: set[float] = set()  # every rate served SUSTAIN s unthrottled
         self._rate_since = -math.inf
         self._started = False
@@ -223,7 +222,7 @@ class Pace:
             self.rate = START_RATE if pause < LONG_WAIT else FIRST_CUT * START_RATE
         else:
             evidence = self._evidence()
-            estimate = bucket_rate(evidence, pace, safe=self._sustained)
+            estimate = bucket_rate(evidence, pace, safe=self._served_below(math.inf))
             self.rate = max(self.floor, min(self.rate, estimate.rate))
             quick = bool(evidence) and evidence[-1].length < QUICK
             if estimate.known is None and self._overruns and quick:
@@ -249,7 +248,7 @@ class Pace:
         self.cut(now, pause, pace)
         if repeat:  # punished again: bans may double, so back off as TCP does...
             self.rate = max(self.floor, min(self.rate, REPEAT_CUT * pace))
-            served = max((r for r in self._served_rates if r < pace), default=0.0)
+            served = self._served_below(pace)
             if served > 0.0:
                 # ...but not below the fastest rate under the punished one that was served
                 # for a while without a throttle (the punished rate itself may have been):
@@ -272,7 +271,6 @@ class Pace:
         if now - self._last_change < PROBE_EVERY:
             return
         if now - self._rate_since >= SUSTAIN:
-            self._sustained = max(self._sustained, self.rate)
             self._served_rates.add(self.rate)
         self._last_change = now
         hard = min(self.max_rate, SAFETY * self.cap)
@@ -288,6 +286,11 @@ class Pace:
                 self.rate = min(hard, self.rate * (1 + PROBE_STEP))
         if self.rate != before:
             self._rate_since = now
+
+    def _served_below(self, limit: float) -> float:
+        """The fastest rate below ``limit`` served for :data:`SUSTAIN` seconds without a
+        throttle (0: none)."""
+        return max((rate for rate in self._served_rates if rate < limit), default=0.0)
 
     def _aim(self) -> float:
         """Where a climb below a firm upper bound heads (before :data:`SAFETY`): the upper
