@@ -57,7 +57,7 @@ def current_shell() -> str | None:
     return name or None
 
 
-def complete(option: str, shell: str | None, prog_name: str) -> None:
+def complete(option: str, shell: str | None, *, prog_name: str, complete_var: str) -> None:
     """Print or install the completion script for ``shell`` (the current one if ``None``).
 
     Raises:
@@ -77,7 +77,6 @@ def complete(option: str, shell: str | None, prog_name: str) -> None:
         else:
             told = "cannot tell which shell this is; name it"
         raise NoShell(f"{told}: {option} {', '.join(SHELLS[:-1])} or {SHELLS[-1]}")
-    complete_var = f"_{prog_name.replace('-', '_').upper()}_COMPLETE"
     if option == "--show-completion":
         typer.echo(
             get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)

@@ -149,8 +149,9 @@ class AuraCommand(TyperCommand):
         (with ``--json``, also the run's JSON object on stdout)."""
         argv = list(sys.argv[1:] if args is None else args)
         started = time.time()
-        name = (prog_name or "aura-async").replace("-", "_").upper()
-        asking = os.environ.get(complete_var or f"_{name}_COMPLETE")
+        name = prog_name or "aura-async"
+        variable = complete_var or f"_{name.replace('-', '_').upper()}_COMPLETE"
+        asking = os.environ.get(variable)
         if asking:  # a shell asks: completions
             from typer.completion import get_completion_inspect_parameters
 
@@ -159,7 +160,7 @@ class AuraCommand(TyperCommand):
         wanted = None if asking else requested(argv)
         try:
             if wanted is not None:  # print or install a completion script, and nothing else
-                complete(*wanted, prog_name=prog_name or "aura-async")
+                complete(*wanted, prog_name=name, complete_var=variable)
                 code = 0
             else:
                 code = super().main(
