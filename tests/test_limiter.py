@@ -362,6 +362,25 @@ class TestPunished:
         assert lim.cap == pytest.approx(cut)
         assert lim.rate <= 0.5 * cut + 1e-9
 
+    async def test_a_doubled_wait_after_a_first_burst_is_a_first_punishment(
+        self, fake: FakeTime
+    ) -> None:
+        """Without a ceiling, the opening burst refused for a second, then the default's
+        25/s refused for two: the wait doubled, but the burst measured no rate, so 25/s is
+        the first rate punished. The rate goes just below it, as after the default's
+        first overrun, not to half of it (in the sweep, bans of 1 s over 5 to 20/s at 300
+        photos took 1.5 to 1.6 of the default's time, now 1.06 to 1.12)."""
+        lim = limiter(fake, None)
+        await serve(lim, fake, 5, every=0.004)
+        lim.on_throttle(await lim.acquire(), retry_after=1.0)
+        assert lim.rate == pytest.approx(START_RATE)
+        fake.now += 1.0
+        await serve(lim, fake, 25)
+        verdict = lim.on_throttle(await lim.acquire(), retry_after=2.0)
+        assert verdict.long
+        assert lim.cap == pytest.approx(START_RATE)
+        assert lim.rate == pytest.approx(FIRST_CUT * START_RATE)
+
     async def test_a_banned_opening_burst_is_punished_at_its_own_rate(self, fake: FakeTime) -> None:
         """Without a ceiling, five requests served in 20 ms then a ban: the burst went at
         250/s, not at the five a whole second would count. The cap (kept for the next
@@ -618,13 +637,19 @@ def test_a_pace_that_rose_into_an_overrun_is_not_cut_to_its_average() -> None:
 
 
 def test_punished_at_a_rate_it_held_goes_back_to_one_below() -> None:
-    """20/s served for a while, then 20.6/s for a while too, then punished again at 20.6:
-    the rate served below the punished one is the one to go back to (just below 20/s),
-    not half of 20.6 (over 1,500 photos against a ban of 1 s over 20/s, the halving cost
-    a minute of slow climbing: 1.40 of the least time where 1.06 is possible)."""
-    pace = Pace(20.0, 20.0, 0.2)
+    """Cut from 25/s to 20/s, 20/s served for a while, then 20.6/s for a while too, then
+    punished at 20.6 with a wait that doubled: the rate served below the punished one is
+    the one to go back to (just below 20/s), not half of 20.6 (over 1,500 photos against
+    a ban of 1 s over 20/s, the halving cost a minute of slow climbing: 1.40 of the least
+    time where 1.06 is possible)."""
+    pace = Pace(25.0, 25.0, 0.2)
     pace.throttled = True
-    now = 0.0
+    pace.started(0.0)
+    pace.served(0.0)
+    pace.end_segment(0.04, 25.0)
+    pace.cut(0.05, 1.0, 25.0)  # the first overrun, at 25/s: cut to 20/s
+    assert pace.rate == pytest.approx(20.0)
+    now = 0.05
     for ceiling in (20.0, 20.612):  # the ceiling holds each rate for 10 s
         pace.max_rate = ceiling
         now = spaced(pace, now, now + 10.0)

@@ -242,8 +242,9 @@ class Pace:
     def punish(self, now: float, pause: float, pace: float, *, again: bool = False) -> None:
         """An overrun at ``pace`` answered with a long wait: never this fast again in the
         run. Punished a second time (``again``: the wait doubled, though the first looked
-        like a bucket's), the rate halves."""
-        repeat = again or math.isfinite(self.cap)
+        like a bucket's; not after a first burst refused briefly, which measured no
+        rate), the rate halves."""
+        repeat = math.isfinite(self.cap) or (again and (self._overruns > 0 or self._punished))
         self.cap = min(self.cap, pace)
         self.cut(now, pause, pace)
         if repeat:  # punished again: bans may double, so back off as TCP does...
