@@ -2,7 +2,8 @@
 
 :class:`Learner` is the limiter's state, apart from waiting (:mod:`aura_async.pacing.limiter`
 waits; this module only decides, with times passed in). Each request gets a
-:class:`Ticket` when it may start; its answer comes back as served, throttled or failed:
+:class:`~aura_async.pacing.ticket.Ticket` when it may start; its answer comes back as
+served, throttled or failed:
 
 * unspaced (no ``--rate`` ceiling, nothing throttled yet), requests start as TCP's do:
   one, then one more in flight than have been served (a **slow start**, for the run's
@@ -29,26 +30,24 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
+from aura_async.pacing.closures import ClosureLog
 from aura_async.pacing.memory import Learned
 from aura_async.pacing.pace import Pace
 from aura_async.pacing.policy import (
     LONG_WAIT,
-    Closure,
     Window,
-    infer_window,
     is_long_wait,
     probe_at,
     served_rate,
 )
 from aura_async.pacing.quota import QuotaUse
+from aura_async.pacing.ticket import Reason, Ticket, Verdict
 
-__all__ = ["Learner", "Reason", "Ticket", "Verdict"]
+__all__ = ["Learner"]
 
 _EPSILON = 1e-9
-Reason = Literal["go", "spacing", "server", "closed", "window", "burst"]
 
 EPISODE_SLACK = 0.05
 """Seconds after an episode's first throttle within which the server answered the other
@@ -78,45 +77,6 @@ others wait for its answer. Served, the run goes on at its pace; refused (a ban,
 window), it waits the rest out, and every ``Retry-After`` after it in the run. In the
 sweep at 300 photos this took a bucket of 20/s (burst 5) from 1.06 to 1.01 of the least
 time, 15/s from 1.19 to 1.08, and ``--rate 0`` beside the default from 1.05 to 1.00."""
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """A request allowed to start.
-
-    Attributes:
-        start: when it started.
-        epoch: the throttle episodes seen before it started.
-        probe: it tests whether the server serves again (one at a time).
-        slot: its place in a quota window (1 for the first; 0 outside windows).
-        opening: which of the run's window openings ``slot`` counts in.
-    """
-
-    start: float
-    epoch: int
-    probe: bool = False
-    slot: int = 0
-    opening: int = 0
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What a throttle meant.
-
-    Attributes:
-        wait: seconds until requests may start again, as far as known (0: spacing only).
-        told: ``wait`` is the server's word (``Retry-After``).
-        new: it began a new episode (not one more answer to requests already in flight).
-        long: the wait is a punishment or a closed window, not a bucket refilling.
-        early: when ``wait`` ends one request tries before the ``Retry-After`` does (see
-            :data:`EARLY_TRY`); the others wait for its answer.
-    """
-
-    wait: float
-    told: bool
-    new: bool
-    long: bool
-    early: bool = False
 
 
 class Learner:
@@ -157,10 +117,7 @@ class Learner:
         self._last_failed = -math.inf
         self._probe_out = False
         # closures, and windows
-        self._closures: list[Closure] = []
-        self._opened = 0.0
-        self._opened_count = 0
-        self._tentative: Window | None = None
+        self.closures = ClosureLog()
         # an early try before a Retry-After of a second, rounded up (see EARLY_TRY)
         self._early: tuple[float, float] | None = None  # (when it went, the header's end)
         self._early_ok = True
@@ -200,7 +157,7 @@ class Learner:
     def start(self, now: float) -> Ticket:
         """A request starts at ``now``: its ticket."""
         if self._last_start == -math.inf:
-            self._opened = self._began = now
+            self.closures.opened = self._began = now
         self.pace.started(now)
         probe, slot = False, 0
         if self._early_window(now) is not None:
@@ -224,9 +181,7 @@ class Learner:
         self.pace.served(ticket.start)
         if ticket.probe and self.closed_at is not None:
             self._reopen(ticket.start, told=False)  # it opened by this request: counted after
-        if ticket.start >= self._opened:
-            self._opened_count += 1
-        elif self._closures and ticket.start >= self._closures[-1].opened:
+        if self.closures.served(ticket.start):
             self._served_late()
         self.quota.served_at(ticket.start, self._slot(ticket), self.served_log)
         if ticket.probe:
@@ -363,7 +318,7 @@ class Learner:
             self._failures = 0
             self._last_failed = -math.inf
             # after a long closure, the next is expected a window after it reopened
-            guide = self.window or self._tentative
+            guide = self.window or self.closures.tentative
             self._bracket = guide.next_opening() if guide is not None else None
             self._next_probe = probe_at(now, now, self._bracket)
             return
@@ -390,24 +345,14 @@ class Learner:
                 self.pace.punish(at, at - closed_at, self._closed_pace)
             else:
                 self.pace.cut(at, 0.0, self._closed_pace)
-        lo = at if told else max(earliest, closed_at)
-        closure = Closure(
-            self._opened, self._opened_count, closed_at, at, told, earliest, long, self._closure_len
+        self.closures.note(
+            closed_at, at, told=told, earliest=earliest, long=long, length=self._closure_len
         )
-        self._closures = [*self._closures[-3:], closure]
-        if long:
-            # a window until shown otherwise: where the next one would open guides the
-            # probes of the next closure without Retry-After (taking the window to have
-            # begun with its first request)
-            start = self._opened
-            length = (max(0.0, lo - start), at - start)
-            self._tentative = Window(max(1, self._opened_count), (lo, at), length)
-        self._opened, self._opened_count = at, 0
         self._find_window(at, told)
 
     def _find_window(self, at: float, told: bool) -> None:
         """Use the quota window the closures show, if they show one, open since ``at``."""
-        window = infer_window(self._closures) if self.window is None else None
+        window = self.closures.window() if self.window is None else None
         if window is not None:
             self.quota.use(window, at, probed=not told)
 
@@ -415,9 +360,9 @@ class Learner:
         """A request of the segment before the last closure was served after the closure
         was noted (it was in flight when a ``Retry-After`` came): it counts there, and
         the closures may now show a window."""
-        last = self._closures[-1]
-        self._closures[-1] = replace(last, served=last.served + 1)
-        if last.told and self._opened_count == 0:  # still paused: nothing of the next
+        last = self.closures.last
+        if last is not None and last.told and self.closures.count == 0:
+            # still paused: nothing of the next
             self._find_window(last.reopened, told=True)
 
     def _window_reopens(self, at: float, told: bool, closed_at: float, earliest: float) -> None:

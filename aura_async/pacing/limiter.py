@@ -36,10 +36,11 @@ import math
 from collections.abc import Awaitable, Callable
 
 from aura_async.exceptions import WaitedTooLong
-from aura_async.pacing.learner import Learner, Ticket, Verdict
+from aura_async.pacing.learner import Learner
 from aura_async.pacing.memory import Learned
 from aura_async.pacing.pace import START_RATE, Pace
 from aura_async.pacing.policy import Window, served_rate
+from aura_async.pacing.ticket import Ticket, Verdict
 
 __all__ = [
     "DEFAULT_MAX_WAIT",
