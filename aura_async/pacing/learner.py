@@ -58,7 +58,8 @@ MEASURED = 10.0
 """Seconds of serving that make a rate measured (what the folder may remember)."""
 
 ESCALATED = 1.8
-"""A ``Retry-After`` this many times the last one (a ban doubled) is a repeated punishment."""
+"""A wait this many times the last one (a ban doubled) is a repeated punishment: a
+``Retry-After``, or without one, how long a closure lasted until a probe was served."""
 
 SLOW_START = 1.0
 """Seconds from the run's first request during which unspaced requests (no ``--rate``
@@ -340,9 +341,12 @@ class Learner:
             self._window_reopens(at, told, closed_at, earliest)
             return
         if not told:
-            long = is_long_wait(at - closed_at, self._closed_pace)
+            wait = at - closed_at
+            again = wait >= max(LONG_WAIT, ESCALATED * self._last_wait)
+            self._last_wait = wait
+            long = again or is_long_wait(wait, self._closed_pace)
             if long:
-                self.pace.punish(at, at - closed_at, self._closed_pace)
+                self.pace.punish(at, wait, self._closed_pace, again=again)
             else:
                 self.pace.cut(at, 0.0, self._closed_pace)
         self.closures.note(
