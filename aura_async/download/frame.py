@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,18 @@ from typing import Any
 from aura_async.api.client import READ_AHEAD, AuraClient
 from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
+from aura_async.download.folder import close_folder, open_folder
 from aura_async.download.listing import ListingFile, PagePlanner
+from aura_async.download.outcome import FrameRun, caught_up_values
 from aura_async.download.pool import Destination, Transfers
-from aura_async.exceptions import AuraError, ExitCode, StateUnreadable, StorageError
+from aura_async.exceptions import AuraError, StateUnreadable
 from aura_async.models import Asset, AssetPage
 from aura_async.options import DownloadOptions
 from aura_async.pacing.limiter import AdaptiveLimiter
 from aura_async.pacing.memory import RATE_KEY, recall, remember
 from aura_async.plan.planner import Job, Plan, Planner
 from aura_async.report import (
-    DiskWarning,
     EventHandler,
-    FrameEnded,
     FrameReport,
     JobsQueued,
     ListingRecorded,
@@ -46,9 +46,8 @@ from aura_async.report import (
 )
 from aura_async.seams import DiskPace, Seams
 from aura_async.store.lock import FolderLock
-from aura_async.store.recovery import open_state
 from aura_async.store.scan import FolderScan, scan_folder
-from aura_async.store.state import CAUGHT_UP, LAST_COMPLETE_LISTING, State
+from aura_async.store.state import CAUGHT_UP, State
 from aura_async.store.writer import StateWriter
 
 __all__ = ["Downloader"]
@@ -57,31 +56,6 @@ __all__ = ["Downloader"]
 _QUEUED = 1000
 """Jobs planned ahead of the workers at most: the listing waits for them beyond this, so a
 first download of 100,000 photos never holds them all in memory."""
-
-
-async def _close_folder(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
-    """Close the state and release the lock that ``opening`` took, once it is done (a lock
-    taken in a thread must be released, even if nobody waits for it any more)."""
-    try:
-        lock, state = await asyncio.shield(opening)
-    except AuraError:
-        return  # it failed: nothing was left open
-    except asyncio.CancelledError:
-        opening.add_done_callback(_close_later)  # when its thread is done
-        raise
-    try:
-        await asyncio.to_thread(state.close)
-    finally:
-        lock.release()
-
-
-def _close_later(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
-    if opening.cancelled() or opening.exception() is not None:
-        return
-    lock, state = opening.result()
-    with contextlib.suppress(AuraError):
-        state.close()
-    lock.release()
 
 
 async def _together(
@@ -96,48 +70,6 @@ async def _together(
     except BaseExceptionGroup as group_error:
         errors = [e for e in group_error.exceptions if isinstance(e, AuraError)]
         raise (errors[0] if errors else group_error.exceptions[0]) from None
-
-
-class _FrameRun:
-    """One frame's run under way: its recorder, and its end, told once."""
-
-    def __init__(
-        self, emit: Recorder, started: float, *, dry_run: bool, wallclock: Callable[[], float]
-    ) -> None:
-        self.emit = emit
-        self._started = started
-        self._dry_run = dry_run
-        self._wallclock = wallclock
-        self._started_at = wallclock()
-        self._ended = False
-
-    def end(self, exc: BaseException | None) -> None:
-        """Tell the recorder the frame ended (its times, its exit code, and why if it
-        failed); once."""
-        if self._ended:
-            return
-        self._ended = True
-        seconds = asyncio.get_running_loop().time() - self._started
-        interrupted = isinstance(exc, asyncio.CancelledError)
-        error = str(exc) if isinstance(exc, AuraError) else None
-        failed = ExitCode.FAILED if self.emit.report.failed else ExitCode.OK
-        if interrupted:
-            code = ExitCode.INTERRUPTED
-        elif isinstance(exc, AuraError):
-            code = max(exc.exit_code, failed)
-        else:
-            code = failed if exc is None else ExitCode.FAILED
-        self.emit(
-            FrameEnded(
-                seconds,
-                interrupted=interrupted,
-                error=error,
-                dry_run=self._dry_run,
-                started_at=self._started_at,
-                finished_at=self._wallclock(),
-                exit_code=code,
-            )
-        )
 
 
 class Downloader:
@@ -199,7 +131,7 @@ class Downloader:
             LockHeld: another run is using the folder.
             StorageError: the folder or its state cannot be written.
         """
-        job = _FrameRun(
+        job = FrameRun(
             Recorder(report, self._emit),
             asyncio.get_running_loop().time(),
             dry_run=self.options.dry_run,
@@ -219,24 +151,24 @@ class Downloader:
         # so a wrong frame id writes nothing.
         opening: asyncio.Future[tuple[FolderLock, State]] | None = None
         if not self.options.dry_run and await asyncio.to_thread(frame.file_path.is_dir):
-            opening = asyncio.ensure_future(self._open_folder(frame, job))
+            opening = asyncio.ensure_future(open_folder(frame, self._seams, job.emit))
         try:
             async with contextlib.aclosing(pages):  # stopping early stops the reading ahead
                 try:
                     first = await anext(pages)
                 except BaseException:
                     if opening is not None:
-                        await _close_folder(opening)
+                        await close_folder(opening)
                     raise
                 if self.options.dry_run:
                     return await self._dry_run(frame, job, scanning, pages, first)
                 if opening is None:
-                    opening = asyncio.ensure_future(self._open_folder(frame, job))
+                    opening = asyncio.ensure_future(open_folder(frame, self._seams, job.emit))
                 _, state = await opening
                 try:
                     return await self._sync(frame, job, state, await scanning, pages, first)
                 finally:
-                    await _close_folder(opening)
+                    await close_folder(opening)
         except BaseException as exc:
             job.end(exc)
             raise
@@ -245,33 +177,10 @@ class Downloader:
                 scanning.cancel()
             job.end(None)
 
-    async def _open_folder(self, frame: FrameConfig, job: _FrameRun) -> tuple[FolderLock, State]:
-        """Create and lock the frame's folder and open its state (a damaged one is moved
-        aside, with one warning)."""
-        try:
-            await asyncio.to_thread(self._seams.disk.make_folders, frame.file_path)
-        except OSError as exc:
-            raise StorageError(f"cannot create {frame.file_path}: {exc.strerror}") from exc
-        lock = FolderLock(frame.file_path)
-        await asyncio.to_thread(lock.acquire)
-        try:
-            opened = await asyncio.to_thread(open_state, frame.file_path, self._seams.wallclock())
-        except BaseException:
-            lock.release()
-            raise
-        if opened.moved_to is not None:
-            job.emit(
-                DiskWarning(
-                    f"{opened.reason}; moved it to {opened.moved_to} and adopting the files "
-                    "in the folder by name"
-                )
-            )
-        return lock, opened.state
-
     async def _dry_run(
         self,
         frame: FrameConfig,
-        job: _FrameRun,
+        job: FrameRun,
         scanning: asyncio.Future[FolderScan],
         pages: AsyncIterator[AssetPage],
         first: AssetPage,
@@ -302,7 +211,7 @@ class Downloader:
     async def _sync(
         self,
         frame: FrameConfig,
-        job: _FrameRun,
+        job: FrameRun,
         state: State,
         scan: FolderScan,
         pages: AsyncIterator[AssetPage],
@@ -385,7 +294,7 @@ class Downloader:
             report = job.emit.report
             values = {
                 **self._learned_rate(stored_rate_value, throttles_before),
-                **_caught_up(report, caught_up, complete, now),
+                **caught_up_values(report, caught_up, complete, now),
             }
             with contextlib.suppress(AuraError):  # never hide the first error
                 await asyncio.to_thread(
@@ -404,7 +313,7 @@ class Downloader:
         scan: FolderScan,
         state: State,
         caught_up: bool,
-        job: _FrameRun,
+        job: FrameRun,
         writable: bool,
     ) -> PagePlanner:
         """The page planner of a frame; ``--until-found`` applies only to a folder that has
@@ -445,7 +354,7 @@ class Downloader:
         self,
         frame: FrameConfig,
         plan: Plan,
-        job: _FrameRun,
+        job: FrameRun,
         edited: list[str],
         complete: bool,
         *,
@@ -495,21 +404,3 @@ class Downloader:
         learned = replace(limiter.learned, throttled=limiter.throttles > throttles_before)
         value = remember(stored, learned, ceiling=limiter.max_rate)
         return {} if value == stored else {RATE_KEY: value}
-
-
-def _caught_up(
-    report: FrameReport, caught_up: bool, complete: bool, listed_at: float
-) -> dict[str, object]:
-    """Whether the folder has caught up with the frame (see ``Downloader._page_planner``), and
-    when its last complete listing was: key/values to store."""
-    clean = not (
-        report.failed
-        or report.not_attempted
-        or report.not_ready
-        or report.interrupted
-        or report.error
-    )
-    values: dict[str, object] = {CAUGHT_UP: clean and (complete or caught_up)}
-    if complete:
-        values[LAST_COMPLETE_LISTING] = listed_at
-    return values

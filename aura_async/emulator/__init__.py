@@ -4,8 +4,10 @@ Start one with ``async with Emulator(EmulatorConfig(...)) as emu:`` or from a sh
 ``python -m aura_async.emulator --photos 500 --port 8080``.
 """
 
-from .app import Counters, Emulator, EmulatorConfig, Faults, RetryAfterMode, Throttle
+from .app import Emulator
+from .counters import Counters
 from .data import FOREIGN_FRAME_ID, FrameSpec, Library
+from .knobs import EmulatorConfig, Faults, RetryAfterMode, Throttle
 from .policies import (
     EscalatingBan,
     FixedWindow,

@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import sys
 
-from .app import Emulator, EmulatorConfig, Faults, Throttle
+from .app import Emulator
 from .data import FrameSpec
+from .knobs import EmulatorConfig, Faults, Throttle
 from .policies import EscalatingBan, FixedWindow, LongWait, Policy, SlidingWindow, TokenBucket
 
 POLICIES = ("bucket", "fixed", "sliding", "ban", "long")

@@ -1,17 +1,15 @@
 """The emulated Aura server: an ``aiohttp.web`` application on loopback.
 
 Routes follow ``reference/aura-api.md``: login, the authenticated ``/v5`` reads, the
-unauthenticated image route and signed video URLs. Knobs (:class:`Throttle`,
+unauthenticated image route and signed video URLs. Knobs (:mod:`.knobs`: :class:`Throttle`,
 :class:`Faults`, latencies, token lifetime, lockout) switch on the behaviours that the
-reference marks [GUESS]; :class:`Counters` records what was served so tests and benchmarks
-can assert on it.
+reference marks [GUESS]; :class:`Counters` (:mod:`.counters`) records what was served so
+tests and benchmarks can assert on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -19,149 +17,24 @@ import math
 import random
 import secrets
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 
-from .data import FOREIGN_FRAME_ID, FrameSpec, Library, Media
-from .policies import Gate, GateStats, Policy, TokenBucket
+from .counters import Counters
+from .data import FOREIGN_FRAME_ID, Library, Media
+from .knobs import EmulatorConfig
+from .policies import Gate
+from .wire import decode_cursor, encode_cursor, parse_range
 
-__all__ = ["Counters", "Emulator", "EmulatorConfig", "Faults", "RetryAfterMode", "Throttle"]
+__all__ = ["Emulator"]
 
 _NOT_FOUND = {"error": True, "message": "Not found"}
 _UNAUTHENTICATED = {"error": True, "message": "Request Unauthenticated", "logout": True}
 _BAD_LOGIN = {"error": True, "message": "The email or password was incorrect."}
 _CHUNK = 64 * 1024
-MEDIA_ROUTES = ("image", "video")
-
-
-RetryAfterMode = Literal["seconds", "date", "none", "fractional"]
-
-
-@dataclass
-class Throttle:
-    """How the server throttles image and video requests (:mod:`.policies`).
-
-    Attributes:
-        rate: a token bucket's requests per second (with ``burst``), the policy when
-            ``policy`` is not given; ``None`` and no ``policy`` switch throttling off.
-        burst: that bucket's capacity.
-        policy: any policy of :mod:`aura_async.emulator.policies` (a fixed or sliding
-            window, an escalating ban, a long wait, a token bucket); overrides ``rate``.
-        retry_after: how 429s say when to come back: ``seconds`` (an integer, rounded up),
-            ``date`` (an HTTP date, RFC 9110 10.2.3, rounded up to the next second),
-            ``none`` (no header, like imgproxy) or ``fractional`` (exact seconds with
-            decimals: not RFC-conformant, but lets tests throttle without waiting whole
-            seconds).
-        status: 429, or 503 for the overloaded-gateway variant.
-    """
-
-    rate: float | None = None
-    burst: int = 5
-    policy: Policy | None = None
-    retry_after: RetryAfterMode = "seconds"
-    status: int = 429
-
-    def resolved(self) -> Policy | None:
-        """The policy in force: ``policy``, else a token bucket of ``rate``, else none."""
-        if self.policy is not None:
-            return self.policy
-        return TokenBucket(self.rate, self.burst) if self.rate else None
-
-
-@dataclass
-class Faults:
-    """Seeded fault probabilities on media requests (and the listing, for malformed JSON).
-
-    Each probability is drawn per request, from one generator seeded with ``seed``.
-    """
-
-    seed: int = 0
-    http_500: float = 0.0
-    reset: float = 0.0
-    truncate: float = 0.0
-    stall: float = 0.0
-    stall_seconds: float = 30.0
-    html_error: float = 0.0
-    malformed_listing: float = 0.0
-    expire_video: float = 0.0
-
-
-@dataclass
-class EmulatorConfig:
-    """Everything the emulator can be asked to be."""
-
-    email: str = "demo@example.com"
-    password: str = "demo-password"  # noqa: S105 - the emulator's documented demo account
-    frames: list[FrameSpec] = field(default_factory=lambda: [FrameSpec()])
-    seed: int = 0
-    photo_size: int = 64 * 1024
-    video_size: int = 512 * 1024
-    api_latency: float = 0.0
-    media_latency: float = 0.0
-    video_url_ttl: float = 3600.0
-    token_requests: int | None = None
-    lockout: bool = False
-    range_support: bool = True
-    throttle: Throttle = field(default_factory=Throttle)
-    faults: Faults = field(default_factory=Faults)
-
-
-@dataclass
-class Counters:
-    """What the emulator served."""
-
-    requests: Counter[tuple[str, int]] = field(default_factory=Counter)
-    faults: Counter[str] = field(default_factory=Counter)
-    files: Counter[str] = field(default_factory=Counter)
-    """Media requests by file name (``file_name`` or ``video_file_name``)."""
-    media_in_flight: int = 0
-    max_media_in_flight: int = 0
-    bytes_sent: int = 0
-    policy: GateStats = field(default_factory=GateStats)
-    """What the throttle policy did: requests served and refused, bans and their length,
-    the quota used in each window."""
-
-    def count(self, route: str, status: int | None = None) -> int:
-        """Requests to ``route`` (``login``, ``frames``, ``frame``, ``assets``, ``image``,
-        ``video``), optionally only those answered with ``status``."""
-        return sum(n for (r, s), n in self.requests.items() if r == route and status in (None, s))
-
-    @property
-    def media_requests(self) -> int:
-        """Image and video requests, whatever their answer."""
-        return sum(self.count(route) for route in MEDIA_ROUTES)
-
-    @property
-    def throttled(self) -> int:
-        """Media requests answered 429 or 503."""
-        return sum(self.count(r, s) for r in MEDIA_ROUTES for s in (429, 503))
-
-    @property
-    def banned_seconds(self) -> float:
-        """Total length of the bans the escalating-ban policy started."""
-        return self.policy.banned_seconds
-
-    @property
-    def quota_used(self) -> list[int]:
-        """Requests served in each window of a window policy, oldest first."""
-        return self.policy.quota_used
-
-    def reset(self) -> None:
-        """Forget everything counted so far."""
-        self.requests.clear()
-        self.faults.clear()
-        self.files.clear()
-        self.max_media_in_flight = self.media_in_flight
-        self.bytes_sent = 0
-        stats = self.policy
-        stats.admitted = stats.refused = stats.bans = 0
-        stats.banned_seconds = 0.0
-        stats.quota_used.clear()
 
 
 class Emulator:
@@ -353,7 +226,7 @@ class Emulator:
         include_hidden = request.query.get("filter") == "all"
         rows = [a for a in frame.assets if include_hidden or a["id"] not in frame.hidden_ids]
         try:
-            offset = _decode_cursor(request.query.get("cursor"))
+            offset = decode_cursor(request.query.get("cursor"))
             limit = int(request.query["limit"]) if "limit" in request.query else None
         except ValueError:
             return web.json_response({"error": True, "message": "Bad Request"}, status=400)
@@ -374,7 +247,7 @@ class Emulator:
                 for a in page
             ],
             "users": [{"id": u["id"], "name": u["name"]} for u in self.library.users],
-            "next_page_cursor": _encode_cursor(end) if end < len(rows) else None,
+            "next_page_cursor": encode_cursor(end) if end < len(rows) else None,
         }
         text = json.dumps(payload)
         if self._roll(self.config.faults.malformed_listing):
@@ -487,7 +360,7 @@ class Emulator:
         if not self.config.range_support:
             headers.pop("Accept-Ranges")
         elif "Range" in request.headers:
-            parsed = _parse_range(request.headers["Range"], media.size)
+            parsed = parse_range(request.headers["Range"], media.size)
             if parsed is None:
                 return web.Response(status=416, headers={"Content-Range": f"bytes */{media.size}"})
             start, end = parsed
@@ -514,32 +387,3 @@ class Emulator:
             return response
         await response.write_eof()
         return response
-
-
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{offset}".encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise ValueError(cursor) from exc
-    prefix, _, number = text.partition(":")
-    if prefix != "v1" or not number.isdigit():
-        raise ValueError(cursor)
-    return int(number)
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    unit, _, spec = header.partition("=")
-    first, _, last = spec.partition("-")
-    if unit.strip() != "bytes" or "," in spec or not first.isdigit():
-        return None
-    start = int(first)
-    end = int(last) + 1 if last.isdigit() else size
-    if start >= size or end <= start:
-        return None
-    return start, min(end, size)

@@ -35,7 +35,7 @@ __all__ = [
 
 @dataclass
 class GateStats:
-    """What a policy did: the counters of :class:`~aura_async.emulator.app.Counters`."""
+    """What a policy did: the counters of :class:`~aura_async.emulator.counters.Counters`."""
 
     admitted: int = 0
     """Requests the policy let through."""

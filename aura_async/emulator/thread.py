@@ -7,7 +7,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .app import Emulator, EmulatorConfig
+from .app import Emulator
+from .knobs import EmulatorConfig
 
 __all__ = ["emulator_in_thread"]
 

@@ -34,25 +34,28 @@ How a run uses it (each call in a worker thread; ``now`` from an injected wall c
         removed = state.end_listing(now, complete=True)  # a whole listing: removals
         state.add_run(frame.name, started, now, report.to_json())
 
-A run remembers the rate the server allowed with ``state.set_value(...)``.
+A run remembers the rate the server allowed with ``state.set_value(...)`` (runs and
+key/values: store/history.py; the read-only connection of ``--status`` and ``--dry-run``:
+store/reading.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from aura_async.exceptions import StateUnreadable, StorageError
 from aura_async.models import Key, MediaKind
+from aura_async.store.history import RunHistory
 from aura_async.store.queries import ListingQueries
-from aura_async.store.records import FileRecord, Indexed, RunRecord
+from aura_async.store.reading import connect_reading
+from aura_async.store.records import FileRecord, Indexed
 from aura_async.store.schema import (
     COLUMNS,
     CURRENT_VERSION,
@@ -69,7 +72,6 @@ __all__ = [
     "STATE_FILE",
     "State",
     "check_not_cut_short",
-    "connect_reading",
     "state_path",
 ]
 
@@ -98,7 +100,7 @@ def _row(record: FileRecord) -> tuple[Any, ...]:
     return tuple(record.kind.value if c == "kind" else getattr(record, c) for c in COLUMNS)
 
 
-class State(ListingQueries):
+class State(ListingQueries, RunHistory):
     """The open state database of one download folder.
 
     Use :meth:`open` (not the constructor) and close it, preferably with ``with``::
@@ -376,169 +378,9 @@ class State(ListingQueries):
             self._conn.executemany(UPSERT, rows)
         return len(rows)
 
-    def add_run(
-        self,
-        frame: str,
-        started: float,
-        finished: float,
-        summary: Mapping[str, Any],
-        *,
-        values: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Record one finished (or interrupted) run of a frame.
 
-        Args:
-            frame: the frame's name in the config.
-            started: unix time the run began.
-            finished: unix time it ended.
-            summary: ``FrameReport.to_json()``; stored as JSON text.
-            values: key/values to store in the same transaction (as :meth:`set_value`):
-                one commit, one sync, at the end of a run.
-
-        Returns:
-            The new run's id.
-
-        Raises:
-            StorageError: the write failed.
-            TypeError: ``summary`` or a value is not JSON-serialisable.
-        """
-        text = json.dumps(summary, ensure_ascii=False, sort_keys=True)
-        pairs = [
-            (key, json.dumps(value, ensure_ascii=False)) for key, value in (values or {}).items()
-        ]
-        with self._locked("record a run"), self._transaction():
-            cursor = self._conn.execute(
-                "INSERT INTO runs (frame, started, finished, summary) VALUES (?, ?, ?, ?)",
-                (frame, started, finished, text),
-            )
-            self._conn.executemany(_SET_VALUE, pairs)
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
-
-    def runs(self, limit: int | None = None, *, frame: str | None = None) -> list[RunRecord]:
-        """Past runs, newest first.
-
-        Args:
-            limit: at most this many; ``None`` for all.
-            frame: only this frame's runs.
-
-        Returns:
-            The runs, newest first.
-
-        Raises:
-            StorageError: the database cannot be read, or a summary is not JSON.
-        """
-        sql = "SELECT id, frame, started, finished, summary FROM runs"
-        params: list[Any] = []
-        if frame is not None:
-            sql += " WHERE frame = ?"
-            params.append(frame)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(-1 if limit is None else limit)
-        with self._locked("read runs"):
-            rows = self._conn.execute(sql, params).fetchall()
-            return [RunRecord(i, f, s, e, json.loads(text)) for i, f, s, e, text in rows]
-
-    def get_value(self, key: str, default: Any = None) -> Any:
-        """A value stored with :meth:`set_value` (for example the learned download rate).
-
-        Args:
-            key: its name.
-            default: returned when nothing is stored under ``key``.
-
-        Returns:
-            The stored JSON value, decoded.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        with self._locked("read a value"):
-            row = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-            return default if row is None else json.loads(row[0])
-
-    def set_value(self, key: str, value: Any) -> None:
-        """Store a JSON-serialisable value under ``key``, replacing any previous one.
-
-        Args:
-            key: its name.
-            value: str, int, float, bool, None, or lists and dicts of them.
-
-        Raises:
-            StorageError: the write failed.
-            TypeError: ``value`` is not JSON-serialisable.
-        """
-        text = json.dumps(value, ensure_ascii=False)
-        with self._locked("store a value"), self._transaction():
-            self._conn.execute(_SET_VALUE, (key, text))
-
-
-_SET_VALUE = (
-    "INSERT INTO kv (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
 _HEADER_SIZE = 100
 """Bytes of the header every SQLite database file begins with."""
-
-
-def connect_reading(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """A read-only connection to the database at ``path`` that, closed, removes the
-    ``-wal`` and ``-shm`` files it created (:func:`_tidy_after_reading`), so that reading a
-    state (``--status``, ``--dry-run``) leaves the folder as it was.
-
-    Raises:
-        sqlite3.Error: it cannot be opened.
-    """
-    fresh = not any(path.with_name(path.name + end).exists() for end in ("-wal", "-shm"))
-    conn = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode=ro",
-        uri=True,
-        check_same_thread=check_same_thread,
-        factory=_Reader,
-    )
-    conn.tidy = path if fresh else None
-    return conn
-
-
-class _Reader(sqlite3.Connection):
-    """A connection that tidies after itself when closed (see :func:`connect_reading`)."""
-
-    tidy: Path | None = None
-
-    def close(self) -> None:
-        super().close()
-        path, self.tidy = self.tidy, None
-        if path is not None:
-            _tidy_after_reading(path)
-
-
-def _tidy_after_reading(path: Path) -> None:
-    """Remove the ``-wal`` and ``-shm`` files a read-only connection left beside the
-    database at ``path`` (it may not delete them); call it only when there were none
-    before that connection opened.
-
-    A writable connection that reads once and is the last to close lets SQLite remove
-    them, as every run's close does. Only an empty ``-wal`` is tidied, a reader's: one
-    that holds another run's commits (it wrote while this one read, and could not remove
-    its files) is left for that run's next open to fold in, as it would have been. While
-    another process has the database open nothing is removed: its files are kept for it.
-    Where the database or its folder is read-only nothing is done.
-    """
-    wal = path.with_name(path.name + "-wal")
-    try:
-        if wal.stat().st_size:
-            return
-    except FileNotFoundError:
-        return
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
-    except sqlite3.Error:
-        return
-    try:
-        conn.execute("PRAGMA user_version").fetchone()
-    except sqlite3.Error:
-        pass  # a damaged file: its companions stay, as before
-    finally:
-        conn.close()
 
 
 def check_not_cut_short(path: Path) -> None:

@@ -21,15 +21,10 @@ from typing import Any
 
 from aura_async.exceptions import ExitCode, StorageError
 from aura_async.store.lock import lock_holder
+from aura_async.store.reading import connect_reading
 from aura_async.store.records import RunRecord
 from aura_async.store.schema import CURRENT_VERSION
-from aura_async.store.state import (
-    CAUGHT_UP,
-    LAST_COMPLETE_LISTING,
-    check_not_cut_short,
-    connect_reading,
-    state_path,
-)
+from aura_async.store.state import CAUGHT_UP, LAST_COMPLETE_LISTING, check_not_cut_short, state_path
 
 __all__ = ["FolderStatus", "read_status", "run_exit_code"]
 
