@@ -1,7 +1,7 @@
 """Deciding what to fetch (pure): which files each asset gives, where they go, what is there.
 
 Nothing here touches the disk or the network. The caller passes what the download folder
-holds (file names and where they are, from :func:`aura_async.adoption.scan_relpaths`) and
+holds (file names and where they are, from :func:`aura_async.store.scan.scan_relpaths`) and
 what the folder's state database remembers; :class:`Planner` sorts every file of the
 listing into exactly one bucket (:class:`Planner` does it asset by asset):
 

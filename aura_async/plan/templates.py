@@ -6,9 +6,9 @@ A template is text with ``{token}`` fields (``{{`` and ``}}`` stand for literal 
     {taken_at}             taken_at with every ':' replaced by '-', as in the old script's names
     {id} {uploader} {frame} {ext}
 
-The defaults reproduce :func:`aura_async.paths.media_relpath` exactly: ``Templates()`` gives
+The defaults reproduce :func:`aura_async.plan.paths.media_relpath` exactly: ``Templates()`` gives
 the old script's names, ``Templates(folder="{year}")`` gives the ``--years`` layout. Every
-rendered path component goes through :func:`~aura_async.paths.safe_component`, and a ``/``
+rendered path component goes through :func:`~aura_async.plan.paths.safe_component`, and a ``/``
 typed in the folder template (never one that comes from a value) makes a sub-folder, so no
 template and no server value can place a file outside the frame's folder.
 """

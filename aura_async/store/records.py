@@ -1,6 +1,6 @@
 """What the state database holds, as values: a file's record, its index entry, a run.
 
-:mod:`aura_async.state` reads and writes them; the downloader, the planner and the
+:mod:`aura_async.store.state` reads and writes them; the downloader, the planner and the
 adoption of existing folders pass them around.
 """
 
@@ -91,7 +91,7 @@ class FileRecord:
             downloaded_at: unix time of the download; ``None`` when adopted.
 
         Returns:
-            A new record; :meth:`aura_async.state.State.record` keeps an existing row's
+            A new record; :meth:`aura_async.store.state.State.record` keeps an existing row's
             earlier ``first_seen``.
         """
         return cls(
@@ -111,7 +111,7 @@ class FileRecord:
 
 
 class Indexed(NamedTuple):
-    """One file as :meth:`aura_async.state.State.index` reads it."""
+    """One file as :meth:`aura_async.store.state.State.index` reads it."""
 
     relpath: str
     md5_hash: str | None

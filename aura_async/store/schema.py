@@ -1,7 +1,7 @@
 """The state database's schema: its migrations, and the SQL that reads and writes a file's row.
 
 ``PRAGMA user_version`` is the schema version; :data:`MIGRATIONS` raises it one step at a
-time (:class:`aura_async.state.State` runs them when it opens a folder's database).
+time (:class:`aura_async.store.state.State` runs them when it opens a folder's database).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ COLUMNS = (
     "downloaded_at",
     "removed_at",
 )
-"""The columns of ``files``, in the order of :class:`~aura_async.records.FileRecord`'s rows."""
+"""The columns of ``files``, in the order of
+:class:`~aura_async.store.records.FileRecord`'s rows."""
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM files"  # noqa: S608 - constant column names
 UPSERT = (

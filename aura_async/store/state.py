@@ -1,10 +1,10 @@
 """The SQLite state of one download folder: what is there, what the frame lists, past runs.
 
 The database lives at ``<file_path>/.aura-async/state.db`` (a hidden folder, so
-:func:`aura_async.adoption.scan_relpaths` never counts it as a photo). It is opened in WAL
+:func:`aura_async.store.scan.scan_relpaths` never counts it as a photo). It is opened in WAL
 mode, so a reader (``sqlite3 state.db``) never blocks a run, and its schema version is
 SQLite's ``PRAGMA user_version``, raised one step at a time by
-:data:`aura_async.schema.MIGRATIONS`.
+:data:`aura_async.store.schema.MIGRATIONS`.
 
 Conventions:
 
@@ -16,11 +16,11 @@ Conventions:
 - ``relpath`` is POSIX (``/``-separated) and relative to the download folder.
 - Nothing is ever deleted: a file the frame no longer lists gets ``removed_at`` set.
 - :class:`State` is synchronous and thread-safe (one connection, one lock), so the event
-  loop calls it through ``asyncio.to_thread``; :class:`aura_async.state_writer.StateWriter`
+  loop calls it through ``asyncio.to_thread``; :class:`aura_async.store.writer.StateWriter`
   batches the per-file writes (on the loop while the folder's disk is quick).
 - Every ``sqlite3`` error (locked, corrupt, disk full, not a database) and every ``OSError``
   is raised as :class:`~aura_async.exceptions.StorageError` naming the database, here only.
-- The values it reads and writes are in :mod:`aura_async.records`.
+- The values it reads and writes are in :mod:`aura_async.store.records`.
 
 How a run uses it (each call in a worker thread; ``now`` from an injected wall clock)::
 
