@@ -37,6 +37,7 @@ from aura_async.cli.help import (
     AuraCommand,
     error_line,
 )
+from aura_async.cli.logfile import open_log
 from aura_async.cli.setup import run_setup, terminal_prompts
 from aura_async.cli.status import show_status
 from aura_async.config import Settings, default_config_path, load_settings
@@ -455,7 +456,7 @@ def command(
             no_keep=no_keep,
         )
         layout.validate()
-        log_handle = _open_log(log_file)
+        log_handle = open_log(log_file)
         display = Display(
             sys.stderr,
             interactive=sys.stderr.isatty(),
@@ -615,48 +616,6 @@ def _selection(
         until=last,
         uploaders=frozenset(n.casefold() for n in uploaders or []),
     )
-
-
-LOG_ROTATE_AT = 10 * 1024 * 1024
-"""A ``--log-file`` this big when a run starts is rotated first."""
-LOG_KEEP = 3
-"""Rotated log files kept: ``FILE.1`` (the newest) to ``FILE.3``."""
-
-
-def _open_log(log_file: Path | None) -> TextIO | None:
-    """The ``--log-file`` opened for appending (its folder created), rotated first when it
-    has grown past :data:`LOG_ROTATE_AT`.
-
-    Raises:
-        ConfigError: it cannot be opened.
-    """
-    if log_file is None:
-        return None
-    log_file = log_file.expanduser()
-    try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        rotate_log(log_file)
-        return log_file.open("a", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot open log file {log_file}: {exc.strerror}") from exc
-
-
-def rotate_log(path: Path, limit: int = LOG_ROTATE_AT, keep: int = LOG_KEEP) -> bool:
-    """``FILE`` becomes ``FILE.1``, ``FILE.1`` becomes ``FILE.2``... (the oldest goes) when
-    ``FILE`` holds ``limit`` bytes or more; returns whether it did. A rename that fails
-    (another program has the file open, on Windows) leaves the log growing, and the next
-    run tries again."""
-    try:
-        if path.stat().st_size < limit:
-            return False
-        for n in range(keep - 1, 0, -1):
-            older = path.with_name(f"{path.name}.{n}")
-            if older.exists():
-                older.replace(path.with_name(f"{path.name}.{n + 1}"))
-        path.replace(path.with_name(f"{path.name}.1"))
-    except OSError:
-        return False
-    return True
 
 
 def _seams(ctx: typer.Context) -> Seams | None:
