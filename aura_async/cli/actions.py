@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aura_async.cli.console import Display, Stdout
+from aura_async.cli.console import Display
+from aura_async.cli.stdout import Stdout
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
 from aura_async.exceptions import (

@@ -24,7 +24,7 @@ import typer
 
 from aura_async._version import __version__
 from aura_async.cli.actions import Invocation, execute, run_demo
-from aura_async.cli.console import Display, Stdout, run_object
+from aura_async.cli.console import Display
 from aura_async.cli.flags import check_flags, checked_selection
 from aura_async.cli.help import (
     ACTIONS,
@@ -40,6 +40,7 @@ from aura_async.cli.help import (
 from aura_async.cli.logfile import open_log
 from aura_async.cli.setup import run_setup, terminal_prompts
 from aura_async.cli.status import show_status
+from aura_async.cli.stdout import Stdout, run_object
 from aura_async.config import Settings, default_config_path, load_settings
 from aura_async.exceptions import ConfigError, ExitCode
 from aura_async.options import DEFAULT_MAX_WAIT, DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
