@@ -15,13 +15,14 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
+from aura_async.cli.invocation import Invocation
 from aura_async.cli.stdout import Stdout
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
@@ -38,89 +39,10 @@ from aura_async.exceptions import (
 from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
-from aura_async.plan.selection import unmatched_uploaders
-from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, local_time, plural
-from aura_async.seams import Seams
+from aura_async.report import FrameReport, local_time, plural
 from aura_async.store.verify import set_aside, verify_frame
 
-__all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
-
-
-@dataclass
-class Invocation:
-    """What one invocation was asked to do."""
-
-    settings: Settings
-    names: list[str]
-    options: RunOptions
-    display: Display
-    out: Stdout
-    list_frames: bool = False
-    count: bool = False
-    verify: bool = False
-    repair: bool = False
-    keep_changed: bool = True
-    json_out: bool = False
-    uploaders: tuple[str, ...] = ()
-    """The ``--uploader`` names as given."""
-    seen_uploaders: set[str] = field(default_factory=set)
-    """The uploaders of the frames listed so far."""
-    exif_note_said: bool = False
-    seams: Seams | None = None
-    """Sleep, clocks and disk for the run (``None``: the real ones; tests inject theirs)."""
-
-    def on_event(self, event: Event) -> None:
-        """The run's progress callback: the display, after a look at each listing;
-        ``--dry-run``'s files on stdout."""
-        if isinstance(event, WouldDownload):
-            if not self.json_out:
-                self.out.write(f"would download {event.folder / event.relpath}\n")
-            return
-        if isinstance(event, PlanReady):
-            if not event.cut_short:  # a listing cut short knows only some of the uploaders
-                self.note_uploaders(event.frame, event.uploaders)
-                self.note_exif(event)
-            self.display.handle(event)
-            return
-        self.display.handle(event)
-
-    def note_exif(self, plan: PlanReady) -> None:
-        """``--write-exif`` on a folder with files: say, once, that they stay as they are."""
-        if self.exif_note_said or not (self.options.download.write_exif and plan.present):
-            return
-        self.exif_note_said = True
-        self.display.info(
-            f"--write-exif applies to new downloads only: the {plural(plan.present, 'file')} "
-            f"already in the folder of [{plan.frame}] are left as they are"
-        )
-
-    def note_uploaders(self, frame: str, names: Iterable[str]) -> None:
-        """Remember a frame's uploaders; with several frames, warn of ``--uploader`` names
-        that are not among them."""
-        names = set(names)
-        self.seen_uploaders |= names
-        unknown = unmatched_uploaders(self.uploaders, names)
-        if unknown and len(self.names) > 1:
-            self.display.warning(
-                f"{frame}: no uploader {_quoted(unknown)} in this frame (its uploaders: "
-                f"{', '.join(sorted(names)) or 'none named'})"
-            )
-
-    def unmatched_uploaders(self) -> ExitCode:
-        """After the frames: an ``--uploader`` name that matched nobody is a mistake."""
-        unknown = unmatched_uploaders(self.uploaders, self.seen_uploaders)
-        if not unknown:
-            return ExitCode.OK
-        where = "this frame" if len(self.names) == 1 else "these frames"
-        self.display.error(
-            f"--uploader {_quoted(unknown)} matches no uploader of {where}, so it selected "
-            f"nothing (uploaders: {', '.join(sorted(self.seen_uploaders)) or 'none named'})"
-        )
-        return ExitCode.USAGE
-
-
-def _quoted(names: Iterable[str]) -> str:
-    return ", ".join(repr(name) for name in names)
+__all__ = ["ExitCode", "execute", "run_demo"]
 
 
 def execute(job: Invocation) -> ExitCode:

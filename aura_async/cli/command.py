@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import typer
 
 from aura_async._version import __version__
-from aura_async.cli.actions import Invocation, execute, run_demo
+from aura_async.cli.actions import execute, run_demo
 from aura_async.cli.console import Display
 from aura_async.cli.flags import check_flags, checked_selection
 from aura_async.cli.help import (
@@ -37,6 +37,7 @@ from aura_async.cli.help import (
     AuraCommand,
     error_line,
 )
+from aura_async.cli.invocation import Invocation
 from aura_async.cli.logfile import open_log
 from aura_async.cli.setup import run_setup, terminal_prompts
 from aura_async.cli.status import show_status
