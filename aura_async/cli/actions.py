@@ -17,20 +17,19 @@ import time
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
 from aura_async.cli.invocation import Invocation
-from aura_async.cli.stdout import Stdout
+from aura_async.cli.stdout import Stdout, stamped
+from aura_async.cli.verify import verify
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
 from aura_async.exceptions import (
     AuraError,
     AuthError,
     ExitCode,
-    LockHeld,
     NotFound,
     RateLimited,
     StorageError,
@@ -39,8 +38,7 @@ from aura_async.exceptions import (
 from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
-from aura_async.report import FrameReport, local_time, plural
-from aura_async.store.verify import set_aside, verify_frame
+from aura_async.report import FrameReport, plural
 
 __all__ = ["ExitCode", "execute", "run_demo"]
 
@@ -49,7 +47,7 @@ def execute(job: Invocation) -> ExitCode:
     """Do what the command line asked; return the exit code."""
     if job.verify:
         try:
-            code, damaged = _verify(job)
+            code, damaged = verify(job)
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
@@ -207,7 +205,7 @@ async def _frame(
             display.error(_not_found(frame))
             if job.json_out:
                 failed = {"frame": frame.name, "error": _not_found(frame)}
-                job.out.json(_stamped(failed, started, ExitCode.NOT_FOUND))
+                job.out.json(stamped(failed, started, ExitCode.NOT_FOUND))
             return ExitCode.NOT_FOUND, False
         _print_count(counted, job, started)
         return ExitCode.OK, False
@@ -281,61 +279,6 @@ def _dry_run_line(report: FrameReport, plan: Plan) -> str:
     return line + "; nothing was written"
 
 
-def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
-    """Verify each frame; returns the exit code and the frames with files to repair (whose
-    changed files ``--repair`` has set aside by then)."""
-    code = ExitCode.OK
-    display = job.display
-    damaged: list[str] = []
-    for name in job.names:
-        started = time.time()
-        try:
-            frame = job.settings.frame(name)
-            display.info(f"{name}: verifying the files recorded in {frame.file_path}")
-            report = verify_frame(frame)
-        except LockHeld as exc:
-            display.error(f"{name}: the folder is busy: {exc}; verify it once that run ends")
-            code = max(code, ExitCode.LOCKED)
-            continue
-        except AuraError as exc:
-            display.error(str(exc))
-            code = ExitCode.FAILED
-            continue
-        for relpath in report.missing:
-            display.warning(f"missing {relpath}")
-        for relpath in report.changed:
-            display.warning(f"changed {relpath}")
-        if report.ok:
-            display.info(report.summary_line())
-        else:
-            display.error(report.summary_line())
-            code = ExitCode.FAILED
-            if not job.repair:
-                display.info(
-                    f"{name}: to download them again: aura-async {name} --verify --repair "
-                    "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
-                )
-        if job.json_out:
-            frame_code = ExitCode.OK if report.ok else ExitCode.FAILED
-            job.out.json(_stamped(report.to_json(), started, frame_code))
-        if job.repair and not report.ok:
-            try:
-                kept = set_aside(
-                    frame.file_path,
-                    report.changed,
-                    datetime.now().astimezone().strftime("%Y-%m-%d"),
-                    keep=job.keep_changed,
-                )
-            except AuraError as exc:
-                display.error(str(exc))
-                code = ExitCode.FAILED
-                continue
-            for path in kept:
-                display.info(f"kept the changed file as {path}")
-            damaged.append(name)
-    return code, damaged
-
-
 def _not_found(frame: FrameConfig) -> str:
     return (
         f"frame [{frame.name}] not found: Aura does not know frame_id {frame.frame_id} "
@@ -343,22 +286,10 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
-def _stamped(value: dict[str, Any], started: float, code: ExitCode) -> dict[str, Any]:
-    """A ``--count`` or ``--verify`` object with when it ran and its exit code, as every
-    ``--json`` object has."""
-    return {
-        "frame": value.get("frame"),
-        "started_at": local_time(started),
-        "finished_at": local_time(time.time()),
-        "exit_code": int(code),
-        **value,
-    }
-
-
 def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
     job.note_uploaders(counted.frame, counted.uploaders)
     if job.json_out:
-        job.out.json(_stamped(counted.to_json(), started, ExitCode.OK))
+        job.out.json(stamped(counted.to_json(), started, ExitCode.OK))
         return
     line = (
         f"{counted.frame}: {plural(counted.assets, 'asset')} "

@@ -2,7 +2,8 @@
 reader going away never stops a download.
 
 Part of the CLI layer: the :class:`~aura_async.cli.console.Display` draws the run on stderr;
-this is the other stream, and the ``--json`` object of a run in which no frame got started.
+this is the other stream, the ``--json`` object of a run in which no frame got started, and
+the stamps a ``--count`` or ``--verify`` object gets.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import contextlib
 import json
 import os
 import sys
+import time
 from typing import Any, TextIO
 
+from aura_async.exceptions import ExitCode
 from aura_async.report import local_time
 
-__all__ = ["Stdout", "run_object", "silence"]
+__all__ = ["Stdout", "run_object", "silence", "stamped"]
 
 
 def silence(stream: TextIO) -> None:
@@ -61,4 +64,16 @@ def run_object(started: float, finished: float, code: int, error: str | None) ->
         "finished_at": local_time(finished),
         "exit_code": int(code),
         "error": error,
+    }
+
+
+def stamped(value: dict[str, Any], started: float, code: ExitCode) -> dict[str, Any]:
+    """A ``--count`` or ``--verify`` object with when it ran and its exit code, as every
+    ``--json`` object has."""
+    return {
+        "frame": value.get("frame"),
+        "started_at": local_time(started),
+        "finished_at": local_time(time.time()),
+        "exit_code": int(code),
+        **value,
     }
