@@ -15,12 +15,13 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
+from aura_async.cli.frame_list import list_frames
 from aura_async.cli.invocation import Invocation
 from aura_async.cli.stdout import Stdout, stamped
 from aura_async.cli.verify import verify
@@ -163,7 +164,7 @@ async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
         async with Runner(job.settings, job.options, on_event=job.on_event, seams=job.seams) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
-                await _list_frames(run, job)
+                await list_frames(run, job)
                 return ExitCode.OK
             codes = []
             for name in job.names:
@@ -301,54 +302,6 @@ def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
     if counted.placeholders:
         line += f"; {plural(counted.placeholders, 'placeholder')} (unfinished uploads) not counted"
     job.out.write(line + "\n")
-
-
-async def _list_frames(run: Runner, job: Invocation) -> None:
-    frames = await run.frames()
-    by_id = {
-        job.settings.frame_sections[n].get("frame_id", ""): n for n in job.settings.frame_names
-    }
-    if job.json_out:
-        for frame in frames:
-            job.out.json(
-                {
-                    "id": frame.id,
-                    "name": frame.name,
-                    "num_assets": frame.num_assets,
-                    "section": by_id.get(frame.id),
-                }
-            )
-        return
-    if not frames:
-        job.display.warning("this account has no frames")
-        return
-    rows = [("FRAME ID", "NAME", "ASSETS", "CONFIG SECTION")]
-    for frame in frames:
-        rows.append(
-            (
-                frame.id,
-                frame.name or "(unnamed)",
-                "?" if frame.num_assets is None else str(frame.num_assets),
-                f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)",
-            )
-        )
-    job.out.write(table(rows))
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as aligned columns, two spaces apart (numbers right-aligned), one per line."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    numeric = [
-        all(row[i].isdigit() or row[i] == "?" for row in rows[1:]) for i in range(len(widths))
-    ]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(row, widths, numeric, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
 
 
 def run_demo(
