@@ -1,8 +1,11 @@
-"""What the command does once its options are parsed: download, verify, list, count, demo.
+"""What the command does once its options are parsed: download or count each frame, in one
+event loop that Ctrl-C, SIGTERM and bugs end in one clear way.
 
-Part of the CLI layer (with :mod:`aura_async.cli` and :mod:`aura_async.console`): it prints
-results on stdout, reports through the :class:`~aura_async.console.Display`, and turns
-outcomes into exit codes.
+Part of the CLI layer (with :mod:`aura_async.cli` and :mod:`aura_async.cli.console`): it
+prints results on stdout, reports through the :class:`~aura_async.cli.console.Display`, and
+turns outcomes into exit codes. ``--verify`` (:mod:`~aura_async.cli.verify`),
+``--list-frames`` (:mod:`~aura_async.cli.frame_list`) and ``--demo``
+(:mod:`~aura_async.cli.demo`) are beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import time
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from aura_async.cli.console import Display
@@ -36,12 +38,11 @@ from aura_async.exceptions import (
     StorageError,
     WaitedTooLong,
 )
-from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
 from aura_async.report import FrameReport, plural
 
-__all__ = ["ExitCode", "execute", "run_demo"]
+__all__ = ["ExitCode", "execute", "guarded", "run_invocation"]
 
 
 def execute(job: Invocation) -> ExitCode:
@@ -60,10 +61,10 @@ def execute(job: Invocation) -> ExitCode:
         job = replace(
             job, names=damaged, verify=False, options=replace(job.options, download=download)
         )
-    return _guarded(job.display, job.out if job.json_out else None, lambda u: _main(job, u))
+    return guarded(job.display, job.out if job.json_out else None, lambda u: run_invocation(job, u))
 
 
-def _guarded(
+def guarded(
     display: Display,
     json_out: Stdout | None,
     start: Callable[[list[FrameReport]], Coroutine[Any, Any, ExitCode]],
@@ -157,7 +158,7 @@ def _stop_on_sigterm() -> None:
                 loop.add_signal_handler(number, task.cancel)
 
 
-async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
+async def run_invocation(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
@@ -221,7 +222,7 @@ async def _frame(
         plan = await run.download(frame, report)
     except AuraError as exc:
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
-        # (see _main); anything else lets the other frames of an --all run go on.
+        # (see run_invocation); anything else lets the other frames of an --all run go on.
         display.stop()
         if isinstance(exc, WaitedTooLong):
             report.error = (
@@ -302,52 +303,3 @@ def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
     if counted.placeholders:
         line += f"; {plural(counted.placeholders, 'placeholder')} (unfinished uploads) not counted"
     job.out.write(line + "\n")
-
-
-def run_demo(
-    demo_dir: Path, options: RunOptions, display: Display, out: Stdout, json_out: bool
-) -> ExitCode:
-    # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
-    from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
-
-    async def run(unreported: list[FrameReport]) -> ExitCode:
-        config = EmulatorConfig(
-            frames=[
-                FrameSpec(
-                    name="Demo Family Frame",
-                    photos=240,
-                    videos=6,
-                    live_photos=6,
-                    placeholders=3,
-                    hidden=2,
-                )
-            ],
-            photo_size=96 * 1024,
-            video_size=768 * 1024,
-            media_latency=0.02,
-        )
-        async with Emulator(config) as emulator:
-            frame_id = next(iter(emulator.library.frames))
-            settings = Settings(
-                email=config.email,
-                password=config.password,
-                api_url=emulator.api_url,
-                image_url=emulator.image_url,
-                config_path=Path("(demo)"),
-                frame_sections={"demo": {"frame_id": frame_id, "file_path": str(demo_dir)}},
-            )
-            display.info(
-                f"demo: an emulated Aura is serving on {emulator.base_url}; "
-                f"downloading its frame into {demo_dir}/"
-            )
-            job = Invocation(settings, ["demo"], options, display, out, json_out=json_out)
-            code = await _main(job, unreported)
-        if options.download.dry_run:
-            display.info("demo: dry run done; nothing was written")
-        else:
-            display.info(
-                f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
-            )
-        return code
-
-    return _guarded(display, out if json_out else None, run)

@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 import typer
 
 from aura_async._version import __version__
-from aura_async.cli.actions import execute, run_demo
+from aura_async.cli.actions import execute
 from aura_async.cli.console import Display
+from aura_async.cli.demo import run_demo
 from aura_async.cli.flags import check_flags, checked_selection
 from aura_async.cli.help import (
     ACTIONS,
