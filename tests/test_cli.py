@@ -12,7 +12,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from aura_async.cli import ExitCode, app
-from aura_async.cli.command import LOG_ROTATE_AT, rotate_log
+from aura_async.cli.logfile import LOG_ROTATE_AT, rotate_log
 from aura_async.emulator import Emulator, EmulatorConfig
 from aura_async.store.state import State
 

@@ -1,8 +1,11 @@
-"""What the command does once its options are parsed: download, verify, list, count, demo.
+"""What the command does once its options are parsed: download or count each frame, in one
+event loop that Ctrl-C, SIGTERM and bugs end in one clear way.
 
-Part of the CLI layer (with :mod:`aura_async.cli` and :mod:`aura_async.console`): it prints
-results on stdout, reports through the :class:`~aura_async.console.Display`, and turns
-outcomes into exit codes.
+Part of the CLI layer (with :mod:`aura_async.cli` and :mod:`aura_async.cli.console`): it
+prints results on stdout, reports through the :class:`~aura_async.cli.console.Display`, and
+turns outcomes into exit codes. ``--verify`` (:mod:`~aura_async.cli.verify`),
+``--list-frames`` (:mod:`~aura_async.cli.frame_list`) and ``--demo``
+(:mod:`~aura_async.cli.demo`) are beside it.
 """
 
 from __future__ import annotations
@@ -15,118 +18,38 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
-from aura_async.cli.console import Display, Stdout
+from aura_async.cli.console import Display
+from aura_async.cli.frame_list import list_frames
+from aura_async.cli.invocation import Invocation
+from aura_async.cli.stdout import Stdout, stamped
+from aura_async.cli.verify import verify
 from aura_async.config import FrameConfig, Settings
 from aura_async.download.session import Runner
 from aura_async.exceptions import (
     AuraError,
     AuthError,
     ExitCode,
-    LockHeld,
     NotFound,
     RateLimited,
     StorageError,
     WaitedTooLong,
 )
-from aura_async.options import RunOptions
 from aura_async.plan.counting import AssetCount
 from aura_async.plan.planner import Plan
-from aura_async.plan.selection import unmatched_uploaders
-from aura_async.report import Event, FrameReport, PlanReady, WouldDownload, local_time, plural
-from aura_async.seams import Seams
-from aura_async.store.verify import set_aside, verify_frame
+from aura_async.report import FrameReport, plural
 
-__all__ = ["ExitCode", "Invocation", "execute", "run_demo"]
-
-
-@dataclass
-class Invocation:
-    """What one invocation was asked to do."""
-
-    settings: Settings
-    names: list[str]
-    options: RunOptions
-    display: Display
-    out: Stdout
-    list_frames: bool = False
-    count: bool = False
-    verify: bool = False
-    repair: bool = False
-    keep_changed: bool = True
-    json_out: bool = False
-    uploaders: tuple[str, ...] = ()
-    """The ``--uploader`` names as given."""
-    seen_uploaders: set[str] = field(default_factory=set)
-    """The uploaders of the frames listed so far."""
-    exif_note_said: bool = False
-    seams: Seams | None = None
-    """Sleep, clocks and disk for the run (``None``: the real ones; tests inject theirs)."""
-
-    def on_event(self, event: Event) -> None:
-        """The run's progress callback: the display, after a look at each listing;
-        ``--dry-run``'s files on stdout."""
-        if isinstance(event, WouldDownload):
-            if not self.json_out:
-                self.out.write(f"would download {event.folder / event.relpath}\n")
-            return
-        if isinstance(event, PlanReady):
-            if not event.cut_short:  # a listing cut short knows only some of the uploaders
-                self.note_uploaders(event.frame, event.uploaders)
-                self.note_exif(event)
-            self.display.handle(event)
-            return
-        self.display.handle(event)
-
-    def note_exif(self, plan: PlanReady) -> None:
-        """``--write-exif`` on a folder with files: say, once, that they stay as they are."""
-        if self.exif_note_said or not (self.options.download.write_exif and plan.present):
-            return
-        self.exif_note_said = True
-        self.display.info(
-            f"--write-exif applies to new downloads only: the {plural(plan.present, 'file')} "
-            f"already in the folder of [{plan.frame}] are left as they are"
-        )
-
-    def note_uploaders(self, frame: str, names: Iterable[str]) -> None:
-        """Remember a frame's uploaders; with several frames, warn of ``--uploader`` names
-        that are not among them."""
-        names = set(names)
-        self.seen_uploaders |= names
-        unknown = unmatched_uploaders(self.uploaders, names)
-        if unknown and len(self.names) > 1:
-            self.display.warning(
-                f"{frame}: no uploader {_quoted(unknown)} in this frame (its uploaders: "
-                f"{', '.join(sorted(names)) or 'none named'})"
-            )
-
-    def unmatched_uploaders(self) -> ExitCode:
-        """After the frames: an ``--uploader`` name that matched nobody is a mistake."""
-        unknown = unmatched_uploaders(self.uploaders, self.seen_uploaders)
-        if not unknown:
-            return ExitCode.OK
-        where = "this frame" if len(self.names) == 1 else "these frames"
-        self.display.error(
-            f"--uploader {_quoted(unknown)} matches no uploader of {where}, so it selected "
-            f"nothing (uploaders: {', '.join(sorted(self.seen_uploaders)) or 'none named'})"
-        )
-        return ExitCode.USAGE
-
-
-def _quoted(names: Iterable[str]) -> str:
-    return ", ".join(repr(name) for name in names)
+__all__ = ["ExitCode", "execute", "guarded", "run_invocation"]
 
 
 def execute(job: Invocation) -> ExitCode:
     """Do what the command line asked; return the exit code."""
     if job.verify:
         try:
-            code, damaged = _verify(job)
+            code, damaged = verify(job)
         except KeyboardInterrupt:
             job.display.error("interrupted: --verify only reads, nothing was changed")
             return ExitCode.INTERRUPTED
@@ -138,10 +61,10 @@ def execute(job: Invocation) -> ExitCode:
         job = replace(
             job, names=damaged, verify=False, options=replace(job.options, download=download)
         )
-    return _guarded(job.display, job.out if job.json_out else None, lambda u: _main(job, u))
+    return guarded(job.display, job.out if job.json_out else None, lambda u: run_invocation(job, u))
 
 
-def _guarded(
+def guarded(
     display: Display,
     json_out: Stdout | None,
     start: Callable[[list[FrameReport]], Coroutine[Any, Any, ExitCode]],
@@ -235,14 +158,14 @@ def _stop_on_sigterm() -> None:
                 loop.add_signal_handler(number, task.cancel)
 
 
-async def _main(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
+async def run_invocation(job: Invocation, unreported: list[FrameReport]) -> ExitCode:
     display = job.display
     _stop_on_sigterm()
     try:
         async with Runner(job.settings, job.options, on_event=job.on_event, seams=job.seams) as run:
             display.secrets.update(run.client.secrets())
             if job.list_frames:
-                await _list_frames(run, job)
+                await list_frames(run, job)
                 return ExitCode.OK
             codes = []
             for name in job.names:
@@ -284,7 +207,7 @@ async def _frame(
             display.error(_not_found(frame))
             if job.json_out:
                 failed = {"frame": frame.name, "error": _not_found(frame)}
-                job.out.json(_stamped(failed, started, ExitCode.NOT_FOUND))
+                job.out.json(stamped(failed, started, ExitCode.NOT_FOUND))
             return ExitCode.NOT_FOUND, False
         _print_count(counted, job, started)
         return ExitCode.OK, False
@@ -299,7 +222,7 @@ async def _frame(
         plan = await run.download(frame, report)
     except AuraError as exc:
         # This frame cannot go on. Login trouble and endless throttling stop the whole run
-        # (see _main); anything else lets the other frames of an --all run go on.
+        # (see run_invocation); anything else lets the other frames of an --all run go on.
         display.stop()
         if isinstance(exc, WaitedTooLong):
             report.error = (
@@ -358,61 +281,6 @@ def _dry_run_line(report: FrameReport, plan: Plan) -> str:
     return line + "; nothing was written"
 
 
-def _verify(job: Invocation) -> tuple[ExitCode, list[str]]:
-    """Verify each frame; returns the exit code and the frames with files to repair (whose
-    changed files ``--repair`` has set aside by then)."""
-    code = ExitCode.OK
-    display = job.display
-    damaged: list[str] = []
-    for name in job.names:
-        started = time.time()
-        try:
-            frame = job.settings.frame(name)
-            display.info(f"{name}: verifying the files recorded in {frame.file_path}")
-            report = verify_frame(frame)
-        except LockHeld as exc:
-            display.error(f"{name}: the folder is busy: {exc}; verify it once that run ends")
-            code = max(code, ExitCode.LOCKED)
-            continue
-        except AuraError as exc:
-            display.error(str(exc))
-            code = ExitCode.FAILED
-            continue
-        for relpath in report.missing:
-            display.warning(f"missing {relpath}")
-        for relpath in report.changed:
-            display.warning(f"changed {relpath}")
-        if report.ok:
-            display.info(report.summary_line())
-        else:
-            display.error(report.summary_line())
-            code = ExitCode.FAILED
-            if not job.repair:
-                display.info(
-                    f"{name}: to download them again: aura-async {name} --verify --repair "
-                    "(changed files are kept as NAME.changed-DATE; --no-keep deletes them)"
-                )
-        if job.json_out:
-            frame_code = ExitCode.OK if report.ok else ExitCode.FAILED
-            job.out.json(_stamped(report.to_json(), started, frame_code))
-        if job.repair and not report.ok:
-            try:
-                kept = set_aside(
-                    frame.file_path,
-                    report.changed,
-                    datetime.now().astimezone().strftime("%Y-%m-%d"),
-                    keep=job.keep_changed,
-                )
-            except AuraError as exc:
-                display.error(str(exc))
-                code = ExitCode.FAILED
-                continue
-            for path in kept:
-                display.info(f"kept the changed file as {path}")
-            damaged.append(name)
-    return code, damaged
-
-
 def _not_found(frame: FrameConfig) -> str:
     return (
         f"frame [{frame.name}] not found: Aura does not know frame_id {frame.frame_id} "
@@ -420,22 +288,10 @@ def _not_found(frame: FrameConfig) -> str:
     )
 
 
-def _stamped(value: dict[str, Any], started: float, code: ExitCode) -> dict[str, Any]:
-    """A ``--count`` or ``--verify`` object with when it ran and its exit code, as every
-    ``--json`` object has."""
-    return {
-        "frame": value.get("frame"),
-        "started_at": local_time(started),
-        "finished_at": local_time(time.time()),
-        "exit_code": int(code),
-        **value,
-    }
-
-
 def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
     job.note_uploaders(counted.frame, counted.uploaders)
     if job.json_out:
-        job.out.json(_stamped(counted.to_json(), started, ExitCode.OK))
+        job.out.json(stamped(counted.to_json(), started, ExitCode.OK))
         return
     line = (
         f"{counted.frame}: {plural(counted.assets, 'asset')} "
@@ -447,100 +303,3 @@ def _print_count(counted: AssetCount, job: Invocation, started: float) -> None:
     if counted.placeholders:
         line += f"; {plural(counted.placeholders, 'placeholder')} (unfinished uploads) not counted"
     job.out.write(line + "\n")
-
-
-async def _list_frames(run: Runner, job: Invocation) -> None:
-    frames = await run.frames()
-    by_id = {
-        job.settings.frame_sections[n].get("frame_id", ""): n for n in job.settings.frame_names
-    }
-    if job.json_out:
-        for frame in frames:
-            job.out.json(
-                {
-                    "id": frame.id,
-                    "name": frame.name,
-                    "num_assets": frame.num_assets,
-                    "section": by_id.get(frame.id),
-                }
-            )
-        return
-    if not frames:
-        job.display.warning("this account has no frames")
-        return
-    rows = [("FRAME ID", "NAME", "ASSETS", "CONFIG SECTION")]
-    for frame in frames:
-        rows.append(
-            (
-                frame.id,
-                frame.name or "(unnamed)",
-                "?" if frame.num_assets is None else str(frame.num_assets),
-                f"[{by_id[frame.id]}]" if frame.id in by_id else "(not in config)",
-            )
-        )
-    job.out.write(table(rows))
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as aligned columns, two spaces apart (numbers right-aligned), one per line."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    numeric = [
-        all(row[i].isdigit() or row[i] == "?" for row in rows[1:]) for i in range(len(widths))
-    ]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(row, widths, numeric, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def run_demo(
-    demo_dir: Path, options: RunOptions, display: Display, out: Stdout, json_out: bool
-) -> ExitCode:
-    # Imported here: only --demo needs aiohttp.web, ~50 ms of every other run's start.
-    from aura_async.emulator import Emulator, EmulatorConfig, FrameSpec
-
-    async def run(unreported: list[FrameReport]) -> ExitCode:
-        config = EmulatorConfig(
-            frames=[
-                FrameSpec(
-                    name="Demo Family Frame",
-                    photos=240,
-                    videos=6,
-                    live_photos=6,
-                    placeholders=3,
-                    hidden=2,
-                )
-            ],
-            photo_size=96 * 1024,
-            video_size=768 * 1024,
-            media_latency=0.02,
-        )
-        async with Emulator(config) as emulator:
-            frame_id = next(iter(emulator.library.frames))
-            settings = Settings(
-                email=config.email,
-                password=config.password,
-                api_url=emulator.api_url,
-                image_url=emulator.image_url,
-                config_path=Path("(demo)"),
-                frame_sections={"demo": {"frame_id": frame_id, "file_path": str(demo_dir)}},
-            )
-            display.info(
-                f"demo: an emulated Aura is serving on {emulator.base_url}; "
-                f"downloading its frame into {demo_dir}/"
-            )
-            job = Invocation(settings, ["demo"], options, display, out, json_out=json_out)
-            code = await _main(job, unreported)
-        if options.download.dry_run:
-            display.info("demo: dry run done; nothing was written")
-        else:
-            display.info(
-                f"demo: done. Run it again: nothing is downloaded twice. Files are in {demo_dir}/"
-            )
-        return code
-
-    return _guarded(display, out if json_out else None, run)

@@ -16,7 +16,6 @@ import os
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
 from urllib.parse import urlsplit
@@ -24,8 +23,10 @@ from urllib.parse import urlsplit
 import typer
 
 from aura_async._version import __version__
-from aura_async.cli.actions import Invocation, execute, run_demo
-from aura_async.cli.console import Display, Stdout, run_object
+from aura_async.cli.actions import execute
+from aura_async.cli.console import Display
+from aura_async.cli.demo import run_demo
+from aura_async.cli.flags import check_flags, checked_selection
 from aura_async.cli.help import (
     ACTIONS,
     LAYOUT,
@@ -37,13 +38,16 @@ from aura_async.cli.help import (
     AuraCommand,
     error_line,
 )
+from aura_async.cli.invocation import Invocation
+from aura_async.cli.logfile import open_log
 from aura_async.cli.setup import run_setup, terminal_prompts
 from aura_async.cli.status import show_status
+from aura_async.cli.stdout import Stdout, run_object
 from aura_async.config import Settings, default_config_path, load_settings
 from aura_async.exceptions import ConfigError, ExitCode
 from aura_async.options import DEFAULT_MAX_WAIT, DEFAULT_RATE, DownloadOptions, RunOptions, Timeouts
 from aura_async.pacing.retry import RetryPolicy
-from aura_async.plan.selection import Dedupe, Selection
+from aura_async.plan.selection import Dedupe
 from aura_async.plan.templates import DEFAULT_NAME, Templates
 from aura_async.seams import Seams
 
@@ -435,8 +439,8 @@ def command(
     try:
         names = list(frames or [])
         layout = Templates(folder="{year}" if years else folder_template or "", name=name_template)
-        selection = _selection(videos_only, no_videos, since, until, uploader)
-        _check_flags(
+        selection = checked_selection(videos_only, no_videos, since, until, uploader)
+        check_flags(
             names,
             no_videos=no_videos,
             videos_only=videos_only,
@@ -455,7 +459,7 @@ def command(
             no_keep=no_keep,
         )
         layout.validate()
-        log_handle = _open_log(log_file)
+        log_handle = open_log(log_file)
         display = Display(
             sys.stderr,
             interactive=sys.stderr.isatty(),
@@ -537,128 +541,6 @@ def command(
     raise typer.Exit(code)
 
 
-def _check_flags(
-    names: list[str],
-    *,
-    no_videos: bool,
-    videos_only: bool,
-    years: bool,
-    folder_template: str | None,
-    sidecars: str,
-    demo: bool,
-    all_frames: bool,
-    list_frames: bool,
-    count: bool,
-    verify: bool,
-    status: bool,
-    dry_run: bool,
-    setup: bool,
-    repair: bool,
-    no_keep: bool,
-) -> None:
-    """Flags that exclude each other, or nothing to do.
-
-    Raises:
-        ConfigError: the usage error to show.
-    """
-    if no_videos and videos_only:
-        raise ConfigError("--no-videos and --videos-only exclude each other")
-    if years and folder_template is not None:
-        raise ConfigError('--years is --folder-template "{year}": give one of them')
-    if sidecars not in ("json", "xmp", "off"):
-        raise ConfigError(f"--sidecars takes json, xmp or off, not {sidecars!r}")
-    if repair and not verify:
-        raise ConfigError("--repair goes with --verify: aura-async FRAME --verify --repair")
-    if no_keep and not repair:
-        raise ConfigError("--no-keep goes with --verify --repair")
-    if setup and (names or all_frames or list_frames or count or verify or status or demo):
-        raise ConfigError("--setup runs on its own (with --config FILE, or --config - to print)")
-    if demo and (names or all_frames or list_frames or count or verify or status):
-        raise ConfigError("--demo runs on its own; drop the frame names and other actions")
-    if list_frames and (names or all_frames or count or verify or status):
-        raise ConfigError("--list-frames takes no frame names and no other action")
-    if status and (count or verify or dry_run):
-        raise ConfigError("--status runs on its own: give it frame names, or none for all")
-    if all_frames and names:
-        raise ConfigError("give frame names or --all, not both")
-    if not (demo or names or all_frames or list_frames or status or setup):
-        raise ConfigError(
-            "name a frame from the config file (or use --all, --list-frames, --setup, "
-            "--demo); see --help"
-        )
-
-
-def _selection(
-    videos_only: bool,
-    no_videos: bool,
-    since: str | None,
-    until: str | None,
-    uploaders: list[str] | None,
-) -> Selection:
-    """The selection flags, checked.
-
-    Raises:
-        ConfigError: a date is malformed, or ``--since`` comes after ``--until``.
-    """
-    first, last = _date(since, "--since"), _date(until, "--until")
-    if first is not None and last is not None:
-        common = min(len(first), len(last))
-        if first[:common] > last[:common]:
-            raise ConfigError(
-                f"--since {first} is after --until {last}: no photo can match; "
-                "swap them, or drop one"
-            )
-    return Selection(
-        stills=not videos_only,
-        clips=not no_videos,
-        since=first,
-        until=last,
-        uploaders=frozenset(n.casefold() for n in uploaders or []),
-    )
-
-
-LOG_ROTATE_AT = 10 * 1024 * 1024
-"""A ``--log-file`` this big when a run starts is rotated first."""
-LOG_KEEP = 3
-"""Rotated log files kept: ``FILE.1`` (the newest) to ``FILE.3``."""
-
-
-def _open_log(log_file: Path | None) -> TextIO | None:
-    """The ``--log-file`` opened for appending (its folder created), rotated first when it
-    has grown past :data:`LOG_ROTATE_AT`.
-
-    Raises:
-        ConfigError: it cannot be opened.
-    """
-    if log_file is None:
-        return None
-    log_file = log_file.expanduser()
-    try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        rotate_log(log_file)
-        return log_file.open("a", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot open log file {log_file}: {exc.strerror}") from exc
-
-
-def rotate_log(path: Path, limit: int = LOG_ROTATE_AT, keep: int = LOG_KEEP) -> bool:
-    """``FILE`` becomes ``FILE.1``, ``FILE.1`` becomes ``FILE.2``... (the oldest goes) when
-    ``FILE`` holds ``limit`` bytes or more; returns whether it did. A rename that fails
-    (another program has the file open, on Windows) leaves the log growing, and the next
-    run tries again."""
-    try:
-        if path.stat().st_size < limit:
-            return False
-        for n in range(keep - 1, 0, -1):
-            older = path.with_name(f"{path.name}.{n}")
-            if older.exists():
-                older.replace(path.with_name(f"{path.name}.{n + 1}"))
-        path.replace(path.with_name(f"{path.name}.1"))
-    except OSError:
-        return False
-    return True
-
-
 def _seams(ctx: typer.Context) -> Seams | None:
     """The run's seams when the caller gave some as Click's context object (tests:
     ``CliRunner().invoke(app, args, obj=Seams(sleep=...))``), else ``None`` (the real ones)."""
@@ -673,20 +555,6 @@ def _one_listing_per_frame(options: RunOptions, frames: int) -> RunOptions:
         return options
     named = target.with_name(f"{target.stem}-{{frame}}{target.suffix}")
     return replace(options, download=replace(options.download, save_assets=named))
-
-
-def _date(value: str | None, flag: str) -> str | None:
-    """Check a YYYY, YYYY-MM or YYYY-MM-DD date (compared with taken_at's prefix)."""
-    if value is None:
-        return None
-    formats = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}
-    try:
-        datetime.strptime(value, formats[len(value)])
-    except (KeyError, ValueError):
-        raise ConfigError(
-            f"{flag} takes a date like 2024, 2024-06 or 2024-06-30, not {value!r}"
-        ) from None
-    return value
 
 
 def _settings(config: Path | None, display: Display) -> Settings:

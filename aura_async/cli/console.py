@@ -6,17 +6,14 @@ rich is imported only for a terminal: plain runs (cron, ``| cat``) start 25 ms s
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from aura_async.cli.stdout import silence
 from aura_async.pacing.limiter import human_wait
 from aura_async.report import (
     BytesReceived,
@@ -34,7 +31,6 @@ from aura_async.report import (
     Retrying,
     Throttled,
     human_bytes,
-    local_time,
     plural,
 )
 
@@ -42,59 +38,13 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-__all__ = ["Display", "Stdout", "run_object"]
+__all__ = ["Display"]
 
 SERVED_SPAN = 10.0
 """Seconds over which the progress bar measures the files served per second."""
 
 LONG_WAIT_LINE = 30.0
 """A wait at least this long gets a line of its own ("Aura asked to wait 4 min...")."""
-
-
-def _silence(stream: TextIO) -> None:
-    """Point ``stream``'s file descriptor at /dev/null: its reader went away
-    (``2>&1 | head``), and the run must go on without a broken-pipe error at every line."""
-    with contextlib.suppress(OSError, ValueError):
-        fd = stream.fileno()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
-
-
-class Stdout:
-    """What the command prints on stdout (listings, ``--json`` lines); a reader that went
-    away (``| head``), or a terminal (EIO), never stops a download."""
-
-    def __init__(self) -> None:
-        self.json_lines = 0
-        """JSON objects printed so far."""
-
-    def write(self, text: str) -> None:
-        """Print ``text`` as it is."""
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except OSError:
-            # Point stdout at /dev/null so later writes, and Python's own flush at exit,
-            # are silent: the files still matter even if nobody reads the listing.
-            _silence(sys.stdout)
-
-    def json(self, value: dict[str, Any]) -> None:
-        """Print one JSON object on a line of its own."""
-        self.write(json.dumps(value) + "\n")
-        self.json_lines += 1
-
-
-def run_object(started: float, finished: float, code: int, error: str | None) -> dict[str, Any]:
-    """The ``--json`` object of a run in which no frame got started (a config error, a
-    refused login): so a ``--json >> log`` still shows which night failed, and why."""
-    return {
-        "frame": None,
-        "started_at": local_time(started),
-        "finished_at": local_time(finished),
-        "exit_code": int(code),
-        "error": error,
-    }
 
 
 def _visible(parts: list[str]) -> int:
@@ -113,7 +63,7 @@ def _terminal(stream: TextIO, width: int | None) -> Console:
     class Terminal(Console):
         def on_broken_pipe(self) -> None:
             self.quiet = True
-            _silence(stream)
+            silence(stream)
 
         def _check_buffer(self) -> None:  # where rich writes, handling only BrokenPipeError
             try:
@@ -216,7 +166,7 @@ class Display:
                 self.stream.flush()
             except OSError:  # the reader went away (| head), or the terminal did (SIGHUP: EIO)
                 self._gone = True
-                _silence(self.stream)
+                silence(self.stream)
 
     def debug(self, message: str) -> None:
         """A line shown only with ``--debug``."""

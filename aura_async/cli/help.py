@@ -20,7 +20,7 @@ from typer.core import TyperCommand, TyperOption
 
 from aura_async.cli.completion import OPTIONS as COMPLETION_OPTIONS
 from aura_async.cli.completion import complete, requested
-from aura_async.cli.console import run_object
+from aura_async.cli.stdout import run_object
 
 __all__ = [
     "ACTIONS",

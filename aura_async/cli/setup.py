@@ -26,7 +26,8 @@ from pathlib import Path, PurePosixPath
 
 import typer
 
-from aura_async.cli.console import Display, Stdout
+from aura_async.cli.console import Display
+from aura_async.cli.stdout import Stdout
 from aura_async.config import (
     DEFAULT_API_URL,
     DEFAULT_IMAGE_URL,

@@ -10,7 +10,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from aura_async.cli.console import Display, Stdout
+from aura_async.cli.console import Display
+from aura_async.cli.stdout import Stdout
 from aura_async.config import Settings
 from aura_async.exceptions import AuraError, ExitCode
 from aura_async.report import human_bytes, local_time
