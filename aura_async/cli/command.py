@@ -1,8 +1,8 @@
-"""The ``aura-async`` command: its options, checked, then handed to :mod:`aura_async.actions`.
+"""The ``aura-async`` command: its options, checked, then handed to
+:mod:`aura_async.cli.actions`.
 
-The CLI layer (this module, :mod:`~aura_async.cli.actions`, :mod:`~aura_async.cli.console`
-and :mod:`~aura_async.cli.help`) is the only code that prints, exits or reads the
-environment.
+The CLI layer (the modules of :mod:`aura_async.cli`) is the only code that prints, exits or
+reads the environment.
 
 Exit codes (DESIGN.md): 0 nothing failed; 1 some files failed; 2 usage or config error;
 3 login failed; 4 frame not found; 5 gave up because the server kept throttling; 6 another

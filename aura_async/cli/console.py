@@ -106,7 +106,6 @@ class Display:
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
     ) -> None:
         self.stream = stream
-        self._clock = clock
         self.interactive = interactive and not quiet
         self.quiet = quiet
         self.debug_enabled = debug
