@@ -256,10 +256,7 @@ class Learner(WindowAnswers):
         if retry_after is None:
             self._close(now, ticket)
             return long
-        # a wait at least twice the last one is a ban escalating: punished again, even if
-        # the first was short enough to pass for a bucket's refill
-        again = retry_after >= max(LONG_WAIT, ESCALATED * self._last_wait)
-        self._last_wait = retry_after
+        again = self._escalated(retry_after)
         if long or again:
             self.pace.punish(now, retry_after, self.going_at(), again=again)
             long = True
@@ -273,6 +270,14 @@ class Learner(WindowAnswers):
         self._closure_len = now - self.pace.segment_start
         self._reopen(now + retry_after, told=True, long=long)
         return long
+
+    def _escalated(self, wait: float) -> bool:
+        """Whether a wait (a ``Retry-After``, or how long a closure without one lasted) is
+        a ban escalating: at least :data:`ESCALATED` times the last, so punished again even
+        if the first was short enough to pass for a bucket's refill. It becomes the last."""
+        again = wait >= max(LONG_WAIT, ESCALATED * self._last_wait)
+        self._last_wait = wait
+        return again
 
     def _early_window(self, now: float) -> tuple[float, float] | None:
         """The early try's window (when it may go, when the header ends), until that end."""
@@ -335,8 +340,7 @@ class Learner(WindowAnswers):
             return
         if not told:
             wait = at - closed_at
-            again = wait >= max(LONG_WAIT, ESCALATED * self._last_wait)
-            self._last_wait = wait
+            again = self._escalated(wait)
             long = again or is_long_wait(wait, self._closed_pace)
             if long:
                 self.pace.punish(at, wait, self._closed_pace, again=again)
