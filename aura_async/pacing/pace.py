@@ -44,7 +44,8 @@ START_RATE = 25.0
 """The default ``--rate``; a run without a ceiling sends as fast as its workers go (in its
 first second, one request, then one more in flight than were served) until the server
 first throttles, then goes on from this pace (or less, if punished), as the default
-would have."""
+would have; but a burst that a long wait closed goes on at what the two averaged, if that
+is faster (a quota window's rate, :meth:`Pace.cut`)."""
 
 CEILING_SPAN = 10.0
 """The ``--rate`` ceiling holds on average over this many seconds in a quota window: its
@@ -219,7 +220,7 @@ class Pace:
         if math.isinf(self.rate):
             # not spaced yet: a first burst says nothing of a rate; go on as the default
             # would have (it stays above the ceiling we never had)
-            self.rate = START_RATE if pause < LONG_WAIT else FIRST_CUT * START_RATE
+            self.rate = START_RATE if pause < LONG_WAIT else self._after_burst(pause)
         else:
             evidence = self._evidence()
             estimate = bucket_rate(evidence, pace, safe=self._served_below(math.inf))
@@ -238,6 +239,21 @@ class Pace:
         self._punished = False
         self._rate_since = self._last_change = now
         self._hold_until = now + max(HOLD * pause, HOLD_REQUESTS / self.rate)
+
+    def _after_burst(self, pause: float) -> float:
+        """The rate after an unspaced first burst that was made to wait ``pause`` seconds,
+        long: what the default goes on at after a first punishment (:data:`FIRST_CUT` of
+        :data:`START_RATE`), or, if faster, what the burst averaged over itself and the
+        wait (below :data:`SAFETY`). That is a rate the server allows over every such
+        cycle if it closes a quota window (150 per 5 s: 29/s, where 20/s would trickle
+        through every window without ever seeing it); a ban after a bucket's burst
+        averages far less (a burst of 10 over a ban of 2 s: 5/s)."""
+        rate = FIRST_CUT * START_RATE
+        evidence = self._evidence()
+        if evidence:
+            burst = evidence[-1]
+            rate = max(rate, SAFETY * burst.served / (burst.length + pause))
+        return rate
 
     def punish(self, now: float, pause: float, pace: float, *, again: bool = False) -> None:
         """An overrun at ``pace`` answered with a long wait: never this fast again in the
