@@ -137,7 +137,7 @@ def test_ctrl_c_keeps_parts_and_prints_the_summary(
     text = err.decode()
     assert proc.returncode == 130, text
     lines = text.strip().splitlines()
-    assert "interrupted: finished files are kept" in lines[-1]
+    assert "interrupted: downloaded files are kept; the next run fetches the rest" in lines[-1]
     assert "downloaded" in lines[-2]
     assert "interrupted" in lines[-2]
     assert "Traceback" not in text
@@ -222,7 +222,7 @@ def test_a_hung_disk_write_cannot_hold_ctrl_c(threaded_emulator: Emulator, tmp_p
         summary = [line for line in text.splitlines() if "myframe: 0 downloaded" in line]
         assert len(summary) == 1
         assert summary[0].endswith("(interrupted)")
-        assert "interrupted: finished files are kept" in text
+        assert "interrupted: downloaded files are kept; the next run fetches the rest" in text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 130
         assert proc.stderr is not None
@@ -327,7 +327,7 @@ def test_sighup_stops_like_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 130, text
     assert "Traceback" not in text
     lines = text.strip().splitlines()
-    assert "interrupted: finished files are kept" in lines[-1]
+    assert "interrupted: downloaded files are kept; the next run fetches the rest" in lines[-1]
     assert "myframe: 3 downloaded" in lines[-2]
     assert lines[-2].endswith("interrupted)")
     on_disk = files_on_disk(root)

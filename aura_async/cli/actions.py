@@ -89,8 +89,8 @@ def guarded(
             if json_out is not None:
                 json_out.json(report.to_json())
         display.error(
-            "interrupted: finished files are kept, unfinished ones stay as "
-            ".part and are fetched again next run"
+            "interrupted: downloaded files are kept; the next run fetches the rest, "
+            "resuming any .part"
         )
         return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: one line, the traceback only with --debug
