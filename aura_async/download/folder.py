@@ -5,13 +5,15 @@ cancelled while a worker thread is still opening it.
 :class:`~aura_async.download.frame.Downloader` opens the folder of a frame an earlier run
 made while the frame's first page is on its way, and a new folder only once that page has
 come (a wrong frame id writes nothing); :func:`close_folder` ends what :func:`open_folder`
-took, whenever it finishes.
+took, whenever it finishes. A dry run reads the state only (:func:`read_state`), and closes
+it even when cancelled while a thread still opens it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 from aura_async.config import FrameConfig
 from aura_async.exceptions import AuraError, StorageError
@@ -21,7 +23,7 @@ from aura_async.store.lock import FolderLock
 from aura_async.store.recovery import open_state
 from aura_async.store.state import State
 
-__all__ = ["close_folder", "open_folder"]
+__all__ = ["close_folder", "open_folder", "read_state"]
 
 
 async def open_folder(
@@ -73,3 +75,25 @@ def _close_later(opening: asyncio.Future[tuple[FolderLock, State]]) -> None:
     with contextlib.suppress(AuraError):
         state.close()
     lock.release()
+
+
+async def read_state(folder: Path) -> State | None:
+    """The folder's state, read-only (:meth:`State.open_readonly`, in a worker thread).
+    Cancelled while the thread still opens it (Ctrl-C during a dry run), the state it
+    opens is closed when it is done: closing is what removes the ``-wal`` and ``-shm``
+    files reading made, and a dry run must leave the folder as it found it."""
+    opening = asyncio.ensure_future(asyncio.to_thread(State.open_readonly, folder))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_read_later)
+        raise
+
+
+def _close_read_later(opening: asyncio.Future[State | None]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    state = opening.result()
+    if state is not None:
+        with contextlib.suppress(AuraError):
+            state.close()

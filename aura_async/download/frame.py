@@ -24,7 +24,7 @@ from typing import Any
 from aura_async.api.client import READ_AHEAD, AuraClient
 from aura_async.config import FrameConfig
 from aura_async.download.fetch import Fetcher
-from aura_async.download.folder import close_folder, open_folder
+from aura_async.download.folder import close_folder, open_folder, read_state
 from aura_async.download.listing import ListingFile, PagePlanner
 from aura_async.download.outcome import FrameRun, caught_up_values
 from aura_async.download.pool import Destination, Transfers
@@ -187,7 +187,7 @@ class Downloader:
     ) -> Plan:
         """Plan against what the folder and its state hold, writing nothing."""
         try:
-            state = await asyncio.to_thread(State.open_readonly, frame.file_path)
+            state = await read_state(frame.file_path)
         except StateUnreadable:  # a real run would move it aside and adopt by name
             state = None
         state = state or State.in_memory()  # where the listing is noted
