@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -147,12 +148,38 @@ class TestHonestProgress:
         display.handle(Throttled(429, 3600.0, 20.0, gives_up=True))
         assert "resuming" not in out.getvalue()
 
-    def test_short_waits_get_no_line(self) -> None:
-        """A bucket's one-second Retry-After is only counted, not announced."""
+    def test_the_first_short_wait_gets_one_line_the_others_are_counted(self) -> None:
+        """A cron log says once that Aura began throttling, and at what pace the run goes
+        on; later short waits (a bucket's one-second Retry-After) are only counted."""
         out = StringIO()
         display = Display(out, interactive=False)
         display.handle(Throttled(429, 1.0, 20.0))
-        assert out.getvalue() == ""
+        display.handle(Throttled(429, 1.0, 20.0, new=False))  # in flight: same episode
+        display.handle(Throttled(503, 1.0, 16.0))
+        display.handle(Throttled(429, 2.0, math.inf))
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 1
+        assert lines[0].endswith(
+            "INFO    Aura is throttling (HTTP 429): downloads slow to the pace it allows; "
+            "the summary counts throttled requests (--debug shows each)"
+        )
+        assert "4 throttled" in display.progress_info()
+
+    def test_a_long_wait_first_is_the_one_line(self) -> None:
+        """A first throttle that is a long wait says when the run resumes, and no second
+        line says Aura is throttling; under --debug each throttle has its debug line
+        instead of the once-only one."""
+        out = StringIO()
+        display = Display(out, interactive=False)
+        display.handle(Throttled(429, 240.0, 20.0))
+        display.handle(Throttled(429, 1.0, 20.0))
+        assert len(out.getvalue().splitlines()) == 1
+        assert "Aura asked to wait 4 min" in out.getvalue()
+        debug_out = StringIO()
+        debug = Display(debug_out, interactive=False, debug=True)
+        debug.handle(Throttled(429, 1.0, 20.0, "a.jpg"))
+        assert "Aura is throttling" not in debug_out.getvalue()
+        assert "throttled (HTTP 429) on a.jpg; every worker waits 1.0s" in debug_out.getvalue()
 
 
 class TestPlain:

@@ -10,10 +10,11 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from aura_async.cli.stdout import silence
+from aura_async.cli.throttle_lines import LONG_WAIT_LINE, debug_line, first_line, long_wait_line
 from aura_async.pacing.limiter import human_wait
 from aura_async.report import (
     BytesReceived,
@@ -42,9 +43,6 @@ __all__ = ["Display"]
 
 SERVED_SPAN = 10.0
 """Seconds over which the progress bar measures the files served per second."""
-
-LONG_WAIT_LINE = 30.0
-"""A wait at least this long gets a line of its own ("Aura asked to wait 4 min...")."""
 
 
 def _visible(parts: list[str]) -> int:
@@ -126,6 +124,7 @@ class Display:
         self._started = clock()
         self._throttle_line_at: float | None = None
         self._unsaid_throttles = 0
+        self._throttle_said = False
         self.secrets: set[str] = set()
         self.last_error: str | None = None
         """The last error line shown (redacted): the ``error`` of a run's JSON object."""
@@ -239,8 +238,12 @@ class Display:
             self._rate = event.rate
             self._lost = event.lost
             self._throttle_line(event)
-            if event.new and event.wait >= LONG_WAIT_LINE and not event.gives_up:
-                self._long_wait(event)
+            if event.new and not event.gives_up:
+                if event.wait >= LONG_WAIT_LINE:
+                    self.info(long_wait_line(event, self._now()))
+                elif not self._throttle_said and not self.debug_enabled:
+                    self.info(first_line(event))
+                self._throttle_said = True
             self._refresh()
         elif isinstance(event, Paced):
             self._rate = event.rate
@@ -287,29 +290,8 @@ class Display:
         if last is not None and now - last < self.THROTTLE_LINES_EVERY:
             self._unsaid_throttles += 1
             return
-        since = ""
-        if self._unsaid_throttles:
-            since = f" ({self._unsaid_throttles} more throttled since the last such line)"
+        self.debug(debug_line(event, self._unsaid_throttles))
         self._throttle_line_at, self._unsaid_throttles = now, 0
-        where = f" on {event.relpath}" if event.relpath else ""
-        pace = "a quota window" if math.isinf(event.rate) else f"{event.rate:.1f}/s"
-        if event.early:
-            wait = f"one worker tries again in {event.wait:.1f}s, the others wait for its answer"
-        else:
-            wait = f"every worker waits {event.wait:.1f}s"
-        self.debug(f"throttled (HTTP {event.status}){where}; {wait}, rate now {pace}{since}")
-
-    def _long_wait(self, event: Throttled) -> None:
-        """One line for a long wait: how long, and when the run goes on."""
-        resume = self._now() + timedelta(seconds=event.wait)
-        at = resume.strftime("%H:%M" if event.wait >= 120 else "%H:%M:%S")
-        if event.told:
-            self.info(f"Aura asked to wait {human_wait(event.wait)}; resuming at {at}")
-        else:
-            self.info(
-                f"Aura is refusing downloads without saying for how long; trying again in "
-                f"{human_wait(event.wait)}, at {at}"
-            )
 
     def served_rate(self) -> float:
         """Files done per second over the last :data:`SERVED_SPAN` seconds (or since the
