@@ -120,6 +120,18 @@ class TestAgainstEmulator:
         assert "Wr0ng" not in err + out
         assert threaded_emulator.counters.count("login") == 1
 
+    def test_a_password_that_is_a_word_of_the_error_leaves_it_readable(
+        self, threaded_emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """The password "wrong", refused: the line still says "wrong email or password"
+        (it said "*** email or password")."""
+        config = write_config(threaded_emulator, tmp_path)
+        config.write_text(config.read_text().replace("demo-password", "wrong"))
+        code, _, err = invoke("--config", str(config), "myframe")
+        assert code == ExitCode.LOGIN
+        assert "login refused (HTTP 475): wrong email or password" in err
+        assert "***" not in err
+
     def test_unknown_frame_exits_4(self, threaded_emulator: Emulator, tmp_path: Path) -> None:
         """A frame id Aura does not know: exit 4, with a pointer to --list-frames."""
         config = write_config(threaded_emulator, tmp_path)

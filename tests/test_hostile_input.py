@@ -159,6 +159,26 @@ class TestSecrets:
         assert "S3" not in result.stderr
         assert "mom" not in result.stderr
 
+    def test_a_password_that_is_a_word_of_our_own_line_leaves_it_whole(self) -> None:
+        """The password "wrong": the line aura-async wrote whole ("wrong email or
+        password") is shown as it is; the same word from anywhere else (an exception, or
+        anything made from that line) is still hidden."""
+        from io import StringIO
+
+        from aura_async.cli.console import Said
+
+        out = StringIO()
+        display = Display(out, interactive=False)
+        display.secrets.add("wrong")
+        display.error(Said("login refused (HTTP 475): wrong email or password"))
+        display.error("ValueError: password='wrong'")
+        display.error(Said("refused: ") + "wrong")
+        first, second, third = out.getvalue().splitlines()
+        assert first.endswith("login refused (HTTP 475): wrong email or password")
+        assert display.last_error == "refused: ***"
+        assert second.endswith("ValueError: password='***'")
+        assert third.endswith("refused: ***")
+
     def test_display_redacts_tracebacks(self) -> None:
         """Any line shown, such as a traceback, has the secrets replaced."""
         from io import StringIO

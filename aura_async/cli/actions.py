@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-from aura_async.cli.console import Display
+from aura_async.cli.console import Display, Said
 from aura_async.cli.frame_list import list_frames
 from aura_async.cli.invocation import Invocation
 from aura_async.cli.stdout import Stdout, stamped
@@ -188,7 +188,7 @@ def _login_hint(exc: AuraError, settings: Settings) -> str:
     where = f"[login] of {settings.config_path}"
     if settings.login_from:
         where = f"{settings.login_from} (set, so they override {where})"
-    return (
+    return Said(
         "login refused (HTTP 475): wrong email or password, or Aura locked the account for "
         f"a while after refused logins; check the email and password in {where}"
     )

@@ -39,7 +39,18 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-__all__ = ["Display"]
+__all__ = ["Display", "Said"]
+
+
+class Said(str):
+    """A line aura-async wrote whole, with no value in it that comes from a secret, the
+    server or an exception (a config path may be in it): shown as it is, not redacted. A
+    password that is an ordinary word ("wrong") would otherwise turn "wrong email or
+    password" into "*** email or password". Anything made from it (an f-string, ``+``)
+    is a plain ``str`` again, and redacted."""
+
+    __slots__ = ()
+
 
 SERVED_SPAN = 10.0
 """Seconds over which the progress bar measures the files served per second."""
@@ -138,7 +149,10 @@ class Display:
 
     # ------------------------------------------------------------------ log lines
     def redact(self, text: str) -> str:
-        """``text`` with every known secret (password, token) replaced by ``***``."""
+        """``text`` with every known secret (password, token) replaced by ``***``
+        (:class:`Said` text as it is)."""
+        if type(text) is Said:
+            return str(text)
         for secret in self.secrets:
             if len(secret) >= 4:  # a very short password would mangle every line
                 text = text.replace(secret, "***")

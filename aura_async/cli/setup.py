@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import typer
 
-from aura_async.cli.console import Display
+from aura_async.cli.console import Display, Said
 from aura_async.cli.stdout import Stdout
 from aura_async.config import (
     DEFAULT_API_URL,
@@ -130,8 +130,10 @@ def run_setup(
         except AuraError as exc:
             if isinstance(exc, AuthError):
                 display.error(
-                    "login refused (HTTP 475): wrong email or password, or Aura locked the "
-                    "account for a while after refused logins; nothing was written"
+                    Said(
+                        "login refused (HTTP 475): wrong email or password, or Aura locked "
+                        "the account for a while after refused logins; nothing was written"
+                    )
                 )
             else:
                 display.error(f"{exc}; nothing was written")
