@@ -127,6 +127,8 @@ class RateLimited(ApiError):
 
     Attributes:
         retry_after: seconds the server asked us to wait, or ``None``.
+        whole_seconds: its ``Retry-After`` could only say whole seconds (delay-seconds
+            or an HTTP date), so ``retry_after`` may be up to a second too long.
     """
 
     retryable = True
@@ -141,9 +143,11 @@ class RateLimited(ApiError):
         url: str = "",
         status: int | None = None,
         retry_after: float | None = None,
+        whole_seconds: bool = False,
     ) -> None:
         super().__init__(message, url=url, status=status)
         self.retry_after = retry_after
+        self.whole_seconds = whole_seconds
 
 
 class WaitedTooLong(RateLimited):

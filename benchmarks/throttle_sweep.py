@@ -316,7 +316,9 @@ async def download(
                     if response.status != 200:
                         raise error_for_status(response.status, URL, response.headers, wall())
                 except RateLimited as exc:
-                    verdict = limiter.on_throttle(ticket, exc.retry_after)
+                    verdict = limiter.on_throttle(
+                        ticket, exc.retry_after, whole_seconds=exc.whole_seconds
+                    )
                     if tracer is not None:
                         tracer(loop.time(), response, exc.retry_after, ticket, verdict, limiter)
                     continue

@@ -82,6 +82,10 @@ class TestErrorMapping:
         error = error_for_status(429, "https://x", {"Retry-After": "3"}, 0.0)
         assert isinstance(error, RateLimited)
         assert error.retry_after == 3.0
+        assert error.whole_seconds  # perhaps rounded up: see the limiter's early try
+        exact = error_for_status(503, "https://x", {"Retry-After": "0.25"}, 0.0)
+        assert isinstance(exact, RateLimited)
+        assert (exact.retry_after, exact.whole_seconds) == (0.25, False)
 
 
 class TestRedact:

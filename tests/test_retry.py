@@ -12,6 +12,7 @@ from aura_async.pacing.retry import (
     RetryPolicy,
     call,
     parse_retry_after,
+    whole_seconds,
 )
 
 NOW = 1_700_000_000.0
@@ -38,6 +39,24 @@ NOW = 1_700_000_000.0
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     """Seconds and HTTP dates parse (RFC 9110 10.2.3); garbage and negatives do not."""
     assert parse_retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "whole"),
+    [
+        ("1", True),
+        (" 120 ", True),
+        (formatdate(NOW + 1, usegmt=True), True),
+        ("0.05", False),
+        ("1.000", False),
+        ("soon", False),
+        (None, False),
+    ],
+)
+def test_whole_seconds(value: str | None, whole: bool) -> None:
+    """Delay-seconds and HTTP dates can only say whole seconds (a wait perhaps rounded
+    up); a decimal says the wait itself; no header says nothing."""
+    assert whole_seconds(value) is whole
 
 
 class Sleeps:

@@ -22,7 +22,7 @@ from aura_async.exceptions import (
     ServerError,
     TransportError,
 )
-from aura_async.pacing.retry import parse_retry_after
+from aura_async.pacing.retry import parse_retry_after, whole_seconds
 
 __all__ = ["LOGIN_FAILED", "USER_AGENT", "error_for_status", "redact", "translate_errors"]
 
@@ -76,9 +76,13 @@ def error_for_status(status: int, url: str, headers: Mapping[str, str], now: flo
     """The exception for an unexpected HTTP status."""
     where = redact(url)
     if status in (429, 503):
-        wait = parse_retry_after(headers.get("Retry-After"), now)
+        header = headers.get("Retry-After")
         return RateLimited(
-            f"throttled (HTTP {status}): {where}", url=where, status=status, retry_after=wait
+            f"throttled (HTTP {status}): {where}",
+            url=where,
+            status=status,
+            retry_after=parse_retry_after(header, now),
+            whole_seconds=whole_seconds(header),
         )
     if status == 475:
         return AuthError(LOGIN_FAILED, url=where, status=status)

@@ -343,7 +343,7 @@ class Transfers:
                 url = fresh
 
     def _throttled(self, exc: RateLimited, ticket: Ticket, to: Destination, relpath: str) -> None:
-        verdict = self.limiter.on_throttle(ticket, exc.retry_after)
+        verdict = self.limiter.on_throttle(ticket, exc.retry_after, whole_seconds=exc.whole_seconds)
         self._paced = (self.limiter.ceiling, self.limiter.lost)
         to.emit(
             Throttled(

@@ -220,17 +220,22 @@ class AdaptiveLimiter:
         self._learner.failed(ticket)
         self._tell()
 
-    def on_throttle(self, ticket: Ticket, retry_after: float | None = None) -> Verdict:
+    def on_throttle(
+        self, ticket: Ticket, retry_after: float | None = None, *, whole_seconds: bool = True
+    ) -> Verdict:
         """Record a throttled request (429 or 503).
 
         Args:
             ticket: the request's ticket.
             retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+            whole_seconds: the header could only say whole seconds (delay-seconds or an
+                HTTP date: :func:`~aura_async.pacing.retry.whole_seconds`), so the wait
+                may be up to a second longer than the server needs.
 
         Returns:
             What the throttle meant.
         """
-        verdict = self._learner.throttled(ticket, retry_after, self.now())
+        verdict = self._learner.throttled(ticket, retry_after, self.now(), whole_seconds)
         self._tell()
         return verdict
 

@@ -26,7 +26,7 @@ from tenacity import (
 
 from aura_async.exceptions import RateLimited, is_retryable
 
-__all__ = ["RetryPolicy", "call", "parse_retry_after"]
+__all__ = ["RetryPolicy", "call", "parse_retry_after", "whole_seconds"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,23 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if moment.tzinfo is None:
         return None
     return min(max(0.0, moment.timestamp() - now), MAX_RETRY_AFTER)
+
+
+def whole_seconds(value: str | None) -> bool:
+    """Whether a ``Retry-After`` header can only say whole seconds: delay-seconds, or an
+    HTTP date (a wait it gives may be up to a second longer than the server needs: a
+    bucket's twentieth of a second, rounded up). A decimal number says the wait itself.
+    """
+    if value is None:
+        return False
+    text = value.strip()
+    if text.isdigit():
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return parse_retry_after(text, 0.0) is not None  # an HTTP date
+    return False
 
 
 @dataclass(frozen=True)
