@@ -191,7 +191,8 @@ def main() -> None:
     parser.add_argument(
         "--rate0",
         default="bucket,fixed,ban",
-        help="policies also run with --rate 0 (Retry-After in seconds); empty for none",
+        help="policies also run with --rate 0 (Retry-After in seconds, or the first of "
+        "--variants without seconds); empty for none",
     )
     args = parser.parse_args()
     chosen = policies(args)
@@ -201,7 +202,9 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown policies or variants: {', '.join(sorted(unknown))}")
     plan: list[tuple[str, RetryAfterMode, bool]] = [(n, m, False) for n in names for m in modes]
-    plan += [(n, "seconds", True) for n in args.rate0.split(",") if n in names]
+    # beside a default run of the same mode (a KeyError without "seconds" in --variants)
+    beside: RetryAfterMode = "seconds" if "seconds" in modes or not modes else modes[0]
+    plan += [(n, beside, True) for n in args.rate0.split(",") if n in names]
     results: dict[tuple[str, str, bool], list[Run]] = {key: [] for key in plan}
     started = time.monotonic()
     for index in range(args.rounds):
