@@ -75,14 +75,14 @@ SLOW_START_POLL = 0.01
 EARLY_TRY = 0.25
 """A bucket's overrun told to wait one second or less in whole seconds (``Retry-After: 1``,
 or an HTTP date less than a second away: rounded up from the twentieth of a second a
-bucket of 20/s takes to refill a token) is tried again by one request this soon, or two spacings at the rate it was cut to if that is longer; the
-others wait for its answer. Served, the run goes on at its pace; refused (a ban, a
-window), it waits the rest out, and every ``Retry-After`` after it in the run. In the
-sweep at 300 photos this took a bucket of 20/s (burst 5) from 1.06 to 1.01 of the least
-time, 15/s from 1.19 to 1.08, and ``--rate 0`` beside the default from 1.05 to 1.00;
-taking dates too, the buckets told by dates lost half the time they lost to waits (at
-1,500 photos, 15/s burst 1 from 1.15 to 1.11). A wait said in fractions of a second is
-exact, and waited."""
+bucket of 20/s takes to refill a token) is tried again by one request this soon, or two
+spacings at the rate it was cut to if that is longer; the others wait for its answer.
+Served, the run goes on at its pace; refused (a ban, a window), it waits the rest out,
+and every ``Retry-After`` after it in the run. In the sweep at 300 photos this took a
+bucket of 20/s (burst 5) from 1.06 to 1.01 of the least time, 15/s from 1.19 to 1.08, and
+``--rate 0`` beside the default from 1.05 to 1.00; taking dates too, the buckets told by
+dates lost half the time they lost to waits (at 1,500 photos, 15/s burst 1 from 1.15 to
+1.11). A wait said in fractions of a second is exact, and waited."""
 
 
 class Learner(WindowAnswers):
