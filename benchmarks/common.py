@@ -45,6 +45,7 @@ __all__ = [
     "machine_line",
     "measure",
     "median",
+    "other_install",
     "process_cpu",
     "write_config",
 ]
@@ -217,9 +218,37 @@ def write_config(info: EmulatorInfo, path: Path, folder: Path) -> Path:
 
 
 def aura_async_command() -> str | None:
-    """The ``aura-async`` beside this interpreter (the venv's), else the one on PATH."""
+    """The ``aura-async`` beside this interpreter (the venv's), else the one on PATH; a
+    line says so when it runs another ``aura_async`` than this checkout's (a venv's editable
+    install of another checkout would be measured silently)."""
     beside = Path(sys.executable).with_name("aura-async")
-    return str(beside) if beside.exists() else shutil.which("aura-async")
+    command = str(beside) if beside.exists() else shutil.which("aura-async")
+    if command is not None:
+        warning = other_install(command, Path(__file__).resolve().parents[1] / "aura_async")
+        if warning:
+            print(f"# {warning}")
+    return command
+
+
+def other_install(command: str, ours: Path) -> str | None:
+    """What is wrong when ``command`` (an ``aura-async``) runs another package than
+    ``ours``, from what its ``--version`` says (``... from PATH (Python ...)``); ``None``
+    when it runs ours."""
+    try:
+        said = subprocess.run(
+            [command, "--version"], capture_output=True, text=True, timeout=60, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"warning: {command} --version failed: {exc}"
+    _, found, rest = said.partition(" from ")
+    theirs = Path(rest.rsplit(" (Python", 1)[0].strip()) if found else None
+    if theirs is not None and theirs.resolve() == ours.resolve():
+        return None
+    return (
+        f"warning: {command} runs {theirs or 'an aura-async that does not say where'}, not "
+        f"this checkout's {ours}: unless that was installed from this checkout as it is, "
+        "these figures are not its (pip install -e . to measure it)"
+    )
 
 
 def measure(command: Sequence[str], *, cwd: Path | None = None) -> Sample:

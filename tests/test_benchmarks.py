@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from aura_async.emulator import Emulator, FixedWindow, LongWait, RetryAfterMode, TokenBucket
-from benchmarks import slow_disk_client, throttle_sweep
+from benchmarks import common, slow_disk_client, throttle_sweep
 from benchmarks.throttle_sweep import Settings, Variant
 from tests.conftest import small_config, write_config
 from tests.test_downloader import expected_files, files_on_disk
@@ -185,3 +185,32 @@ def test_the_virtual_loop_jumps_to_the_next_timer_and_finds_a_deadlock() -> None
         with pytest.raises(throttle_sweep.Deadlock):
             runner.run(wait_forever())
     assert time.monotonic() - started < 5
+
+
+def _fake_aura_async(tmp_path: Path, says: str) -> str:
+    script = tmp_path / "aura-async"
+    script.write_text(f"#!/bin/sh\necho '{says}'\n", encoding="utf-8")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_benchmark_says_when_it_would_measure_another_checkout(tmp_path: Path) -> None:
+    """The ``aura-async`` a benchmark runs says where its package is (``--version``): one
+    from another checkout gets a warning (a venv's editable install of it was measured
+    silently); this checkout's, and the real command's, none."""
+    ours = ROOT / "aura_async"
+    elsewhere = _fake_aura_async(
+        tmp_path, "aura-async 0.1.0 from /elsewhere/aura_async (Python 3.11)"
+    )
+    warning = common.other_install(elsewhere, ours)
+    assert warning is not None
+    assert "/elsewhere/aura_async" in warning
+    assert str(ours) in warning
+    here = _fake_aura_async(tmp_path, f"aura-async 0.1.0 from {ours} (Python 3.11)")
+    assert common.other_install(here, ours) is None
+    mute = _fake_aura_async(tmp_path, "aura-async 0.1.0")
+    assert "does not say where" in (common.other_install(mute, ours) or "")
+    real = [sys.executable, "-m", "aura_async", "--version"]
+    said = subprocess.run(real, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert said.startswith("aura-async ")
+    assert f" from {ours} (Python " in said

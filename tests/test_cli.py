@@ -93,6 +93,8 @@ class TestUsage:
         code, out, _ = invoke("--version")
         assert code == 0
         assert out.startswith("aura-async ")
+        assert " from " in out  # which install runs, as pip --version says
+        assert "(Python 3." in out
 
 
 class TestAgainstEmulator:

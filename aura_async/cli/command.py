@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import platform
 import sys
 import time
 from dataclasses import replace
@@ -63,8 +64,11 @@ app = typer.Typer(
 
 
 def _version(value: bool) -> None:
+    """``aura-async 0.1.0 from /path/to/aura_async (Python 3.11.7)``: which install runs,
+    as ``pip --version`` says (a venv's editable install may run another checkout)."""
     if value:
-        typer.echo(f"aura-async {__version__}")
+        package = Path(__file__).resolve().parents[1]
+        typer.echo(f"aura-async {__version__} from {package} (Python {platform.python_version()})")
         raise typer.Exit()
 
 
